@@ -1,0 +1,74 @@
+"""The composition root: settings → engine → services, built once and handed to the UI or CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from app.config import Settings
+from app.db import migrate
+from app.db.engine import create_database_engine, describe_database, environment_faults
+from app.services.auth import AuthService, LockoutPolicy
+from app.services.fills import FillQueryService
+from app.services.passwords import SecretHasher
+from app.services.patients import PatientService
+from app.services.pharmacy import PharmacyService
+from app.services.stock import StockQueryService
+from app.services.unit_of_work import Database
+from app.services.users import UserService
+
+NETWORK_SHARE_WARNING = (
+    "The SQLite database file is on a network share. SQLite serves one workstation and can be "
+    "damaged when several open it over the network: for several workstations, use a shared "
+    "PostgreSQL server (see the README)."
+)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    auth: AuthService
+    users: UserService
+    pharmacy: PharmacyService
+    fills: FillQueryService
+    stock: StockQueryService
+    patients: PatientService
+    warnings: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.database.engine.dispose()
+
+
+def open_database(settings: Settings, *, upgrade_schema: bool) -> Database:
+    """Connect, then upgrade the schema (or only check it); raises typed faults."""
+    engine = create_database_engine(settings.database_url)
+    description = describe_database(engine.url)
+    database = Database(engine, description)
+    with environment_faults(description):
+        if upgrade_schema:
+            migrate.upgrade(engine, backup_dir=settings.backup_dir)
+        else:
+            migrate.check_schema(engine)
+    return database
+
+
+def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Services:
+    database = open_database(settings, upgrade_schema=upgrade_schema)
+    hasher = SecretHasher(settings.password_hash_profile)
+    policy = LockoutPolicy(
+        max_failed_attempts=settings.max_failed_logins,
+        lockout=timedelta(minutes=settings.lockout_minutes),
+    )
+    warnings = [NETWORK_SHARE_WARNING] if database.description.on_network_share else []
+    return Services(
+        settings=settings,
+        database=database,
+        auth=AuthService(database, hasher, policy, settings.workstation),
+        users=UserService(database, hasher),
+        pharmacy=PharmacyService(database, hasher, settings.workstation),
+        fills=FillQueryService(database),
+        stock=StockQueryService(database),
+        patients=PatientService(database),
+        warnings=warnings,
+    )

@@ -1,0 +1,380 @@
+"""The RxBench schema as typed SQLAlchemy models.
+
+Records of what happened (stock movements, audit events) are append-only: a correction is a
+new reversing row. Rows two workstations may edit at once carry a version counter so a stale
+edit is refused instead of silently overwriting.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db.base import Base, utc_now
+
+Quantity = Numeric(12, 3)
+
+
+# --- people who use RxBench -------------------------------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    pin_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    roles: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def role_names(self) -> frozenset[str]:
+        return frozenset(role.role for role in self.roles)
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="roles")
+
+    __table_args__ = (
+        CheckConstraint("role IN ('technician', 'pharmacist', 'administrator')", name="known_role"),
+    )
+
+
+# --- the pharmacy -----------------------------------------------------------------------------
+
+
+class Pharmacy(Base):
+    """The pharmacy's profile: one row, shared by every workstation."""
+
+    __tablename__ = "pharmacy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address_line1: Mapped[str] = mapped_column(String(200))
+    address_line2: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(2))
+    postal_code: Mapped[str] = mapped_column(String(10))
+    phone: Mapped[str] = mapped_column(String(32))
+    npi: Mapped[str] = mapped_column(String(10))
+    ncpdp_id: Mapped[str] = mapped_column(String(7))
+    dea_number: Mapped[str] = mapped_column(String(20))
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+# --- patients and prescribers -----------------------------------------------------------------
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_name: Mapped[str] = mapped_column(String(100))
+    first_name: Mapped[str] = mapped_column(String(100))
+    middle_name: Mapped[str] = mapped_column(String(100), default="")
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(1))
+    address_line1: Mapped[str] = mapped_column(String(200), default="")
+    address_line2: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[str] = mapped_column(String(2), default="")
+    postal_code: Mapped[str] = mapped_column(String(10), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    preferred_language: Mapped[str] = mapped_column(String(8), default="en")
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("sex IN ('F', 'M', 'X', 'U')", name="known_sex"),
+        Index("ix_patients_name", "last_name", "first_name"),
+        Index("ix_patients_date_of_birth", "date_of_birth"),
+    )
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.last_name}, {self.first_name}"
+
+
+class Prescriber(Base):
+    __tablename__ = "prescribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_name: Mapped[str] = mapped_column(String(100))
+    first_name: Mapped[str] = mapped_column(String(100))
+    credentials: Mapped[str] = mapped_column(String(32), default="")
+    npi: Mapped[str] = mapped_column(String(10), unique=True)
+    dea_number: Mapped[str | None] = mapped_column(String(20))
+    state_license: Mapped[str] = mapped_column(String(32), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    fax: Mapped[str] = mapped_column(String(32), default="")
+    address_line1: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[str] = mapped_column(String(2), default="")
+    postal_code: Mapped[str] = mapped_column(String(10), default="")
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_prescribers_name", "last_name", "first_name"),)
+
+    @property
+    def display_name(self) -> str:
+        suffix = f", {self.credentials}" if self.credentials else ""
+        return f"{self.first_name} {self.last_name}{suffix}"
+
+
+# --- the drug catalogue (FDA NDC Directory) ---------------------------------------------------
+
+
+class CatalogueSnapshot(Base):
+    """Which NDC Directory snapshot the catalogue holds, so its age can be shown."""
+
+    __tablename__ = "catalogue_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_name: Mapped[str] = mapped_column(String(255))
+    snapshot_date: Mapped[date] = mapped_column(Date)
+    imported_at: Mapped[datetime] = mapped_column(default=utc_now)
+    product_count: Mapped[int] = mapped_column(Integer)
+    package_count: Mapped[int] = mapped_column(Integer)
+
+
+class DrugProduct(Base):
+    """One FDA listing (PRODUCTID); PRODUCTNDC alone is not unique in the directory."""
+
+    __tablename__ = "drug_products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fda_product_id: Mapped[str] = mapped_column(String(80), unique=True)
+    product_ndc: Mapped[str] = mapped_column(String(12), index=True)
+    product_type: Mapped[str] = mapped_column(String(64), default="")
+    proprietary_name: Mapped[str] = mapped_column(String(255), default="")
+    proprietary_name_suffix: Mapped[str] = mapped_column(String(255), default="")
+    nonproprietary_name: Mapped[str] = mapped_column(Text, default="")
+    dosage_form: Mapped[str] = mapped_column(String(100), default="")
+    route: Mapped[str] = mapped_column(String(255), default="")
+    start_marketing_date: Mapped[date | None] = mapped_column(Date)
+    end_marketing_date: Mapped[date | None] = mapped_column(Date)
+    marketing_category: Mapped[str] = mapped_column(String(64), default="")
+    application_number: Mapped[str] = mapped_column(String(32), default="")
+    labeler: Mapped[str] = mapped_column(String(255), default="")
+    substance_name: Mapped[str] = mapped_column(Text, default="")
+    strength: Mapped[str] = mapped_column(Text, default="")
+    strength_unit: Mapped[str] = mapped_column(Text, default="")
+    pharm_classes: Mapped[str] = mapped_column(Text, default="")
+    dea_schedule: Mapped[str | None] = mapped_column(String(4))
+    ndc_exclude_flag: Mapped[str] = mapped_column(String(1), default="N")
+    listing_certified_through: Mapped[date | None] = mapped_column(Date)
+    discontinued: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    packages: Mapped[list[DrugPackage]] = relationship(back_populates="product")
+
+    @property
+    def display_name(self) -> str:
+        name = self.proprietary_name or self.nonproprietary_name
+        strength = f" {self.strength} {self.strength_unit}".rstrip() if self.strength else ""
+        return f"{name}{strength} {self.dosage_form}".strip()
+
+
+class DrugPackage(Base):
+    """One package NDC; `ndc11` is indexed but not unique (the directory has collisions)."""
+
+    __tablename__ = "drug_packages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("drug_products.id"), index=True)
+    ndc: Mapped[str] = mapped_column(String(14), index=True)
+    ndc11: Mapped[str] = mapped_column(String(11), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    package_quantity: Mapped[Decimal | None] = mapped_column(Quantity)
+    package_unit: Mapped[str] = mapped_column(String(64), default="")
+    billing_unit: Mapped[str] = mapped_column(String(2), default="EA")
+    billing_quantity: Mapped[Decimal | None] = mapped_column(Quantity)
+    sample_package: Mapped[bool] = mapped_column(Boolean, default=False)
+    start_marketing_date: Mapped[date | None] = mapped_column(Date)
+    end_marketing_date: Mapped[date | None] = mapped_column(Date)
+    ndc_exclude_flag: Mapped[str] = mapped_column(String(1), default="N")
+
+    product: Mapped[DrugProduct] = relationship(back_populates="packages")
+
+    __table_args__ = (
+        UniqueConstraint("product_id", "ndc"),
+        CheckConstraint("billing_unit IN ('EA', 'GM', 'ML')", name="billing_unit"),
+    )
+
+
+# --- prescriptions and fills ------------------------------------------------------------------
+
+
+class Prescription(Base):
+    __tablename__ = "prescriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rx_number: Mapped[str] = mapped_column(String(12), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    prescriber_id: Mapped[int] = mapped_column(ForeignKey("prescribers.id"), index=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("drug_packages.id"))
+    source: Mapped[str] = mapped_column(String(16), default="electronic")
+    written_date: Mapped[date] = mapped_column(Date)
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    days_supply: Mapped[int] = mapped_column(Integer)
+    refills_authorized: Mapped[int] = mapped_column(Integer, default=0)
+    sig_code: Mapped[str] = mapped_column(String(255), default="")
+    directions: Mapped[str] = mapped_column(Text, default="")
+    daw_code: Mapped[int] = mapped_column(Integer, default=0)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    patient: Mapped[Patient] = relationship()
+    prescriber: Mapped[Prescriber] = relationship()
+    package: Mapped[DrugPackage] = relationship()
+    fills: Mapped[list[Fill]] = relationship(back_populates="prescription")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="positive_quantity"),
+        CheckConstraint("days_supply > 0", name="positive_days_supply"),
+        CheckConstraint("refills_authorized >= 0", name="refills_not_negative"),
+        CheckConstraint("daw_code BETWEEN 0 AND 9", name="daw_code_range"),
+    )
+
+
+class Fill(Base):
+    """One dispensing of a prescription; fill number 0 is the original."""
+
+    __tablename__ = "fills"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prescription_id: Mapped[int] = mapped_column(ForeignKey("prescriptions.id"))
+    fill_number: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(24))
+    priority: Mapped[str] = mapped_column(String(16), default="today")
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    days_supply: Mapped[int] = mapped_column(Integer)
+    dispensed_package_id: Mapped[int | None] = mapped_column(ForeignKey("drug_packages.id"))
+    promised_at: Mapped[datetime | None]
+    held_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    state_changed_at: Mapped[datetime] = mapped_column(default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    prescription: Mapped[Prescription] = relationship(back_populates="fills")
+    dispensed_package: Mapped[DrugPackage | None] = relationship()
+    held_by: Mapped[User | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        UniqueConstraint("prescription_id", "fill_number"),
+        CheckConstraint("quantity > 0", name="positive_quantity"),
+        CheckConstraint("fill_number >= 0", name="fill_number_not_negative"),
+        Index("ix_fills_state_created", "state", "created_at"),
+    )
+
+
+# --- stock ------------------------------------------------------------------------------------
+
+
+class StockLot(Base):
+    __tablename__ = "stock_lots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("drug_packages.id"), index=True)
+    lot_number: Mapped[str] = mapped_column(String(40))
+    expiry: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="available")
+    location: Mapped[str] = mapped_column(String(64), default="shelf")
+    on_hand: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    package: Mapped[DrugPackage] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        UniqueConstraint("package_id", "lot_number"),
+        CheckConstraint(
+            "status IN ('available', 'quarantined', 'recalled')", name="known_lot_status"
+        ),
+    )
+
+
+class StockMovement(Base):
+    """Append-only: on-hand is the sum of movements; a mistake is undone by a reversal."""
+
+    __tablename__ = "stock_movements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("stock_lots.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    fill_id: Mapped[int | None] = mapped_column(ForeignKey("fills.id"), index=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("stock_movements.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    workstation: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('received', 'dispensed', 'returned_to_vendor', 'transferred', "
+            "'destroyed', 'adjusted', 'count_correction', 'reversal')",
+            name="known_movement_kind",
+        ),
+    )
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """Who did what to which record, when and where; written in the same transaction."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    workstation: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)

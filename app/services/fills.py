@@ -1,0 +1,131 @@
+"""Reading the fill queue: frozen rows the window shows, never ORM objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from app.db.models import DrugPackage, DrugProduct, Fill, Patient, Prescription, User
+from app.domain.fill_states import FillState
+from app.domain.roles import Role
+from app.services.unit_of_work import Actor, Database, require_role
+
+ALL_ROLES = tuple(Role)
+
+
+@dataclass(frozen=True)
+class FillRow:
+    fill_id: int
+    rx_number: str
+    fill_number: int
+    state: FillState
+    priority: str
+    promised_at: datetime | None
+    patient_id: int
+    patient_name: str
+    drug: str
+    ndc: str
+    dea_schedule: str | None
+    quantity: Decimal
+    days_supply: int
+    directions: str
+    held_by: str | None
+    created_at: datetime
+    state_changed_at: datetime
+
+
+class FillQueryService:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def queue(self, actor: Actor, *, states: Iterable[FillState] | None = None) -> list[FillRow]:
+        """Active fills (or those in `states`), oldest promise first."""
+        require_role(actor, *ALL_ROLES, action="see the fill queue")
+        wanted = [s.value for s in (states or [s for s in FillState if s.is_active])]
+        holder = aliased(User)
+        statement = (
+            select(
+                Fill.id,
+                Prescription.rx_number,
+                Fill.fill_number,
+                Fill.state,
+                Fill.priority,
+                Fill.promised_at,
+                Patient.id,
+                Patient.last_name,
+                Patient.first_name,
+                DrugProduct.proprietary_name,
+                DrugProduct.nonproprietary_name,
+                DrugProduct.strength,
+                DrugProduct.strength_unit,
+                DrugProduct.dosage_form,
+                DrugPackage.ndc,
+                DrugProduct.dea_schedule,
+                Fill.quantity,
+                Fill.days_supply,
+                Prescription.directions,
+                holder.username,
+                Fill.created_at,
+                Fill.state_changed_at,
+            )
+            .join(Prescription, Fill.prescription_id == Prescription.id)
+            .join(Patient, Prescription.patient_id == Patient.id)
+            .join(DrugPackage, Prescription.package_id == DrugPackage.id)
+            .join(DrugProduct, DrugPackage.product_id == DrugProduct.id)
+            .outerjoin(holder, Fill.held_by_user_id == holder.id)
+            .where(Fill.state.in_(wanted))
+            .order_by(Fill.promised_at.is_(None), Fill.promised_at, Fill.created_at)
+        )
+        with self._db.reading() as session:
+            return [_row(*values) for values in session.execute(statement)]
+
+
+def _row(
+    fill_id: int,
+    rx_number: str,
+    fill_number: int,
+    state: str,
+    priority: str,
+    promised_at: datetime | None,
+    patient_id: int,
+    last_name: str,
+    first_name: str,
+    brand: str,
+    generic: str,
+    strength: str,
+    strength_unit: str,
+    dosage_form: str,
+    ndc: str,
+    dea_schedule: str | None,
+    quantity: Decimal,
+    days_supply: int,
+    directions: str,
+    held_by: str | None,
+    created_at: datetime,
+    state_changed_at: datetime,
+) -> FillRow:
+    strength_text = f" {strength} {strength_unit}" if strength else ""
+    return FillRow(
+        fill_id=fill_id,
+        rx_number=rx_number,
+        fill_number=fill_number,
+        state=FillState(state),
+        priority=priority,
+        promised_at=promised_at,
+        patient_id=patient_id,
+        patient_name=f"{last_name}, {first_name}",
+        drug=f"{brand or generic}{strength_text} {dosage_form}".strip(),
+        ndc=ndc,
+        dea_schedule=dea_schedule,
+        quantity=quantity,
+        days_supply=days_supply,
+        directions=directions,
+        held_by=held_by,
+        created_at=created_at,
+        state_changed_at=state_changed_at,
+    )
