@@ -1,0 +1,1 @@
+"""RxBench's Qt user interface: windows, docks and dialogs; presents and forwards only."""
