@@ -1,1 +1,1 @@
-"""RxBench's Qt user interface: windows, docks and dialogs; presents and forwards only."""
+"""The RxBench desktop window (PySide6): main window, docks, item models and dialogs."""
