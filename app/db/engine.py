@@ -84,21 +84,25 @@ def describe_database(url: URL) -> DatabaseDescription:
     return DatabaseDescription("postgresql", f"{url.host or 'localhost'}:{port}/{url.database}")
 
 
-def is_on_network_share(path: Path) -> bool:
+def is_on_network_share(path: Path, mounts_file: Path = Path("/proc/mounts")) -> bool:
     """True when the SQLite file sits on NFS/SMB, where SQLite's locking is not reliable."""
     target = str(path.resolve())
     if os.name == "nt":
         return target.startswith("\\\\")
     try:
-        with open("/proc/mounts", encoding="utf-8") as mounts:
-            best, best_type = "", ""
-            for line in mounts:
-                parts = line.split()
-                if len(parts) >= 3 and target.startswith(parts[1]) and len(parts[1]) > len(best):
-                    best, best_type = parts[1], parts[2]
+        lines = mounts_file.read_text(encoding="utf-8").splitlines()
     except OSError:
         return False
+    best, best_type = "", ""
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 3 and _is_under(target, parts[1]) and len(parts[1]) > len(best):
+            best, best_type = parts[1], parts[2]
     return best_type in _NETWORK_FILESYSTEMS
+
+
+def _is_under(target: str, mount_point: str) -> bool:
+    return mount_point == "/" or target == mount_point or target.startswith(mount_point + "/")
 
 
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _: ConnectionPoolEntry) -> None:
