@@ -204,9 +204,8 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     seed(args.database_url, patients=args.patients, fills=args.fills, active=args.active)
-    print(
-        f"seeded {args.patients} patients, {args.fills} fills in {time.perf_counter() - started:.1f} s"
-    )
+    elapsed = time.perf_counter() - started
+    print(f"seeded {args.patients} patients, {args.fills} fills in {elapsed:.1f} s")
 
 
 if __name__ == "__main__":

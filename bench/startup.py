@@ -67,7 +67,7 @@ def main() -> None:
     print(f"database: {url}")
     print(f"rxbench --smoke: median {smoke_median * 1000:.0f} ms over {args.runs} runs")
     print(
-        f"floor (PySide6 + sqlalchemy.orm + one query + 5 docks): median {floor_median * 1000:.0f} ms"
+        f"floor (PySide6, sqlalchemy.orm, one query, 5 docks): median {floor_median * 1000:.0f} ms"
     )
     print(f"ratio: {smoke_median / floor_median:.2f} (target ≤ 2.5)")
 
