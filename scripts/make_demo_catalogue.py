@@ -75,44 +75,49 @@ class Pick:
     """One generic in one form: up to `labelers` makers, each with the listed strengths."""
 
     substance: str
-    dosage_form: str
+    dosage_forms: tuple[str, ...]
     strengths: tuple[str, ...]
     labelers: int = 2
     route: str = ""
 
 
 PICKS = (
-    Pick("LISINOPRIL", "TABLET", ("10", "20"), labelers=3),
-    Pick("ATORVASTATIN CALCIUM", "TABLET, FILM COATED", ("20", "40"), labelers=3),
-    Pick("METFORMIN HYDROCHLORIDE", "TABLET", ("500", "1000")),
-    Pick("AMLODIPINE BESYLATE", "TABLET", ("5", "10")),
-    Pick("LEVOTHYROXINE SODIUM", "TABLET", ("50", "100")),
-    Pick("LOSARTAN POTASSIUM", "TABLET, FILM COATED", ("50",)),
-    Pick("HYDROCHLOROTHIAZIDE", "TABLET", ("25",)),
-    Pick("SERTRALINE HYDROCHLORIDE", "TABLET, FILM COATED", ("50", "100")),
-    Pick("OMEPRAZOLE", "CAPSULE, DELAYED RELEASE", ("20",)),
-    Pick("GABAPENTIN", "CAPSULE", ("300",), labelers=3),
-    Pick("MONTELUKAST SODIUM", "TABLET, FILM COATED", ("10",)),
-    Pick("PREDNISONE", "TABLET", ("20",)),
-    Pick("AMOXICILLIN", "CAPSULE", ("500",)),
-    Pick("AMOXICILLIN", "POWDER, FOR SUSPENSION", ("400",)),
-    Pick("CEPHALEXIN", "CAPSULE", ("500",)),
-    Pick("AZITHROMYCIN MONOHYDRATE", "TABLET, FILM COATED", ("250",)),
-    Pick("ALBUTEROL SULFATE", "AEROSOL, METERED", ("90", "108"), labelers=3),
-    Pick("FLUTICASONE PROPIONATE", "SPRAY, METERED", ("50",), route="NASAL"),
-    Pick("INSULIN GLARGINE", "INJECTION, SOLUTION", ("100",), labelers=1),
-    Pick("INSULIN LISPRO", "INJECTION, SOLUTION", ("100",), labelers=1),
-    Pick("MUPIROCIN", "OINTMENT", ("20",)),
+    Pick("LISINOPRIL", ("TABLET",), ("10", "20"), labelers=3),
+    Pick("ATORVASTATIN CALCIUM", ("TABLET, FILM COATED",), ("20", "40"), labelers=3),
+    Pick("METFORMIN HYDROCHLORIDE", ("TABLET",), ("500", "1000")),
+    Pick("AMLODIPINE BESYLATE", ("TABLET",), ("5", "10")),
+    Pick("LEVOTHYROXINE SODIUM", ("TABLET",), ("50", "100")),
+    Pick("LOSARTAN POTASSIUM", ("TABLET, FILM COATED",), ("50",)),
+    Pick("HYDROCHLOROTHIAZIDE", ("TABLET",), ("25",)),
+    Pick("SERTRALINE HYDROCHLORIDE", ("TABLET, FILM COATED",), ("50", "100")),
+    Pick("OMEPRAZOLE", ("CAPSULE, DELAYED RELEASE",), ("20",)),
+    Pick("GABAPENTIN", ("CAPSULE",), ("300",), labelers=3),
+    Pick("MONTELUKAST SODIUM", ("TABLET, FILM COATED",), ("10",)),
+    Pick("PREDNISONE", ("TABLET",), ("20",)),
+    Pick("AMOXICILLIN", ("CAPSULE",), ("500",)),
+    Pick("AMOXICILLIN", ("POWDER, FOR SUSPENSION",), ("400",)),
+    Pick("CEPHALEXIN", ("CAPSULE",), ("500",)),
+    Pick("AZITHROMYCIN MONOHYDRATE", ("TABLET, FILM COATED",), ("250",)),
+    Pick("ALBUTEROL SULFATE", ("AEROSOL, METERED",), ("90", "108"), labelers=3),
+    Pick("FLUTICASONE PROPIONATE", ("SPRAY, METERED",), ("50",), route="NASAL"),
+    Pick("INSULIN GLARGINE", ("INJECTION, SOLUTION",), ("100",), labelers=1),
+    Pick("INSULIN LISPRO", ("INJECTION, SOLUTION",), ("100",), labelers=1),
+    Pick("MUPIROCIN", ("OINTMENT",), ("20",)),
     # Controlled substances, CII to CV.
-    Pick("OXYCODONE HYDROCHLORIDE", "TABLET", ("5", "10")),
-    Pick("HYDROCODONE BITARTRATE; ACETAMINOPHEN", "TABLET", ("5; 325", "10; 325"), labelers=3),
-    Pick("METHYLPHENIDATE HYDROCHLORIDE", "TABLET", ("10",)),
-    Pick("ACETAMINOPHEN; CODEINE PHOSPHATE", "TABLET", ("300; 30",)),
-    Pick("ALPRAZOLAM", "TABLET", ("0.5", ".5", "1")),
-    Pick("ZOLPIDEM TARTRATE", "TABLET, FILM COATED", ("10",)),
-    Pick("TRAMADOL HYDROCHLORIDE", "TABLET", ("50",)),
-    Pick("PREGABALIN", "CAPSULE", ("75",), labelers=1),
-    Pick("PROMETHAZINE HYDROCHLORIDE; CODEINE PHOSPHATE", "SYRUP", ("6.25; 10",)),
+    Pick("OXYCODONE HYDROCHLORIDE", ("TABLET",), ("5", "10")),
+    Pick("HYDROCODONE BITARTRATE; ACETAMINOPHEN", ("TABLET",), ("5; 325", "10; 325"), labelers=3),
+    Pick("METHYLPHENIDATE HYDROCHLORIDE", ("TABLET",), ("10",)),
+    Pick("ACETAMINOPHEN; CODEINE PHOSPHATE", ("TABLET",), ("300; 30",)),
+    Pick("ALPRAZOLAM", ("TABLET",), ("0.5", ".5", "1")),
+    Pick("ZOLPIDEM TARTRATE", ("TABLET, FILM COATED",), ("10",)),
+    Pick("TRAMADOL HYDROCHLORIDE", ("TABLET",), ("50",)),
+    Pick("PREGABALIN", ("CAPSULE",), ("75",), labelers=1),
+    Pick(
+        "PROMETHAZINE HYDROCHLORIDE; CODEINE PHOSPHATE",
+        ("SYRUP", "SOLUTION"),
+        ("6.25; 10",),
+        labelers=3,
+    ),
 )
 
 
@@ -126,7 +131,7 @@ def _manufacturer_rank(labeler: str) -> int | None:
 def _wanted(pick: Pick, row: dict[str, str]) -> bool:
     return (
         row["SUBSTANCENAME"] == pick.substance
-        and row["DOSAGEFORMNAME"] == pick.dosage_form
+        and row["DOSAGEFORMNAME"] in pick.dosage_forms
         and row["ACTIVE_NUMERATOR_STRENGTH"] in pick.strengths
         and pick.route in row["ROUTENAME"]
         and row["PRODUCTTYPENAME"] == "HUMAN PRESCRIPTION DRUG"
@@ -136,11 +141,13 @@ def _wanted(pick: Pick, row: dict[str, str]) -> bool:
     )
 
 
-def select_products(products: list[dict[str, str]]) -> list[str]:
-    """PRODUCTIDs chosen by the picks: for each, the best-ranked makers' products."""
+def select_products(products: list[dict[str, str]], packaged: set[str]) -> list[str]:
+    """PRODUCTIDs chosen by the picks: for each, the best-ranked makers' packaged products."""
     chosen: list[str] = []
     for pick in PICKS:
-        candidates = [row for row in products if _wanted(pick, row)]
+        candidates = [
+            row for row in products if row["PRODUCTID"] in packaged and _wanted(pick, row)
+        ]
         if not candidates:
             raise SystemExit(f"no product in the directory matches {pick}")
         makers = sorted(
@@ -177,7 +184,9 @@ def make_subset(source: Path, output_dir: Path) -> tuple[int, int]:
         package_lines = _read_lines(archive, "package.txt")
     _, products = _parse(product_lines)
     _, packages = _parse(package_lines)
-    chosen = set(select_products([row for _, row in products]))
+    # Some listings have no package at all in the directory; the demo cannot stock those.
+    packaged = {row["PRODUCTID"] for _, row in packages}
+    chosen = set(select_products([row for _, row in products], packaged))
     product_out = [raw for raw, row in products if row["PRODUCTID"] in chosen]
     package_out = [raw for raw, row in packages if row["PRODUCTID"] in chosen]
     output_dir.mkdir(parents=True, exist_ok=True)
