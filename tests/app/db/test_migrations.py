@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from app.db import migrate
 from app.db.engine import create_database_engine
 from app.db.models import Base
 from app.errors import SchemaOutOfDate, SchemaTooNew
+from tests.conftest import BACKEND
 
 
 def test_upgrade_from_empty_reaches_head_and_creates_every_table(empty_database_url: str) -> None:
@@ -58,3 +61,25 @@ def test_check_schema_asks_for_an_upgrade_on_an_empty_database(empty_database_ur
     with pytest.raises(SchemaOutOfDate, match="rxbench-admin db upgrade"):
         migrate.check_schema(engine)
     engine.dispose()
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="the migration lock is PostgreSQL's")
+def test_two_workstations_upgrading_at_once_migrate_once(empty_database_url: str) -> None:
+    engines = [create_database_engine(empty_database_url) for _ in range(2)]
+    errors: list[BaseException] = []
+
+    def start(engine: Engine) -> None:
+        try:
+            migrate.upgrade(engine)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert all(migrate.schema_status(engine).is_current for engine in engines)
+    for engine in engines:
+        engine.dispose()
