@@ -1,0 +1,705 @@
+"""The demo pharmacy: fictional people, real FDA drugs, fills in every state, lots and movements.
+
+Used to try RxBench, to train, and by tests and benchmarks. It is loaded through audited units
+of work like any other change, so the audit trail says plainly that the demo loader, run by a
+named actor, created every record. It goes only into an empty database, and loading it again
+into the database that already holds it changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from app.db.base import utc_now
+from app.db.models import (
+    AuditEvent,
+    CatalogueSnapshot,
+    DrugPackage,
+    DrugProduct,
+    Fill,
+    Patient,
+    Pharmacy,
+    Prescriber,
+    Prescription,
+    StockLot,
+    StockMovement,
+    User,
+    UserRole,
+)
+from app.domain.fill_states import FillState
+from app.domain.identifiers import dea_check_digit, npi_check_digit
+from app.domain.roles import Role
+from app.errors import ValidationFailed
+from app.services.passwords import SecretHasher
+from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
+
+DEMO_CATALOGUE_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo" / "ndc-demo"
+DEMO_CATALOGUE_SNAPSHOT = date(2019, 4, 29)
+LOADED = "demo.loaded"
+COMPLETED = "demo.completed"
+
+
+def _npi(first_nine: str) -> str:
+    return f"{first_nine}{npi_check_digit(first_nine)}"
+
+
+def _dea(letters: str, six_digits: str) -> str:
+    return f"{letters}{six_digits}{dea_check_digit(six_digits)}"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    full_name: str
+    roles: frozenset[Role]
+
+
+DEMO_LOGINS = (
+    DemoLogin("tech", "tech-demo-1", "Tilly Techworth (demo)", frozenset({Role.TECHNICIAN})),
+    DemoLogin("tech2", "tech-demo-2", "Toby Trayfield (demo)", frozenset({Role.TECHNICIAN})),
+    DemoLogin("pharm", "pharm-demo-1", "Penny Pestleton (demo)", frozenset({Role.PHARMACIST})),
+    DemoLogin("admin", "admin-demo-1", "Archie Adminsley (demo)", frozenset({Role.ADMINISTRATOR})),
+)
+
+DEMO_PHARMACY = {
+    "name": "Larkspur Lane Demo Pharmacy",
+    "address_line1": "100 Larkspur Lane",
+    "address_line2": "Suite 1",
+    "city": "Springfield",
+    "state": "IL",
+    "postal_code": "62701",
+    "phone": "(217) 555-0100",
+    "npi": _npi("155501000"),
+    "ncpdp_id": "5550100",
+    "dea_number": _dea("BL", "555010"),
+}
+
+# first name, last name, credentials, DEA registrant type (M = mid-level practitioner)
+_PRESCRIBERS = (
+    ("Amara", "Quillfeather", "MD", "A"),
+    ("Bertram", "Hollowbrook", "DO", "B"),
+    ("Celeste", "Featherstone", "MD", "F"),
+    ("Desmond", "Marchbanks", "MD", "A"),
+    ("Evangeline", "Nightingale", "NP", "M"),
+    ("Fitzgerald", "Pemberton", "PA-C", "M"),
+    ("Gwendolyn", "Wrenfield", "MD", "B"),
+    ("Horatio", "Ashgrove", "DDS", "A"),
+)
+
+_FIRST_NAMES = (
+    "Ada Bea Cal Dot Eli Fay Gus Hal Ivy Jo Kit Lou Max Nell Ollie Pip Quin Rue Sid Tess "
+    "Una Vic Wren Xan Yara Zed Abe Bo Cleo Dex Edie Finn Gigi Hugo Iris Jem Kay Leo Mae Ned"
+).split()
+_LAST_NAMES = (
+    "Applewood Bramblebury Cobblestone Dandelion Elderberry Fiddlesworth Gooseberry Hazelnut "
+    "Inkwell Juniperton Kettleby Lamplighter Marmalade Nutmeg Puddleby Quiverfull Rumbleton "
+    "Snickerdoodle Thimbleton Wafflestone"
+).split()
+_STREETS = ("Larkspur Lane", "Thistle Court", "Bramble Way", "Foxglove Road", "Marigold Avenue")
+_SEXES = ("F", "M", "F", "M", "X", "U")
+PATIENT_COUNT = 40
+MAIN_LOT_MINIMUM = Decimal(500)
+
+
+@dataclass(frozen=True)
+class RxTemplate:
+    """One kind of prescription the demo writes; quantity None means one whole package."""
+
+    product_ndc: str
+    quantity: Decimal | None
+    days_supply: int
+    sig_code: str
+    directions: str
+    refills: int
+
+
+_RX_TEMPLATES = (
+    RxTemplate("65862-039", Decimal(30), 30, "1 PO QD", "Take 1 tablet by mouth once daily", 5),
+    RxTemplate("62175-891", Decimal(30), 30, "1 PO QHS", "Take 1 tablet by mouth at bedtime", 5),
+    RxTemplate(
+        "53746-218", Decimal(60), 30, "1 PO BID WF", "Take 1 tablet by mouth twice daily", 5
+    ),
+    RxTemplate("65862-102", Decimal(30), 30, "1 PO QD", "Take 1 tablet by mouth once daily", 3),
+    RxTemplate(
+        "0378-1803", Decimal(30), 30, "1 PO QAM", "Take 1 tablet by mouth every morning", 11
+    ),
+    RxTemplate(
+        "0093-3109", Decimal(30), 10, "1 PO TID", "Take 1 capsule by mouth 3 times a day", 0
+    ),
+    RxTemplate("0093-4161", None, 10, "5ML PO BID", "Give 5 mL by mouth twice a day", 0),
+    RxTemplate("0093-3174", None, 25, "2 INH Q4-6H PRN", "Inhale 2 puffs every 4-6 hours", 2),
+    RxTemplate("0054-3270", None, 30, "2 SPR EN QD", "Spray 2 sprays in each nostril daily", 3),
+    RxTemplate("0002-8799", None, 30, "UD SC TID AC", "Inject as directed before meals", 5),
+    RxTemplate("0093-1010", None, 10, "AAA TID", "Apply to affected area 3 times a day", 0),
+    RxTemplate("65862-012", Decimal(30), 30, "1 PO QD", "Take 1 tablet by mouth once daily", 5),
+    RxTemplate(
+        "59651-002", Decimal(30), 30, "1 PO QD AC", "Take 1 capsule by mouth before breakfast", 3
+    ),
+    RxTemplate(
+        "65162-102", Decimal(90), 30, "1 PO TID", "Take 1 capsule by mouth 3 times a day", 2
+    ),
+    RxTemplate("0781-5701", Decimal(30), 30, "1 PO QD", "Take 1 tablet by mouth once daily", 5),
+    RxTemplate("65862-574", Decimal(30), 30, "1 PO QHS", "Take 1 tablet by mouth at bedtime", 5),
+    RxTemplate("0591-5443", Decimal(10), 5, "2 PO QD", "Take 2 tablets by mouth once daily", 0),
+    RxTemplate("0781-5776", Decimal(6), 5, "UD", "Take 2 tablets on day 1, then 1 daily", 0),
+    # Controlled substances: CII has no refills, CIII-CV at most five.
+    RxTemplate("65162-047", Decimal(20), 5, "1 PO Q6H PRN", "Take 1 tablet every 6 hours", 0),
+    RxTemplate("53746-109", Decimal(12), 3, "1 PO Q6H PRN", "Take 1 tablet every 6 hours", 0),
+    RxTemplate("0591-5883", Decimal(60), 30, "1 PO BID", "Take 1 tablet by mouth twice daily", 0),
+    RxTemplate("0093-0150", Decimal(20), 5, "1 PO Q6H PRN", "Take 1 tablet every 6 hours", 0),
+    RxTemplate("0378-4003", Decimal(30), 30, "1 PO QD PRN", "Take 1 tablet daily for anxiety", 2),
+    RxTemplate("0093-0074", Decimal(30), 30, "1 PO QHS", "Take 1 tablet at bedtime", 2),
+    RxTemplate("57664-377", Decimal(30), 10, "1 PO Q6H PRN", "Take 1 tablet every 6 hours", 1),
+    RxTemplate("0071-1014", Decimal(60), 30, "1 PO BID", "Take 1 capsule by mouth twice daily", 5),
+    RxTemplate("27808-065", Decimal(120), 10, "5ML PO Q6H PRN", "Take 5 mL every 6 hours", 0),
+)
+PRESCRIPTIONS_PER_TEMPLATE = 2
+FIRST_RX_NUMBER = 6100001
+
+# The state of each prescription's current fill, in turn; every FillState appears.
+_STATE_CYCLE = (
+    FillState.INTAKE,
+    FillState.DATA_ENTRY,
+    FillState.DATA_REVIEW,
+    FillState.BILLING_PENDING,
+    FillState.WAITING_ON_SWITCH,
+    FillState.CLAIM_REJECTED,
+    FillState.FILL,
+    FillState.FINAL_VERIFICATION,
+    FillState.READY,
+    FillState.SOLD,
+    FillState.ON_HOLD,
+    FillState.CANCELLED,
+    FillState.RETURNED_TO_STOCK,
+    FillState.READY,
+    FillState.SOLD,
+    FillState.FILL,
+    FillState.DATA_ENTRY,
+    FillState.SOLD,
+)
+_PRIORITIES = ("waiting", "today", "delivery", "mail")
+# States in which the bottle has been picked from a shelf package.
+_PICKED = frozenset(
+    {
+        FillState.FILL,
+        FillState.FINAL_VERIFICATION,
+        FillState.READY,
+        FillState.SOLD,
+        FillState.RETURNED_TO_STOCK,
+    }
+)
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    """What `load_demo` did: `loaded` is False when the demo was already there."""
+
+    loaded: bool
+    logins: tuple[DemoLogin, ...]
+    counts: dict[str, int]
+
+
+def load_demo(
+    database: Database,
+    actor: Actor,
+    *,
+    hasher: SecretHasher,
+    catalogue_dir: Path = DEMO_CATALOGUE_DIR,
+    now: datetime | None = None,
+) -> DemoOutcome:
+    """Load the demo pharmacy into an empty database, or recognise it is already there."""
+    require_role(actor, Role.ADMINISTRATOR, action="load the demo pharmacy")
+    now = now or utc_now()
+    if _demo_already_loaded(database):
+        return DemoOutcome(False, DEMO_LOGINS, _counts(database))
+    with database.unit_of_work(actor) as uow:
+        _refuse_unless_empty(uow)
+        pharmacy = Pharmacy(**DEMO_PHARMACY)
+        uow.session.add(pharmacy)
+        uow.audit(LOADED, pharmacy, after={"name": pharmacy.name})
+        for login in DEMO_LOGINS:
+            user = User(
+                username=login.username,
+                full_name=login.full_name,
+                password_hash=hasher.hash(login.password),
+                roles=[UserRole(role=role.value) for role in sorted(login.roles)],
+            )
+            uow.session.add(user)
+            uow.audit(LOADED, user, after={"username": user.username, "roles": sorted(login.roles)})
+    with database.unit_of_work(actor) as uow:
+        load_catalogue_subset(uow, catalogue_dir)
+    with database.unit_of_work(actor) as uow:
+        _add_prescribers(uow)
+    with database.unit_of_work(actor) as uow:
+        _add_patients(uow)
+    with database.unit_of_work(actor) as uow:
+        _add_stock(uow, now)
+    with database.unit_of_work(actor) as uow:
+        _add_prescriptions_and_fills(uow, now)
+    with database.unit_of_work(actor) as uow:
+        pharmacy_id = uow.session.scalars(select(Pharmacy.id)).one()
+        uow.audit(COMPLETED, entity_type="pharmacy", entity_id=str(pharmacy_id))
+    return DemoOutcome(True, DEMO_LOGINS, _counts(database))
+
+
+def _demo_already_loaded(database: Database) -> bool:
+    with database.reading() as session:
+        return bool(
+            session.scalar(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == COMPLETED)
+            )
+        )
+
+
+_COUNTED = {
+    "users": User,
+    "patients": Patient,
+    "prescribers": Prescriber,
+    "drug products": DrugProduct,
+    "drug packages": DrugPackage,
+    "prescriptions": Prescription,
+    "fills": Fill,
+    "stock lots": StockLot,
+    "stock movements": StockMovement,
+}
+
+
+def _counts(database: Database) -> dict[str, int]:
+    with database.reading() as session:
+        return {
+            label: session.scalar(select(func.count()).select_from(model)) or 0
+            for label, model in _COUNTED.items()
+        }
+
+
+def _refuse_unless_empty(uow: UnitOfWork) -> None:
+    found = {
+        label: count
+        for label, model in {**_COUNTED, "pharmacy profile": Pharmacy}.items()
+        if (count := uow.session.scalar(select(func.count()).select_from(model)))
+    }
+    if found:
+        held = ", ".join(f"{label}: {count}" for label, count in found.items())
+        raise ValidationFailed(
+            f"This database already holds data ({held}); the demo pharmacy is only loaded into "
+            "an empty database. Name a new database with --database.",
+            found=found,
+        )
+
+
+# --- the drug catalogue -----------------------------------------------------------------------
+
+
+def _fda_date(value: str) -> date | None:
+    return datetime.strptime(value, "%Y%m%d").date() if value else None
+
+
+def _fda_rows(path: Path) -> Iterator[dict[str, str]]:
+    with path.open(encoding="cp1252", newline="") as handle:
+        yield from csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+
+
+def ndc11(ndc: str) -> str:
+    """The 11-digit (5-4-2) form of a hyphenated 10-digit NDC, as claims and barcodes use."""
+    labeler, product, package = ndc.split("-")
+    return f"{labeler:0>5}{product:0>4}{package:0>2}"
+
+
+_QUANTITY = re.compile(r"\s*([\d.]+)\s+(.+?)\s+in\s+")
+_BILLING_UNITS = {"ml": "ML", "g": "GM"}
+
+
+def package_quantities(description: str) -> tuple[Decimal | None, str, str, Decimal | None]:
+    """Quantity and unit of the outer package, and the billing unit and quantity inside it.
+
+    "10 BLISTER PACK in 1 CARTON > 10 TABLET in 1 BLISTER PACK" is 10 BLISTER PACK, billed as
+    100 EA; the billing unit is ML or GM when the innermost content is measured, else EA.
+    """
+    parts = [_QUANTITY.match(part) for part in description.split(">")]
+    if not parts or any(part is None for part in parts):
+        return None, "", "EA", None
+    quantities = [Decimal(part.group(1)) for part in parts if part]
+    units = [part.group(2) for part in parts if part]
+    billing_quantity = Decimal(1)
+    for quantity in quantities:
+        billing_quantity *= quantity
+    billing_unit = _BILLING_UNITS.get(units[-1].lower(), "EA")
+    return quantities[0], units[0], billing_unit, billing_quantity
+
+
+def load_catalogue_subset(uow: UnitOfWork, directory: Path) -> None:
+    """Read an FDA NDC Directory product.txt/package.txt pair into DrugProduct/DrugPackage."""
+    products: dict[str, DrugProduct] = {}
+    for row in _fda_rows(directory / "product.txt"):
+        product = DrugProduct(
+            fda_product_id=row["PRODUCTID"],
+            product_ndc=row["PRODUCTNDC"],
+            product_type=row["PRODUCTTYPENAME"],
+            proprietary_name=row["PROPRIETARYNAME"],
+            proprietary_name_suffix=row["PROPRIETARYNAMESUFFIX"],
+            nonproprietary_name=row["NONPROPRIETARYNAME"],
+            dosage_form=row["DOSAGEFORMNAME"],
+            route=row["ROUTENAME"],
+            start_marketing_date=_fda_date(row["STARTMARKETINGDATE"]),
+            end_marketing_date=_fda_date(row["ENDMARKETINGDATE"]),
+            marketing_category=row["MARKETINGCATEGORYNAME"],
+            application_number=row["APPLICATIONNUMBER"],
+            labeler=row["LABELERNAME"],
+            substance_name=row["SUBSTANCENAME"],
+            strength=row["ACTIVE_NUMERATOR_STRENGTH"],
+            strength_unit=row["ACTIVE_INGRED_UNIT"],
+            pharm_classes=row["PHARM_CLASSES"],
+            dea_schedule=row["DEASCHEDULE"] or None,
+            ndc_exclude_flag=row["NDC_EXCLUDE_FLAG"],
+            listing_certified_through=_fda_date(row["LISTING_RECORD_CERTIFIED_THROUGH"]),
+            discontinued=bool(row["ENDMARKETINGDATE"]),
+        )
+        uow.session.add(product)
+        uow.audit(LOADED, product, ndc=product.product_ndc)
+        products[product.fda_product_id] = product
+    package_count = 0
+    for row in _fda_rows(directory / "package.txt"):
+        quantity, unit, billing_unit, billing_quantity = package_quantities(
+            row["PACKAGEDESCRIPTION"]
+        )
+        package = DrugPackage(
+            product=products[row["PRODUCTID"]],
+            ndc=row["NDCPACKAGECODE"],
+            ndc11=ndc11(row["NDCPACKAGECODE"]),
+            description=row["PACKAGEDESCRIPTION"],
+            package_quantity=quantity,
+            package_unit=unit,
+            billing_unit=billing_unit,
+            billing_quantity=billing_quantity,
+            sample_package=row["SAMPLE_PACKAGE"] == "Y",
+            start_marketing_date=_fda_date(row["STARTMARKETINGDATE"]),
+            end_marketing_date=_fda_date(row["ENDMARKETINGDATE"]),
+            ndc_exclude_flag=row["NDC_EXCLUDE_FLAG"],
+        )
+        uow.session.add(package)
+        uow.audit(LOADED, package, ndc=package.ndc)
+        package_count += 1
+    snapshot = CatalogueSnapshot(
+        source_name=f"FDA NDC Directory (demo subset, {directory.name})",
+        snapshot_date=DEMO_CATALOGUE_SNAPSHOT,
+        product_count=len(products),
+        package_count=package_count,
+    )
+    uow.session.add(snapshot)
+    uow.audit(LOADED, snapshot, products=len(products), packages=package_count)
+
+
+# --- people -----------------------------------------------------------------------------------
+
+
+def _add_prescribers(uow: UnitOfWork) -> None:
+    for index, (first, last, credentials, registrant) in enumerate(_PRESCRIBERS):
+        prescriber = Prescriber(
+            first_name=first,
+            last_name=last,
+            credentials=credentials,
+            npi=_npi(f"15550200{index}"),
+            dea_number=_dea(registrant + last[0], f"55502{index}"),
+            state_license=f"IL-DEMO-{1000 + index}",
+            phone=f"(217) 555-01{50 + index:02d}",
+            fax=f"(217) 555-01{60 + index:02d}",
+            address_line1=f"{200 + 10 * index} Caduceus Court",
+            city="Springfield",
+            state="IL",
+            postal_code="62702",
+        )
+        uow.session.add(prescriber)
+        uow.audit(LOADED, prescriber)
+
+
+def _add_patients(uow: UnitOfWork) -> None:
+    for index in range(PATIENT_COUNT):
+        first = _FIRST_NAMES[index % len(_FIRST_NAMES)]
+        last = _LAST_NAMES[(index * 3) % len(_LAST_NAMES)]
+        patient = Patient(
+            first_name=first,
+            last_name=last,
+            date_of_birth=date(
+                1938 + (index * 7) % 80, 1 + (index * 5) % 12, 1 + (index * 11) % 28
+            ),
+            sex=_SEXES[index % len(_SEXES)],
+            address_line1=f"{101 + 17 * index} {_STREETS[index % len(_STREETS)]}",
+            city="Springfield",
+            state="IL",
+            postal_code=f"6270{1 + index % 4}",
+            phone=f"(217) 555-01{10 + index:02d}",
+            email=f"{first.lower()}.{last.lower()}@example.com" if index % 3 == 0 else "",
+            preferred_language="es" if index % 9 == 4 else "en",
+        )
+        uow.session.add(patient)
+        uow.audit(LOADED, patient)
+
+
+# --- stock ------------------------------------------------------------------------------------
+
+
+def _prescribed_packages(uow: UnitOfWork) -> list[DrugPackage]:
+    """For each template, the first ordinary (non-sample) package of its product, in order."""
+    packages = []
+    for template in _RX_TEMPLATES:
+        package = uow.session.scalars(
+            select(DrugPackage)
+            .join(DrugProduct)
+            .where(
+                DrugProduct.product_ndc == template.product_ndc,
+                DrugPackage.sample_package.is_(False),
+                DrugPackage.billing_quantity.is_not(None),
+            )
+            .order_by(DrugPackage.ndc)
+        ).first()
+        if package is None:
+            raise ValidationFailed(
+                f"The demo catalogue has no package of NDC {template.product_ndc}.",
+                ndc=template.product_ndc,
+            )
+        packages.append(package)
+    return packages
+
+
+def _movement(
+    uow: UnitOfWork,
+    lot: StockLot,
+    *,
+    kind: str,
+    quantity: Decimal,
+    occurred_at: datetime,
+    user_id: int | None,
+    fill: Fill | None = None,
+    reverses: StockMovement | None = None,
+) -> StockMovement:
+    """Append one movement and keep the lot's balance equal to the sum of its movements."""
+    movement = StockMovement(
+        lot_id=lot.id,
+        kind=kind,
+        quantity=quantity,
+        fill_id=fill.id if fill else None,
+        reverses_id=reverses.id if reverses else None,
+        reason="demo pharmacy",
+        user_id=user_id,
+        workstation=uow.actor.workstation,
+        occurred_at=occurred_at,
+    )
+    lot.on_hand += quantity
+    uow.session.add(movement)
+    uow.audit(LOADED, movement, lot=lot.lot_number, kind=kind, quantity=str(quantity))
+    return movement
+
+
+def _add_lot(
+    uow: UnitOfWork,
+    package: DrugPackage,
+    *,
+    lot_number: str,
+    expiry: date,
+    received: Decimal,
+    received_at: datetime,
+    status: str = "available",
+) -> StockLot:
+    lot = StockLot(
+        package=package,
+        lot_number=lot_number,
+        expiry=expiry,
+        status=status,
+        location="quarantine shelf" if status != "available" else "shelf",
+        on_hand=Decimal(0),
+    )
+    uow.session.add(lot)
+    uow.audit(LOADED, lot, ndc=package.ndc, lot=lot_number, status=status)
+    _movement(uow, lot, kind="received", quantity=received, occurred_at=received_at, user_id=None)
+    return lot
+
+
+def _add_stock(uow: UnitOfWork, now: datetime) -> None:
+    """A main lot per prescribed package, plus expired, short-dated, quarantined, recalled."""
+    today = now.date()
+    for index, package in enumerate(dict.fromkeys(_prescribed_packages(uow))):
+        per_package = package.billing_quantity or Decimal(1)
+        # Enough whole packages for every demo fill of this package (at most 4 x 120 units).
+        packages_received = max(6, math.ceil(MAIN_LOT_MINIMUM / per_package))
+        prefix = f"D{package.ndc11[-6:]}"
+        _add_lot(
+            uow,
+            package,
+            lot_number=f"{prefix}A",
+            expiry=today + timedelta(days=420 + 30 * index),
+            received=per_package * packages_received,
+            received_at=now - timedelta(days=90),
+        )
+        if index % 4 == 1:
+            _add_lot(
+                uow,
+                package,
+                lot_number=f"{prefix}X",
+                expiry=today - timedelta(days=20 + index),
+                received=per_package,
+                received_at=now - timedelta(days=400),
+            )
+        if index % 4 == 2:
+            _add_lot(
+                uow,
+                package,
+                lot_number=f"{prefix}S",
+                expiry=today + timedelta(days=15 + index),
+                received=per_package * 2,
+                received_at=now - timedelta(days=300),
+            )
+        if index in (3, 7):
+            _add_lot(
+                uow,
+                package,
+                lot_number=f"{prefix}Q" if index == 3 else f"{prefix}R",
+                expiry=today + timedelta(days=365),
+                received=per_package,
+                received_at=now - timedelta(days=45),
+                status="quarantined" if index == 3 else "recalled",
+            )
+
+
+# --- prescriptions and fills ------------------------------------------------------------------
+
+
+def _promised_at(priority: str, now: datetime, index: int) -> datetime:
+    if priority == "waiting":
+        return now + timedelta(minutes=15 + 5 * (index % 4))
+    if priority == "today":
+        end_of_day = datetime.combine(now.date(), time(22, 0), tzinfo=UTC)
+        return max(now + timedelta(hours=2), end_of_day - timedelta(hours=index % 5))
+    if priority == "delivery":
+        return now + timedelta(days=1, hours=index % 6)
+    return now + timedelta(days=3 + index % 3)
+
+
+def _add_prescriptions_and_fills(uow: UnitOfWork, now: datetime) -> None:
+    users = {user.username: user for user in uow.session.scalars(select(User))}
+    technician, pharmacist = users["tech"], users["pharm"]
+    patients = uow.session.scalars(select(Patient).order_by(Patient.id)).all()
+    prescribers = uow.session.scalars(select(Prescriber).order_by(Prescriber.id)).all()
+    packages = _prescribed_packages(uow)
+    main_lots: dict[int, StockLot] = {}
+    for lot in uow.session.scalars(
+        select(StockLot).where(StockLot.status == "available").order_by(StockLot.expiry.desc())
+    ):
+        main_lots.setdefault(lot.package_id, lot)
+    count = len(_RX_TEMPLATES) * PRESCRIPTIONS_PER_TEMPLATE
+    for index in range(count):
+        template = _RX_TEMPLATES[index % len(_RX_TEMPLATES)]
+        package = packages[index % len(_RX_TEMPLATES)]
+        quantity = template.quantity or package.billing_quantity or Decimal(1)
+        state = _STATE_CYCLE[index % len(_STATE_CYCLE)]
+        written = now.date() - timedelta(days=2 + (index * 3) % 40)
+        prescription = Prescription(
+            rx_number=str(FIRST_RX_NUMBER + index),
+            patient=patients[(index * 7) % len(patients)],
+            prescriber=prescribers[index % len(prescribers)],
+            package=package,
+            source=("electronic", "electronic", "fax", "phone", "written")[index % 5],
+            written_date=written,
+            quantity=quantity,
+            days_supply=template.days_supply,
+            refills_authorized=template.refills,
+            sig_code=template.sig_code,
+            directions=template.directions,
+        )
+        uow.session.add(prescription)
+        uow.audit(LOADED, prescription)
+        fill_number = 0
+        if template.refills and index % 3 == 0:
+            # A refill: the original was sold a days' supply ago.
+            sold_at = now - timedelta(days=template.days_supply, hours=index % 8)
+            _add_fill(
+                uow,
+                prescription,
+                state=FillState.SOLD,
+                fill_number=0,
+                changed_at=sold_at,
+                lot=main_lots[package.id],
+                dispensed_by=technician.id,
+            )
+            fill_number = 1
+        if state in (FillState.DATA_ENTRY, FillState.FILL) and index % 2 == 0:
+            held_by: int | None = technician.id
+        elif state is FillState.FINAL_VERIFICATION:
+            held_by = pharmacist.id
+        else:
+            held_by = None
+        _add_fill(
+            uow,
+            prescription,
+            state=state,
+            fill_number=fill_number,
+            changed_at=now - timedelta(hours=1 + index % 30),
+            lot=main_lots[package.id],
+            dispensed_by=technician.id,
+            priority=_PRIORITIES[index % len(_PRIORITIES)],
+            promised_at=_promised_at(_PRIORITIES[index % len(_PRIORITIES)], now, index)
+            if state.is_active
+            else None,
+            held_by=held_by,
+        )
+
+
+def _add_fill(
+    uow: UnitOfWork,
+    prescription: Prescription,
+    *,
+    state: FillState,
+    fill_number: int,
+    changed_at: datetime,
+    lot: StockLot,
+    dispensed_by: int,
+    priority: str = "today",
+    promised_at: datetime | None = None,
+    held_by: int | None = None,
+) -> Fill:
+    fill = Fill(
+        prescription=prescription,
+        fill_number=fill_number,
+        state=state.value,
+        priority=priority,
+        quantity=prescription.quantity,
+        days_supply=prescription.days_supply,
+        dispensed_package_id=prescription.package_id if state in _PICKED else None,
+        promised_at=promised_at,
+        held_by_user_id=held_by,
+        state_changed_at=changed_at,
+        created_at=changed_at - timedelta(hours=2),
+    )
+    uow.session.add(fill)
+    uow.audit(LOADED, fill, rx_number=prescription.rx_number, state=state.value)
+    if state in (FillState.SOLD, FillState.RETURNED_TO_STOCK):
+        dispensed = _movement(
+            uow,
+            lot,
+            kind="dispensed",
+            quantity=-fill.quantity,
+            occurred_at=changed_at - timedelta(hours=1),
+            user_id=dispensed_by,
+            fill=fill,
+        )
+        if state is FillState.RETURNED_TO_STOCK:
+            _movement(
+                uow,
+                lot,
+                kind="reversal",
+                quantity=fill.quantity,
+                occurred_at=changed_at,
+                user_id=dispensed_by,
+                fill=fill,
+                reverses=dispensed,
+            )
+    return fill
