@@ -1,8 +1,8 @@
-"""Finding controls the way a screen reader does, by accessible name, and reading the audit."""
+"""Test helpers: find controls by accessible name, fill in the first run, read the audit."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
 from sqlalchemy import select
 
 from app.bootstrap import Services
@@ -25,3 +25,29 @@ def shown(kind: type[QWidget]) -> QWidget:
 def audit_trail(services: Services) -> list[AuditEvent]:
     with services.database.reading() as session:
         return list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+
+
+GOOD_ENTRIES = {
+    "Pharmacy name": "Main Street Pharmacy",
+    "Street address": "12 Main Street",
+    "City": "Springfield",
+    "ZIP code": "62701",
+    "Phone": "217 555 0100",
+    "NPI": "1234567893",
+    "NCPDP ID": "1234567",
+    "DEA number": "BT1234563",
+    "User name": "jsmith",
+    "Full name": "Jane Smith",
+    "Password": "a good password",
+    "Repeat password": "a good password",
+}
+
+
+def fill(qtbot, dialog: QWidget, **changes: str) -> None:
+    entries = {**GOOD_ENTRIES, **{name.replace("_", " "): v for name, v in changes.items()}}
+    for name, text in entries.items():
+        edit = control(dialog, name)
+        assert isinstance(edit, QLineEdit)
+        edit.clear()
+        qtbot.keyClicks(edit, text)
+    qtbot.keyClicks(control(dialog, "State"), "IL")

@@ -2,27 +2,11 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit
 
 from app.bootstrap import Services
 from app.domain.roles import Role
-from tests.ui.dialogs.helpers import control
+from tests.ui.dialogs.helpers import control, fill
 from ui.dialogs.first_run import FirstRunDialog
-
-GOOD_ENTRIES = {
-    "Pharmacy name": "Main Street Pharmacy",
-    "Street address": "12 Main Street",
-    "City": "Springfield",
-    "ZIP code": "62701",
-    "Phone": "217 555 0100",
-    "NPI": "1234567893",
-    "NCPDP ID": "1234567",
-    "DEA number": "BT1234563",
-    "User name": "jsmith",
-    "Full name": "Jane Smith",
-    "Password": "a good password",
-    "Repeat password": "a good password",
-}
 
 
 @pytest.fixture
@@ -32,16 +16,6 @@ def dialog(qtbot, services: Services) -> FirstRunDialog:
     qtbot.addWidget(shown)
     shown.show()
     return shown
-
-
-def fill(qtbot, dialog: FirstRunDialog, **changes: str) -> None:
-    entries = {**GOOD_ENTRIES, **{name.replace("_", " "): v for name, v in changes.items()}}
-    for name, text in entries.items():
-        edit = control(dialog, name)
-        assert isinstance(edit, QLineEdit)
-        edit.clear()
-        qtbot.keyClicks(edit, text)
-    qtbot.keyClicks(control(dialog, "State"), "IL")
 
 
 def submit(qtbot, dialog: FirstRunDialog) -> None:
