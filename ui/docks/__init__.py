@@ -1,0 +1,1 @@
+"""One dock widget per workstation task: queue, verification, label, inventory, pickup."""

@@ -1,0 +1,119 @@
+"""The fill queue: every active fill, filtered by workflow stage."""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import QModelIndex, QRegularExpression, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.fill_states import FillState
+from app.services.fills import FillQueryService, FillRow
+from app.services.unit_of_work import Actor
+from ui.docks.base import ActorSource, DataDock
+from ui.models.fills import FillQueueModel
+from ui.models.table import ROW_ROLE, SORT_ROLE
+from ui.tasks import TaskRunner
+
+ALL_STAGES = "All active stages"
+
+
+class FillQueueDock(DataDock):
+    """Signals: fill_selected(object)  # the FillRow chosen with Enter or a double-click"""
+
+    fill_selected = Signal(object)
+
+    def __init__(
+        self,
+        *,
+        fills: FillQueryService,
+        tasks: TaskRunner,
+        actor: ActorSource,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__("Fill queue", "fill_queue_dock", tasks=tasks, actor=actor, parent=parent)
+        self._fills = fills
+        self.model = FillQueueModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.proxy.setFilterKeyColumn(FillQueueModel.STATUS)
+
+        self.stage = QComboBox()
+        self.stage.setAccessibleName("Stage filter")
+        self.stage.addItem(ALL_STAGES, None)
+        for state in FillState:
+            if state.is_active:
+                self.stage.addItem(state.label, state)
+        self.stage.currentIndexChanged.connect(self._filter_by_stage)
+        self.count = QLabel()
+        self.count.setAccessibleName("Fills shown")
+
+        self.table = QTableView()
+        self.table.setAccessibleName("Fill queue table")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(FillQueueModel.PROMISED, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(FillQueueModel.DRUG, QHeaderView.ResizeMode.Stretch)
+        self.table.activated.connect(self._activated)
+
+        content = QWidget()
+        top = QHBoxLayout()
+        stage_label = QLabel("&Stage:")
+        stage_label.setBuddy(self.stage)
+        top.addWidget(stage_label)
+        top.addWidget(self.stage)
+        top.addStretch()
+        top.addWidget(self.count)
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.table)
+        self.set_content(content)
+
+    def focus_target(self) -> QWidget:
+        return self.retry_button if self.has_failed else self.table
+
+    def fetch(self, actor: Actor) -> list[FillRow]:
+        return self._fills.queue(actor)
+
+    def show_data(self, data: list[FillRow]) -> None:
+        self.model.set_rows(data)
+        self.table.resizeColumnsToContents()
+        self._update_count()
+
+    def row_for(self, fill_id: int) -> FillRow | None:
+        return next((row for row in self.model.rows if row.fill_id == fill_id), None)
+
+    def set_stage(self, state: FillState | None) -> None:
+        self.stage.setCurrentIndex(max(self.stage.findData(state), 0))
+
+    def _filter_by_stage(self) -> None:
+        state = self.stage.currentData()
+        pattern = "" if state is None else f"^{re.escape(state.label)}$"
+        self.proxy.setFilterRegularExpression(QRegularExpression(pattern))
+        self._update_count()
+
+    def _update_count(self) -> None:
+        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        self.count.setText(f"{shown} of {total} fills" if shown != total else f"{total} fills")
+
+    def _activated(self, index: QModelIndex) -> None:
+        self.fill_selected.emit(index.data(ROW_ROLE))

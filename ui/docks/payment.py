@@ -1,0 +1,83 @@
+"""Pickup and payment: the fills that are ready to hand to the patient."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.fill_states import FillState
+from app.services.fills import FillQueryService, FillRow
+from app.services.unit_of_work import Actor
+from ui.docks.base import ActorSource, DataDock
+from ui.models.fills import PickupModel
+from ui.models.table import ROW_ROLE, SORT_ROLE
+from ui.tasks import TaskRunner
+
+
+class PaymentDock(DataDock):
+    """Signals: fill_selected(object)  # the FillRow chosen with Enter or a double-click"""
+
+    fill_selected = Signal(object)
+
+    def __init__(
+        self,
+        *,
+        fills: FillQueryService,
+        tasks: TaskRunner,
+        actor: ActorSource,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__("Pickup", "payment_dock", tasks=tasks, actor=actor, parent=parent)
+        self._fills = fills
+        self.model = PickupModel(self)
+        proxy = QSortFilterProxyModel(self)
+        proxy.setSourceModel(self.model)
+        proxy.setSortRole(SORT_ROLE)
+        self.summary = QLabel()
+        self.summary.setAccessibleName("Fills ready for pickup")
+        self.table = QTableView()
+        self.table.setAccessibleName("Ready for pickup table")
+        self.table.setModel(proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(PickupModel.PATIENT, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(
+            PickupModel.DRUG, QHeaderView.ResizeMode.Stretch
+        )
+        self.table.activated.connect(self._activated)
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table)
+        self.set_content(content)
+
+    def focus_target(self) -> QWidget:
+        return self.retry_button if self.has_failed else self.table
+
+    def fetch(self, actor: Actor) -> list[FillRow]:
+        return self._fills.queue(actor, states=[FillState.READY])
+
+    def show_data(self, data: list[FillRow]) -> None:
+        self.model.set_rows(data)
+        self.table.resizeColumnsToContents()
+        count = len(data)
+        self.summary.setText(
+            f"{count} prescription{'s' if count != 1 else ''} ready for pickup"
+            if count
+            else "Nothing is ready for pickup."
+        )
+
+    def _activated(self, index: QModelIndex) -> None:
+        self.fill_selected.emit(index.data(ROW_ROLE))

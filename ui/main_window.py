@@ -1,0 +1,304 @@
+"""The main window: five docks, their menus and shortcuts, and the status bar."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from PySide6.QtCore import Qt, QTimer, Signal, SignalInstance
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QInputDialog, QLabel, QMainWindow, QWidget
+
+from app.db.engine import ping
+from app.domain.roles import Role
+from app.errors import DatabaseUnavailable
+from app.services.fills import FillRow
+from app.services.unit_of_work import Actor
+from ui.context import UiContext
+from ui.docks.base import DataDock, Dock
+from ui.docks.fill_queue import FillQueueDock
+from ui.docks.inventory import InventoryDock
+from ui.docks.label import LabelDock
+from ui.docks.payment import PaymentDock
+from ui.docks.verify import VerifyDock
+from ui.errors import show_error
+from ui.tasks import TaskRunner
+from ui.window_state import restore_window_state, save_window_state
+
+log = logging.getLogger(__name__)
+
+HEALTH_INTERVAL_MS = 30_000
+CONNECTED_TEXT = "Database: connected"
+UNREACHABLE_TEXT = "Database unreachable — retrying"
+CHECKING_TEXT = "Database: checking…"
+
+
+class Session(Protocol):
+    """What the window needs from ui.session.SessionController."""
+
+    actor_changed: SignalInstance
+
+    @property
+    def actor(self) -> Actor | None: ...
+
+    def lock(self) -> None: ...
+
+    def switch_user(self) -> None: ...
+
+    def cosign(self, *, purpose: str, parent: QWidget | None = None) -> Actor | None: ...
+
+
+class MainWindow(QMainWindow):
+    """Signals: all_docks_loaded()  # every dock has its data, after each full reload
+    load_failed(object)  # a dock could not load; the exception
+    """
+
+    all_docks_loaded = Signal()
+    load_failed = Signal(object)
+
+    def __init__(
+        self,
+        context: UiContext,
+        session: Session,
+        *,
+        health_interval_ms: int = HEALTH_INTERVAL_MS,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._context = context
+        self._session = session
+        self._waiting_for: set[Dock] = set()
+        self._selected_fill_id: int | None = None
+        self._ping_in_flight = False
+        self.database_reachable: bool | None = None
+        self.tasks = TaskRunner(self)
+        self.setWindowTitle("RxBench")
+        self.setDockNestingEnabled(True)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks
+            | QMainWindow.DockOption.AllowTabbedDocks
+            | QMainWindow.DockOption.AllowNestedDocks
+        )
+
+        services = context.services
+        actor = self._current_actor
+        self.fill_queue = FillQueueDock(fills=services.fills, tasks=self.tasks, actor=actor)
+        self.verify = VerifyDock()
+        self.label = LabelDock(pharmacy=services.pharmacy, tasks=self.tasks, actor=actor)
+        self.inventory = InventoryDock(stock=services.stock, tasks=self.tasks, actor=actor)
+        self.payment = PaymentDock(fills=services.fills, tasks=self.tasks, actor=actor)
+        self.docks: tuple[Dock, ...] = (
+            self.fill_queue,
+            self.verify,
+            self.label,
+            self.inventory,
+            self.payment,
+        )
+        self._lay_out_docks()
+        for dock in self.docks:
+            dock.loaded.connect(lambda dock=dock: self._dock_loaded(dock))
+            dock.load_failed.connect(self._dock_failed)
+        self.fill_queue.fill_selected.connect(self.select_fill)
+        self.payment.fill_selected.connect(self.select_fill)
+        self.fill_queue.loaded.connect(self._reselect_after_reload)
+
+        self._build_menus()
+        self._build_status_bar()
+        session.actor_changed.connect(self._actor_changed)
+
+        self._health_timer = QTimer(self)
+        self._health_timer.setInterval(health_interval_ms)
+        self._health_timer.timeout.connect(self.check_database)
+        self._health_timer.start()
+        restore_window_state(self, context.qsettings())
+        if session.actor is not None:
+            self._actor_changed(session.actor)
+
+    # --- layout and menus ---------------------------------------------------------------------
+
+    def _lay_out_docks(self) -> None:
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        self.addDockWidget(left, self.fill_queue)
+        self.addDockWidget(right, self.verify)
+        self.splitDockWidget(self.verify, self.label, Qt.Orientation.Vertical)
+        self.splitDockWidget(self.fill_queue, self.payment, Qt.Orientation.Vertical)
+        self.splitDockWidget(self.payment, self.inventory, Qt.Orientation.Horizontal)
+        self.resizeDocks([self.fill_queue, self.verify], [3, 1], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.fill_queue, self.payment], [3, 2], Qt.Orientation.Vertical)
+
+    def _action(self, text: str, shortcut: QKeySequence | str, slot: Any) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.lock_action = self._action("&Lock", "Ctrl+L", self._session.lock)
+        self.switch_user_action = self._action(
+            "S&witch user…", "Ctrl+Shift+U", self._session.switch_user
+        )
+        self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
+        file_menu.addActions([self.lock_action, self.switch_user_action])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        for number, dock in enumerate(self.docks, start=1):
+            toggle = dock.toggleViewAction()
+            toggle.setShortcut(QKeySequence(f"Ctrl+{number}"))
+            toggle.triggered.connect(lambda shown, dock=dock: self._dock_toggled(dock, shown))
+            view_menu.addAction(toggle)
+        view_menu.addSeparator()
+        self.reload_action = self._action("&Reload", QKeySequence.StandardKey.Refresh, self.reload)
+        view_menu.addAction(self.reload_action)
+
+        tools_menu = self.menuBar().addMenu("&Tools")
+        self.unlock_account_action = QAction("&Unlock a locked account…", self)
+        self.unlock_account_action.triggered.connect(self._ask_account_to_unlock)
+        tools_menu.addAction(self.unlock_account_action)
+
+    def _build_status_bar(self) -> None:
+        self.user_status = QLabel()
+        self.user_status.setAccessibleName("Signed-in user")
+        self.workstation_status = QLabel(f"Workstation: {self._context.settings.workstation}")
+        self.workstation_status.setAccessibleName("Workstation")
+        description = self._context.services.database.description
+        self.database_status = QLabel(str(description))
+        self.database_status.setAccessibleName("Database")
+        self.health_status = QLabel(CHECKING_TEXT)
+        self.health_status.setAccessibleName("Database health")
+        bar = self.statusBar()
+        bar.addWidget(self.user_status)
+        for label in (self.workstation_status, self.database_status, self.health_status):
+            bar.addPermanentWidget(label)
+        self._show_actor(self._session.actor)
+
+    def _dock_toggled(self, dock: Dock, shown: bool) -> None:
+        if shown:
+            self.focus_dock(dock)
+
+    def focus_dock(self, dock: Dock) -> None:
+        dock.show()
+        dock.raise_()
+        dock.focus_target().setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    # --- loading ------------------------------------------------------------------------------
+
+    def _current_actor(self) -> Actor | None:
+        return self._session.actor
+
+    def reload(self) -> None:
+        """Reload every dock; `all_docks_loaded` fires once all of them have their data."""
+        if self._session.actor is None:
+            return
+        self._waiting_for = set(self.docks)
+        for dock in self.docks:
+            dock.reload()
+
+    def _dock_loaded(self, dock: Dock) -> None:
+        if dock in self._waiting_for:
+            self._waiting_for.discard(dock)
+            if not self._waiting_for:
+                self.all_docks_loaded.emit()
+
+    def _dock_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, DatabaseUnavailable):
+            self._set_reachable(False)
+        self.load_failed.emit(exc)
+
+    def _actor_changed(self, actor: Actor | None) -> None:
+        self._show_actor(actor)
+        self.reload()
+        self.check_database()
+
+    def _show_actor(self, actor: Actor | None) -> None:
+        if actor is None:
+            self.user_status.setText("Not signed in")
+            return
+        roles = f" ({actor.roles_text})" if actor.roles_text else ""
+        self.user_status.setText(f"Signed in: {actor.full_name or actor.username}{roles}")
+
+    # --- selection fan-out --------------------------------------------------------------------
+
+    def select_fill(self, fill: FillRow | None) -> None:
+        self._selected_fill_id = fill.fill_id if fill else None
+        self.verify.show_fill(fill)
+        self.label.show_fill(fill)
+
+    def _reselect_after_reload(self) -> None:
+        if self._selected_fill_id is not None:
+            self.select_fill(self.fill_queue.row_for(self._selected_fill_id))
+
+    # --- database health ----------------------------------------------------------------------
+
+    def check_database(self) -> None:
+        """Ping off the GUI thread; the status bar says whether the database answers."""
+        if self._ping_in_flight:
+            return
+        self._ping_in_flight = True
+        engine = self._context.services.database.engine
+        self.tasks.run(
+            lambda: ping(engine),
+            on_success=lambda _: self._ping_done(True),
+            on_failure=lambda exc: self._ping_done(False, exc),
+        )
+
+    def _ping_done(self, reachable: bool, exc: BaseException | None = None) -> None:
+        self._ping_in_flight = False
+        if not reachable and self.database_reachable is not False:
+            log.warning("database ping failed (%s)", type(exc).__name__)
+        recovered = reachable and self.database_reachable is False
+        self._set_reachable(reachable)
+        if recovered:
+            log.info("database reachable again")
+            for dock in self.docks:
+                if isinstance(dock, DataDock) and dock.has_failed:
+                    dock.reload()
+
+    def _set_reachable(self, reachable: bool) -> None:
+        self.database_reachable = reachable
+        self.health_status.setText(CONNECTED_TEXT if reachable else UNREACHABLE_TEXT)
+        self.health_status.setStyleSheet("" if reachable else "QLabel { color: #b3261e; }")
+
+    # --- tools --------------------------------------------------------------------------------
+
+    def _ask_account_to_unlock(self) -> None:
+        username, accepted = QInputDialog.getText(
+            self, "Unlock a locked account", "User name of the locked account:"
+        )
+        if accepted and username.strip():
+            self.unlock_account(username.strip())
+
+    def unlock_account(self, username: str) -> None:
+        """Clear a lockout; a technician needs a pharmacist's co-signature to do it."""
+        actor = self._session.actor
+        if actor is None:
+            return
+        if not actor.has_any(Role.PHARMACIST, Role.ADMINISTRATOR):
+            cosigner = self._session.cosign(purpose=f"unlock account {username}", parent=self)
+            if cosigner is None:
+                return
+            actor = cosigner
+        users = self._context.services.users
+        approver = actor
+        self.tasks.run(
+            lambda: users.clear_lockout(approver, username=username),
+            on_success=lambda _: self.statusBar().showMessage(
+                f"The account “{username}” is unlocked.", 10_000
+            ),
+            on_failure=lambda exc: show_error(self, exc),
+        )
+
+    # --- closing ------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Stop background work; no callback reaches the window afterwards."""
+        self._health_timer.stop()
+        self.tasks.shutdown()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        save_window_state(self, self._context.qsettings())
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,1 @@
+"""Thin Qt table models over the frozen rows the services return."""
