@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -38,7 +38,12 @@ def opened_services(settings: Settings, *, upgrade_schema: bool = False) -> Iter
         services.close()
 
 
-def read_new_password(*, from_stdin: bool, stdin: TextIO | None = None) -> str:
+def read_new_password(
+    *,
+    from_stdin: bool,
+    stdin: TextIO | None = None,
+    ask: Callable[[str], str] = getpass.getpass,
+) -> str:
     """One line of standard input for scripts, else typed twice without echo."""
     if from_stdin:
         line = (stdin or sys.stdin).readline()
@@ -46,8 +51,8 @@ def read_new_password(*, from_stdin: bool, stdin: TextIO | None = None) -> str:
         if not password:
             raise ValidationFailed("No password was given on standard input.")
         return password
-    first = getpass.getpass("New password: ")
-    second = getpass.getpass("Type the new password again: ")
+    first = ask("New password: ")
+    second = ask("Type the new password again: ")
     if first != second:
         raise ValidationFailed("The two passwords differ; nothing was changed.")
     return first
