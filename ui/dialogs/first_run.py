@@ -44,6 +44,7 @@ class FirstRunDialog(QDialog):
         self._services = services
         self.actor: Actor | None = None
         self.setWindowTitle("Set up RxBench")
+        self.setMinimumWidth(760)
 
         introduction = QLabel(INTRODUCTION)
         introduction.setWordWrap(True)
@@ -65,6 +66,7 @@ class FirstRunDialog(QDialog):
         self._dea = add_field(form, "&DEA number:", _line("AB1234563", max_length=20))
 
         administrator = QGroupBox("First administrator")
+        administrator.setMinimumWidth(340)
         admin_form = QFormLayout(administrator)
         self._username = add_field(admin_form, "&User name:", _line("lower-case, e.g. jsmith"))
         self._full_name = add_field(admin_form, "&Full name:", _line())
@@ -90,8 +92,8 @@ class FirstRunDialog(QDialog):
         buttons.rejected.connect(self.reject)
 
         columns = QHBoxLayout()
-        columns.addWidget(pharmacy, 3)
-        columns.addWidget(administrator, 2)
+        columns.addWidget(pharmacy, 1)
+        columns.addWidget(administrator, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(introduction)
         layout.addLayout(columns)
