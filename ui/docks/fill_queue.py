@@ -53,7 +53,7 @@ class FillQueueDock(DataDock):
         self.stage.addItem(ALL_STAGES, None)
         for state in FillState:
             if state.is_active:
-                self.stage.addItem(state.label, state)
+                self.stage.addItem(state.label, state.value)
         self.stage.currentIndexChanged.connect(self._filter_by_stage)
         self.count = QLabel()
         self.count.setAccessibleName("Fills shown")
@@ -103,11 +103,12 @@ class FillQueueDock(DataDock):
         return next((row for row in self.model.rows if row.fill_id == fill_id), None)
 
     def set_stage(self, state: FillState | None) -> None:
-        self.stage.setCurrentIndex(max(self.stage.findData(state), 0))
+        index = 0 if state is None else self.stage.findData(state.value)
+        self.stage.setCurrentIndex(max(index, 0))
 
     def _filter_by_stage(self) -> None:
-        state = self.stage.currentData()
-        pattern = "" if state is None else f"^{re.escape(state.label)}$"
+        value = self.stage.currentData()
+        pattern = "" if value is None else f"^{re.escape(FillState(value).label)}$"
         self.proxy.setFilterRegularExpression(QRegularExpression(pattern))
         self._update_count()
 

@@ -1,0 +1,286 @@
+"""The main window against a real (seeded) database: five docks, menus, shortcuts, status."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QComboBox,
+    QLabel,
+    QPlainTextEdit,
+    QTableView,
+    QWidget,
+)
+
+from app.bootstrap import Services
+from app.db.engine import create_database_engine, describe_database
+from app.domain.fill_states import FillState
+from app.services.fills import FillQueryService
+from app.services.stock import StockQueryService
+from app.services.unit_of_work import Actor, Database
+from tests.conftest import TEST_PASSWORD
+from tests.ui.pharmacy_data import SeededPharmacy
+from ui.context import UiContext
+from ui.main_window import CONNECTED_TEXT, UNREACHABLE_TEXT, MainWindow
+from ui.models.fills import FillQueueModel
+from ui.session import SessionController
+
+LOAD_TIMEOUT_MS = 10_000
+
+
+class CosigningSession(SessionController):
+    """The real controller, with the pharmacist's co-signature answered by the test."""
+
+    def __init__(self, services: Services, cosigner: Actor | None) -> None:
+        super().__init__(services, idle_minutes=5)
+        self.cosigner = cosigner
+        self.cosign_purposes: list[str] = []
+
+    def cosign(self, *, purpose: str, parent: QWidget | None = None) -> Actor | None:
+        self.cosign_purposes.append(purpose)
+        return self.cosigner
+
+
+def open_window(qtbot, context: UiContext, session: SessionController, actor: Actor) -> MainWindow:
+    window = MainWindow(context, session)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.all_docks_loaded, timeout=LOAD_TIMEOUT_MS):
+        session.sign_in_as(actor)
+    return window
+
+
+@pytest.fixture
+def session(services: Services, pharmacist: Actor) -> CosigningSession:
+    return CosigningSession(services, pharmacist)
+
+
+@pytest.fixture
+def window(
+    qtbot, ui_context: UiContext, session, technician: Actor, seeded_pharmacy: SeededPharmacy
+) -> Iterator[MainWindow]:
+    yield open_window(qtbot, ui_context, session, technician)
+
+
+def test_five_docks_show_the_pharmacy_data(window: MainWindow, seeded_pharmacy: SeededPharmacy):
+    assert [dock.windowTitle() for dock in window.docks] == [
+        "Fill queue",
+        "Verify",
+        "Label",
+        "Inventory",
+        "Pickup",
+    ]
+    assert all(dock.isVisible() for dock in window.docks)
+    queue_ids = {row.fill_id for row in window.fill_queue.model.rows}
+    assert queue_ids == set(seeded_pharmacy.active_fill_ids)
+    assert seeded_pharmacy.sold_fill_id not in queue_ids
+    shown_states = {
+        window.fill_queue.model.index(r, FillQueueModel.STATUS).data()
+        for r in range(window.fill_queue.model.rowCount())
+    }
+    assert "Ready for pickup" in shown_states
+    assert "Claim rejected" in shown_states
+    assert {row.lot_number for row in window.inventory.model.rows} == set(
+        seeded_pharmacy.lot_numbers
+    )
+    assert {row.fill_id for row in window.payment.model.rows} == set(seeded_pharmacy.ready_fill_ids)
+    assert window.payment.summary.text() == "2 prescriptions ready for pickup"
+    assert "Test Pharmacy" in window.label.preview.toPlainText()
+    assert window.verify.placeholder.isVisible()
+
+
+def _select_in_queue(qtbot, window: MainWindow, fill_id: int) -> None:
+    table = window.fill_queue.table
+    proxy = window.fill_queue.proxy
+    row = next(
+        r
+        for r in range(proxy.rowCount())
+        if proxy.index(r, 0).data(Qt.ItemDataRole.UserRole + 1).fill_id == fill_id
+    )
+    table.setFocus()
+    table.setCurrentIndex(proxy.index(row, 0))
+    qtbot.keyClick(table, Qt.Key.Key_Return)
+
+
+def test_enter_on_a_fill_fans_it_out_to_verify_and_label(
+    qtbot, window: MainWindow, seeded_pharmacy: SeededPharmacy
+):
+    _select_in_queue(qtbot, window, seeded_pharmacy.controlled_fill_id)
+
+    fill = window.verify.fill
+    assert fill is not None and fill.fill_id == seeded_pharmacy.controlled_fill_id
+    assert window.verify.schedule.isVisible()
+    assert window.verify.schedule.text() == "Controlled substance — Schedule II"
+    assert window.verify.fields["NDC"].text() == "0000-2222-01"
+    assert window.verify.fields["Directions"].text() == "Take 1 tablet by mouth once daily"
+    label = window.label.preview.toPlainText()
+    assert f"Rx {fill.rx_number}" in label
+    assert fill.patient_name in label
+    assert "Qty 30" in label
+    assert "Federal law prohibits the transfer" in label
+
+
+def test_stage_filter_shows_only_that_stage(window: MainWindow):
+    window.fill_queue.set_stage(FillState.READY)
+    proxy = window.fill_queue.proxy
+    assert proxy.rowCount() == 2
+    assert {proxy.index(r, FillQueueModel.STATUS).data() for r in range(2)} == {"Ready for pickup"}
+    assert window.fill_queue.count.text() == "2 of 6 fills"
+    window.fill_queue.set_stage(None)
+    assert proxy.rowCount() == 6
+
+
+def test_view_menu_toggles_each_dock_with_ctrl_number(qtbot, window: MainWindow):
+    view_menu = next(m for m in window.menuBar().actions() if m.text() == "&View").menu()
+    toggles = [action for action in view_menu.actions() if action.isCheckable()]
+    assert [a.shortcut().toString() for a in toggles] == [f"Ctrl+{n}" for n in range(1, 6)]
+    assert [a.text() for a in toggles] == [dock.windowTitle() for dock in window.docks]
+
+    toggles[3].trigger()
+    assert not window.inventory.isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
+    assert window.inventory.isVisible()
+    qtbot.waitUntil(lambda: window.inventory.table.hasFocus())
+
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert not window.fill_queue.isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert window.fill_queue.isVisible()
+    qtbot.waitUntil(lambda: window.fill_queue.table.hasFocus())
+
+
+def test_f5_reloads_every_dock(
+    qtbot, window: MainWindow, services: Services, seeded_pharmacy: SeededPharmacy
+):
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from app.db.models import Fill
+
+    with Session(services.database.engine) as session, session.begin():
+        session.execute(
+            update(Fill)
+            .where(Fill.id == seeded_pharmacy.ready_fill_ids[0])
+            .values(state=FillState.SOLD.value)
+        )
+    with qtbot.waitSignal(window.all_docks_loaded, timeout=LOAD_TIMEOUT_MS):
+        qtbot.keyClick(window, Qt.Key.Key_F5)
+    assert len(window.payment.model.rows) == 1
+    assert len(window.fill_queue.model.rows) == len(seeded_pharmacy.active_fill_ids) - 1
+
+
+def test_status_bar_names_user_workstation_and_database(qtbot, window: MainWindow):
+    assert window.user_status.text() == "Signed in: Tess (Technician)"
+    assert window.workstation_status.text() == "Workstation: test-workstation"
+    description = window._context.services.database.description
+    assert window.database_status.text() == str(description)
+    qtbot.waitUntil(lambda: window.health_status.text() == CONNECTED_TEXT)
+
+
+def test_signing_in_someone_else_updates_the_status_bar(
+    qtbot, window: MainWindow, session, pharmacist: Actor
+):
+    with qtbot.waitSignal(window.all_docks_loaded, timeout=LOAD_TIMEOUT_MS):
+        session.sign_in_as(pharmacist)
+    assert window.user_status.text() == "Signed in: Phil (Pharmacist)"
+
+
+def test_every_control_has_an_accessible_name(window: MainWindow):
+    controls = [
+        widget
+        for dock in window.docks
+        for widget in dock.widget().findChildren(QWidget)
+        if isinstance(widget, QAbstractButton | QComboBox | QTableView | QPlainTextEdit | QLabel)
+        and not widget.objectName().startswith("qt_")  # Qt's own parts, e.g. the corner button
+        and not (isinstance(widget, QLabel) and widget.buddy())  # a label names its buddy
+    ]
+    assert len(controls) >= 10
+    unnamed = [
+        f"{type(w).__name__} {getattr(w, 'text', lambda: '')()}"
+        for w in controls
+        if not w.accessibleName()
+    ]
+    assert unnamed == []
+    assert all(dock.accessibleName() for dock in window.docks)
+    status = (window.user_status, window.workstation_status, window.database_status)
+    assert all(label.accessibleName() for label in (*status, window.health_status))
+
+
+def _lock_out(services: Services, username: str) -> None:
+    from app.errors import AuthenticationFailed
+
+    for _ in range(services.settings.max_failed_logins):
+        with pytest.raises(AuthenticationFailed):
+            services.auth.login(username, "wrong password")
+
+
+def test_technician_unlocks_an_account_with_a_pharmacist_cosignature(
+    qtbot, window: MainWindow, session, services: Services, admin: Actor
+):
+    _lock_out(services, "admin")
+    window.unlock_account("admin")
+    qtbot.waitUntil(lambda: "is unlocked" in window.statusBar().currentMessage())
+    assert session.cosign_purposes == ["unlock account admin"]
+    assert services.auth.login("admin", TEST_PASSWORD).username == "admin"
+
+
+def test_unlock_cancelled_at_the_cosignature_changes_nothing(
+    qtbot, window: MainWindow, session, services: Services, admin: Actor
+):
+    from app.errors import AccountLocked
+
+    _lock_out(services, "admin")
+    session.cosigner = None
+    window.unlock_account("admin")
+    assert not window.tasks.busy
+    with pytest.raises(AccountLocked):
+        services.auth.login("admin", TEST_PASSWORD)
+
+
+def test_pharmacist_unlocks_without_a_cosignature(
+    qtbot,
+    ui_context: UiContext,
+    session,
+    services: Services,
+    pharmacist: Actor,
+    technician: Actor,
+):
+    window = open_window(qtbot, ui_context, session, pharmacist)
+    _lock_out(services, "tess")
+    window.unlock_account("tess")
+    qtbot.waitUntil(lambda: "is unlocked" in window.statusBar().currentMessage())
+    assert session.cosign_purposes == []
+    assert services.auth.login("tess", TEST_PASSWORD).username == "tess"
+
+
+def test_unreachable_database_shows_explained_errors_with_retry(
+    qtbot, services: Services, ui_context: UiContext, technician: Actor
+):
+    engine = create_database_engine("postgresql://postgres@127.0.0.1:1/rxbench")
+    unreachable = Database(engine, describe_database(engine.url))
+    broken = replace(
+        services,
+        database=unreachable,
+        fills=FillQueryService(unreachable),
+        stock=StockQueryService(unreachable),
+    )
+    context = replace(ui_context, services=broken)
+    session = SessionController(broken, idle_minutes=5)
+    window = MainWindow(context, session)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignals([window.load_failed] * 3, timeout=LOAD_TIMEOUT_MS):
+        session.sign_in_as(technician)
+    for dock in (window.fill_queue, window.inventory, window.payment):
+        assert dock.has_failed
+        assert "Database unreachable" in dock.error_text
+        assert "Traceback" not in dock.error_text
+        assert dock.retry_button.isVisible()
+    qtbot.waitUntil(lambda: window.health_status.text() == UNREACHABLE_TEXT)
+    with qtbot.waitSignal(window.inventory.load_failed, timeout=LOAD_TIMEOUT_MS):
+        window.inventory.retry_button.click()
+    engine.dispose()
