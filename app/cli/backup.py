@@ -82,7 +82,11 @@ def restore_backup(args: argparse.Namespace, settings: Settings) -> int:
             if description.kind == "sqlite" and not Path(description.location).is_file():
                 kept = None
             else:
-                kept = _back_up(engine, description, settings.backup_dir, "before-restore")
+                # A folder of its own: backup file names only carry the second, and this copy
+                # must never overwrite the backup being restored.
+                kept = _back_up(
+                    engine, description, settings.backup_dir / "before-restore", "before-restore"
+                )
             if description.kind == "sqlite":
                 restore_sqlite(engine, backup_file)
             else:
