@@ -1,6 +1,6 @@
 ; Inno Setup 6 script: installs the PyInstaller folder dist\rxbench\ for every user of a
-; Windows workstation. Build that folder first (see installer\README.md),
-; then compile from the repository root:
+; Windows workstation. Needs Inno Setup 6.3 or later. Build that folder first (see
+; installer\README.md), then compile from the repository root:
 ;
 ;     iscc /DAppVersion=0.1.0 installer\rxbench.iss
 ;
@@ -16,7 +16,7 @@
   #define DistDir "..\dist\rxbench"
 #endif
 #ifndef AppVersion
-  #define AppVersion GetVersionNumbersString(AddBackslash(DistDir) + AppExeName)
+  #define AppVersion GetVersionNumbersString(AddBackslash(AddBackslash(SourcePath) + DistDir) + AppExeName)
 #endif
 
 [Setup]
