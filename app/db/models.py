@@ -202,6 +202,10 @@ class DrugProduct(Base):
     ndc_exclude_flag: Mapped[str] = mapped_column(String(1), default="N")
     listing_certified_through: Mapped[date | None] = mapped_column(Date)
     discontinued: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The last directory that listed it: a product the FDA drops is kept, marked discontinued.
+    last_seen_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("catalogue_snapshots.id"))
+    # The display name folded to lower-case ASCII words, for ranking and ordering search hits.
+    search_name: Mapped[str] = mapped_column(String(255), default="")
 
     packages: Mapped[list[DrugPackage]] = relationship(back_populates="product")
 
@@ -213,7 +217,12 @@ class DrugProduct(Base):
 
 
 class DrugPackage(Base):
-    """One package NDC; `ndc11` is indexed but not unique (the directory has collisions)."""
+    """One package NDC; `ndc11` is indexed but not unique (the directory has collisions).
+
+    `billing_quantity_source` says whether the billing quantity was parsed from the FDA package
+    description, edited by a pharmacist (a re-import keeps it), or is unknown. `search_text`
+    and `search_ndc` are what the catalogue search index holds (see app.services.catalogue).
+    """
 
     __tablename__ = "drug_packages"
 
@@ -230,13 +239,45 @@ class DrugPackage(Base):
     start_marketing_date: Mapped[date | None] = mapped_column(Date)
     end_marketing_date: Mapped[date | None] = mapped_column(Date)
     ndc_exclude_flag: Mapped[str] = mapped_column(String(1), default="N")
+    billing_quantity_source: Mapped[str] = mapped_column(String(8), default="unknown")
+    discontinued: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the pharmacy sees in the bottle ("white round tablet, M 30"); never from the FDA.
+    physical_description: Mapped[str] = mapped_column(Text, default="")
+    last_seen_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("catalogue_snapshots.id"))
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    search_ndc: Mapped[str] = mapped_column(Text, default="")
 
     product: Mapped[DrugProduct] = relationship(back_populates="packages")
 
     __table_args__ = (
         UniqueConstraint("product_id", "ndc"),
         CheckConstraint("billing_unit IN ('EA', 'GM', 'ML')", name="billing_unit"),
+        CheckConstraint(
+            "billing_quantity_source IN ('parsed', 'edited', 'unknown')",
+            name="billing_quantity_source",
+        ),
     )
+
+
+# Search objects the migrations create by hand because models cannot describe them: the SQLite
+# FTS5 table (and its shadow tables) and the PostgreSQL trigram indexes.
+SEARCH_INDEX_TABLE = "catalogue_search"
+SEARCH_TRIGRAM_INDEXES = frozenset(
+    {"ix_drug_packages_search_text_trgm", "ix_drug_packages_search_ndc_trgm"}
+)
+
+
+def managed_by_models(
+    _object: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any
+) -> bool:
+    """Alembic `include_object`: leave the hand-made search objects out of model comparison."""
+    if not reflected or name is None:
+        return True
+    if type_ == "table":
+        return not (name == SEARCH_INDEX_TABLE or name.startswith(SEARCH_INDEX_TABLE + "_"))
+    if type_ == "index":
+        return name not in SEARCH_TRIGRAM_INDEXES
+    return True
 
 
 # --- prescriptions and fills ------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from app.db.models import Base
+from app.db.models import Base, managed_by_models
 
 connection = context.config.attributes["connection"]
 context.configure(
@@ -10,6 +10,7 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=True,
     compare_type=True,
+    include_object=managed_by_models,
     user_module_prefix="app.db.base.",
 )
 with context.begin_transaction():
