@@ -1,0 +1,325 @@
+"""The demo pharmacy: complete, consistent, honestly audited, and loaded only once."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from collections import defaultdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.bootstrap import Services
+from app.db.base import Base
+from app.db.models import (
+    AuditEvent,
+    CatalogueSnapshot,
+    DrugPackage,
+    DrugProduct,
+    Fill,
+    Patient,
+    Pharmacy,
+    Prescriber,
+    Prescription,
+    StockLot,
+    StockMovement,
+    User,
+)
+from app.demo import (
+    DEMO_CATALOGUE_DIR,
+    DEMO_LOGINS,
+    DemoOutcome,
+    load_demo,
+    ndc11,
+    package_quantities,
+)
+from app.domain.fill_states import FillState
+from app.domain.identifiers import validate_dea, validate_npi
+from app.domain.roles import Role
+from app.errors import PermissionDenied, ValidationFailed
+from app.services.passwords import SecretHasher
+from app.services.unit_of_work import Actor
+
+NOW = datetime.fromisoformat("2026-03-02T15:30:00+00:00")
+DEMO_TABLES: tuple[type[Base], ...] = (
+    Pharmacy,
+    User,
+    CatalogueSnapshot,
+    DrugProduct,
+    DrugPackage,
+    Prescriber,
+    Patient,
+    StockLot,
+    StockMovement,
+    Prescription,
+    Fill,
+)
+FDA_DIRECTORY_ZIP = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared/data/fda-ndc-directory-2019-04-29/ndctext.zip"
+)
+
+
+class CountingHasher(SecretHasher):
+    """A real hasher that also counts hashes, to keep the demo's password cost bounded."""
+
+    def __init__(self) -> None:
+        super().__init__("fast-insecure-for-tests")
+        self.hashed = 0
+
+    def hash(self, secret: str) -> str:
+        self.hashed += 1
+        return super().hash(secret)
+
+
+@pytest.fixture
+def loader(services: Services) -> Actor:
+    return Actor(None, "demo-test", "Demo test", frozenset({Role.ADMINISTRATOR}), "test-ws")
+
+
+@pytest.fixture
+def hasher() -> CountingHasher:
+    return CountingHasher()
+
+
+@pytest.fixture
+def demo(services: Services, loader: Actor, hasher: CountingHasher) -> DemoOutcome:
+    return load_demo(services.database, loader, hasher=hasher, now=NOW)
+
+
+def test_demo_logins_work_and_cover_every_role(services: Services, demo: DemoOutcome) -> None:
+    assert demo.loaded
+    roles: set[Role] = set()
+    for login in demo.logins:
+        assert len(login.password) >= 8
+        actor = services.auth.login(login.username, login.password)
+        assert actor.roles == login.roles
+        roles |= actor.roles
+    assert roles == set(Role)
+
+
+def test_each_demo_password_is_hashed_once(demo: DemoOutcome, hasher: CountingHasher) -> None:
+    assert hasher.hashed == len(DEMO_LOGINS)
+
+
+def test_pharmacy_and_prescriber_identifiers_are_valid(
+    services: Services, demo: DemoOutcome
+) -> None:
+    profile = services.pharmacy.profile()
+    assert profile is not None
+    assert profile.validated() == profile
+    with services.database.reading() as session:
+        prescribers = session.scalars(select(Prescriber)).all()
+    assert len(prescribers) >= 8
+    assert len({prescriber.npi for prescriber in prescribers}) == len(prescribers)
+    for prescriber in prescribers:
+        assert validate_npi(prescriber.npi) == prescriber.npi
+        assert prescriber.dea_number is not None
+        assert validate_dea(prescriber.dea_number) == prescriber.dea_number
+        assert prescriber.dea_number[1] == prescriber.last_name[0]
+
+
+def test_patients_are_fictional_with_reserved_phone_numbers(
+    services: Services, demo: DemoOutcome
+) -> None:
+    with services.database.reading() as session:
+        patients = session.scalars(select(Patient)).all()
+    assert 35 <= len(patients) <= 50
+    for patient in patients:
+        assert re.fullmatch(r"\(\d{3}\) 555-01\d\d", patient.phone), patient.phone
+        assert patient.email == "" or patient.email.endswith("@example.com")
+        assert patient.date_of_birth < NOW.date()
+    assert len({(p.last_name, p.first_name) for p in patients}) == len(patients)
+
+
+def test_fills_exist_in_every_state_and_the_queue_has_every_priority(
+    services: Services, demo: DemoOutcome
+) -> None:
+    with services.database.reading() as session:
+        fills = session.scalars(select(Fill)).all()
+        rx_numbers = session.scalars(select(Prescription.rx_number)).all()
+    assert {FillState(fill.state) for fill in fills} == set(FillState)
+    active = [fill for fill in fills if FillState(fill.state).is_active]
+    assert {fill.priority for fill in active} == {"waiting", "today", "delivery", "mail"}
+    assert all(fill.promised_at is not None and fill.promised_at > NOW for fill in active)
+    assert all(fill.promised_at is None for fill in fills if fill not in active)
+    sold = [fill for fill in fills if fill.state == FillState.SOLD]
+    assert all(fill.state_changed_at < NOW for fill in sold)
+    assert all(rx.isdigit() for rx in rx_numbers)
+
+
+def test_demo_covers_controlled_substances_and_several_labelers(
+    services: Services, demo: DemoOutcome
+) -> None:
+    with services.database.reading() as session:
+        schedules = set(session.scalars(select(DrugProduct.dea_schedule)))
+        controlled_rx = session.scalar(
+            select(func.count())
+            .select_from(Prescription)
+            .join(DrugPackage)
+            .join(DrugProduct)
+            .where(DrugProduct.dea_schedule.is_not(None))
+        )
+        labelers = session.scalars(
+            select(DrugProduct.labeler).where(DrugProduct.substance_name == "LISINOPRIL")
+        ).all()
+    assert {"CII", "CIII", "CIV", "CV"} <= schedules
+    assert controlled_rx
+    assert len(set(labelers)) >= 2
+
+
+def test_every_lot_balance_is_the_sum_of_its_movements(
+    services: Services, demo: DemoOutcome
+) -> None:
+    with services.database.reading() as session:
+        lots = session.scalars(select(StockLot)).all()
+        movements = session.scalars(select(StockMovement)).all()
+        sold_fill_ids = set(
+            session.scalars(select(Fill.id).where(Fill.state == FillState.SOLD.value))
+        )
+    totals: dict[int, Decimal] = defaultdict(Decimal)
+    for movement in movements:
+        totals[movement.lot_id] += movement.quantity
+    for lot in lots:
+        assert lot.on_hand == totals[lot.id], lot.lot_number
+        assert lot.on_hand >= 0
+    dispensed_fill_ids = {m.fill_id for m in movements if m.kind == "dispensed"}
+    assert sold_fill_ids <= dispensed_fill_ids
+    reversed_ids = {m.reverses_id for m in movements if m.kind == "reversal"}
+    assert reversed_ids and reversed_ids <= {m.id for m in movements if m.kind == "dispensed"}
+
+
+def test_stock_has_expired_short_dated_quarantined_and_recalled_lots(
+    services: Services, demo: DemoOutcome
+) -> None:
+    today = NOW.date()
+    with services.database.reading() as session:
+        lots = session.scalars(select(StockLot)).all()
+    assert any(lot.expiry < today for lot in lots)
+    assert any(today <= lot.expiry <= today + timedelta(days=60) for lot in lots)
+    assert [lot.status for lot in lots].count("quarantined") == 1
+    assert [lot.status for lot in lots].count("recalled") == 1
+    assert len({lot.lot_number for lot in lots}) == len(lots)
+
+
+def test_every_demo_record_has_an_audit_event_by_the_loader(
+    services: Services, demo: DemoOutcome, loader: Actor
+) -> None:
+    with services.database.reading() as session:
+        audited = {
+            (entity_type, entity_id)
+            for entity_type, entity_id in session.execute(
+                select(AuditEvent.entity_type, AuditEvent.entity_id).where(
+                    AuditEvent.username == loader.username
+                )
+            )
+        }
+        for model in DEMO_TABLES:
+            ids = session.scalars(select(model.id)).all()  # type: ignore[attr-defined]
+            assert ids, model.__tablename__
+            missing = [i for i in ids if (model.__tablename__, str(i)) not in audited]
+            assert missing == [], model.__tablename__
+
+
+def test_loading_twice_changes_nothing(
+    services: Services, demo: DemoOutcome, loader: Actor, hasher: CountingHasher
+) -> None:
+    with services.database.reading() as session:
+        events_before = session.scalar(select(func.count()).select_from(AuditEvent))
+
+    again = load_demo(services.database, loader, hasher=hasher, now=NOW)
+
+    with services.database.reading() as session:
+        events_after = session.scalar(select(func.count()).select_from(AuditEvent))
+    assert not again.loaded
+    assert again.counts == demo.counts
+    assert events_after == events_before
+
+
+def test_refuses_a_database_that_holds_other_data(
+    services: Services, admin: Actor, loader: Actor
+) -> None:
+    with pytest.raises(ValidationFailed, match="already holds data") as refused:
+        load_demo(services.database, loader, hasher=CountingHasher(), now=NOW)
+
+    assert refused.value.facts["found"]["users"] == 1
+    with services.database.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Patient)) == 0
+
+
+def test_only_an_administrator_loads_the_demo(services: Services) -> None:
+    technician = Actor(None, "t", "T", frozenset({Role.TECHNICIAN}), "ws")
+
+    with pytest.raises(PermissionDenied):
+        load_demo(services.database, technician, hasher=CountingHasher(), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("description", "expected"),
+    [
+        ("100 TABLET in 1 BOTTLE (0093-3109-01) ", (Decimal(100), "TABLET", "EA", Decimal(100))),
+        ("100 mL in 1 BOTTLE (0093-4161-73) ", (Decimal(100), "mL", "ML", Decimal(100))),
+        (
+            "1 TUBE in 1 CARTON (0093-1010-42)  > 22 g in 1 TUBE",
+            (Decimal(1), "TUBE", "GM", Decimal(22)),
+        ),
+        (
+            "5 SYRINGE in 1 CARTON (0002-8799-59)  > 3 mL in 1 SYRINGE (0002-8799-01) ",
+            (Decimal(5), "SYRINGE", "ML", Decimal(15)),
+        ),
+        (
+            "10 BLISTER PACK in 1 CARTON (65862-574-10)  > 10 TABLET, FILM COATED in 1 BLISTER "
+            "PACK",
+            (Decimal(10), "BLISTER PACK", "EA", Decimal(100)),
+        ),
+        ("KIT", (None, "", "EA", None)),
+    ],
+)
+def test_package_quantities(
+    description: str, expected: tuple[Decimal | None, str, str, Decimal | None]
+) -> None:
+    assert package_quantities(description) == expected
+
+
+@pytest.mark.parametrize(
+    ("ndc", "eleven"),
+    [
+        ("0093-3109-05", "00093310905"),
+        ("65862-039-00", "65862003900"),
+        ("0002-8799-59", "00002879959"),
+        ("60505-0829-1", "60505082901"),
+    ],
+)
+def test_ndc11_pads_each_segment(ndc: str, eleven: str) -> None:
+    assert ndc11(ndc) == eleven
+
+
+def test_demo_catalogue_is_in_the_fda_layout() -> None:
+    for name, first_column in (("product.txt", "PRODUCTID"), ("package.txt", "PRODUCTID")):
+        raw = (DEMO_CATALOGUE_DIR / name).read_bytes()
+        lines = raw.split(b"\r\n")
+        assert lines[-1] == b"" and b"\n" not in raw.replace(b"\r\n", b"")
+        assert lines[0].decode("cp1252").split("\t")[0] == first_column
+        assert 60 <= len(lines) - 2 <= 400
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FDA_DIRECTORY_ZIP.is_file(), reason="the FDA NDC Directory is not here")
+def test_committed_demo_catalogue_is_what_the_script_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "make_demo_catalogue.py"
+    spec = importlib.util.spec_from_file_location("make_demo_catalogue", script)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+
+    module.make_subset(FDA_DIRECTORY_ZIP, tmp_path)
+
+    for name in ("product.txt", "package.txt"):
+        assert (tmp_path / name).read_bytes() == (DEMO_CATALOGUE_DIR / name).read_bytes()
