@@ -245,7 +245,7 @@ def interpret_scan(text: str, *, gs_substitute: str | None = None) -> Scan:
     if value.startswith("]"):
         try:
             symbology = SymbologyIdentifier.extract(value)
-        except ParseError:
+        except (ParseError, IndexError, ValueError):  # biip indexes past a cut-off "]" or "]X"
             raise _unreadable(value) from None
         value = value[len(symbology) :]
         if not value.strip(GS):
@@ -464,7 +464,7 @@ def _interpret_gs1(value: str, *, text: str, aim: str | None) -> Scan:
         previous: GS1ElementString | None = None
         while rest:
             if previous is not None and previous.ai.separator_required:
-                raise _run_together(elements, text=text, aim=aim, joined=previous.value + rest)
+                raise _run_together(elements, previous, rest, text=text, aim=aim)
             try:
                 ai = GS1ApplicationIdentifier.extract(rest)
             except ParseError:
@@ -485,14 +485,28 @@ def _interpret_gs1(value: str, *, text: str, aim: str | None) -> Scan:
 
 
 def _run_together(
-    elements: list[GS1ElementString], *, text: str, aim: str | None, joined: str
+    elements: list[GS1ElementString],
+    overflowing: GS1ElementString,
+    rest: str,
+    *,
+    text: str,
+    aim: str | None,
 ) -> LotSerialRunTogether:
-    trusted = [element for element in elements if element.ai.ai not in ("10", "21")]
+    joined = overflowing.value + rest
+    trusted = [
+        element
+        for element in elements
+        if element is not overflowing and element.ai.ai not in ("10", "21")
+    ]
+    try:
+        partial = _gs1_scan(trusted, text=text, aim=aim, delimited=True)
+    except ScanError:
+        # The GTIN came after the lost separator: the lot problem is still the one to report.
+        partial = Scan(kind=ScanKind.GS1, text=text, symbology=aim)
     return LotSerialRunTogether(
-        f"The scanner ran the lot and serial numbers together (“{joined}”) without the "
-        "separator between them, so the lot cannot be trusted: type the lot number printed on "
-        "the package.",
-        partial=_gs1_scan(trusted, text=text, aim=aim, delimited=True),
+        f"The scanner lost a separator, so “{joined}” runs from one field into the next and "
+        "the lot cannot be trusted: type the lot number printed on the package.",
+        partial=partial,
         run_together=joined,
     )
 
@@ -504,7 +518,12 @@ def _gs1_scan(
     by_ai: dict[str, GS1ElementString] = {}
     for element in elements:
         if element.ai.ai in by_ai:
-            raise _double_gs1(element.ai.ai, text)
+            raise DoubleScan(
+                f"Two GS1 barcodes were read as one (AI ({element.ai.ai}) appears twice): "
+                "rescan a single barcode, covering the others.",
+                ai=element.ai.ai,
+                text=text,
+            )
         by_ai[element.ai.ai] = element
     gtin = by_ai["01"].value if "01" in by_ai else None
     scan = Scan(
@@ -518,40 +537,28 @@ def _gs1_scan(
     lot = by_ai["10"].value if "10" in by_ai else None
     serial = by_ai["21"].value if "21" in by_ai else None
     for field in (lot, serial):
-        hidden = None if delimited or field is None else _embedded_ai(field, set(by_ai))
-        if hidden == "01" and "01" in by_ai:
-            raise _double_gs1("01", text)
-        if hidden is not None:
+        if not delimited and field is not None and _hides_missing_ai(field, set(by_ai)):
             raise LotSerialRunTogether(
-                f"The lot or serial number “{field}” seems to contain the next field: the "
-                "scanner lost the separator between them, so the lot cannot be trusted. Type "
-                "the lot number printed on the package.",
+                f"The lot or serial number “{field}” seems to contain the next field (the "
+                "scanner lost a separator), so the lot cannot be trusted: type the lot number "
+                "printed on the package.",
                 partial=scan,
                 run_together=field,
             )
     return replace(scan, lot=lot, serial=serial)
 
 
-def _double_gs1(ai: str, text: str) -> DoubleScan:
-    return DoubleScan(
-        f"Two GS1 barcodes were read as one (AI ({ai}) appears twice): rescan a single "
-        "barcode, covering the others.",
-        ai=ai,
-        text=text,
-    )
-
-
-def _embedded_ai(field: str, present: set[str]) -> str | None:
-    """The AI a lost separator left inside a lot or serial, if any: one absent from the message
-    (or a second GTIN) found after the field's first character (a lot cannot be empty)."""
+def _hides_missing_ai(field: str, present: set[str]) -> bool:
+    """True when an AI absent from the message appears inside a lot or serial, after its first
+    character (a lot cannot be empty): what a lost separator leaves behind."""
     for ai, pattern in _EMBEDDED_AI.items():
-        if ai in present and ai != "01":
+        if ai in present:
             continue
         for start in range(1, len(field)):
             match = pattern.match(field, start)
             if match and (ai != "01" or _valid_gtin(match.group()[2:])):
-                return ai
-    return None
+                return True
+    return False
 
 
 def _valid_gtin(digits: str) -> bool:
