@@ -15,9 +15,15 @@ from sqlalchemy import func, select
 from app.db.base import utc_now
 from app.db.models import User
 from app.domain.roles import Role
-from app.errors import AccountDisabled, AccountLocked, AuthenticationFailed, ValidationFailed
+from app.errors import (
+    AccountDisabled,
+    AccountLocked,
+    AuthenticationFailed,
+    PermissionDenied,
+    ValidationFailed,
+)
 from app.services.passwords import SecretHasher
-from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
+from app.services.unit_of_work import Actor, Database, UnitOfWork
 
 PIN_PATTERN = re.compile(r"\d{4,8}")
 
@@ -62,7 +68,13 @@ class AuthService:
         """A pharmacist approves one action at someone else's workstation session."""
         pharmacist = self._authenticate(username.strip(), password, door="cosign")
         with self._db.unit_of_work(pharmacist) as uow:
-            require_role(pharmacist, Role.PHARMACIST, action="co-sign")
+            if not pharmacist.has_any(Role.PHARMACIST):
+                raise PermissionDenied(
+                    f"Only a pharmacist may co-sign: {pharmacist.username} is not a pharmacist. "
+                    "Ask the pharmacist on duty to enter their own user name and password.",
+                    action="co-sign",
+                    required=[Role.PHARMACIST.value],
+                )
             uow.audit(
                 "cosign",
                 entity_type="user",
@@ -76,10 +88,15 @@ class AuthService:
         with self._db.unit_of_work(actor) as uow:
             uow.audit("logout", entity_type="user", entity_id=str(actor.user_id), reason=reason)
 
-    def set_pin(self, actor: Actor, pin: str) -> None:
-        """A user sets their own short unlock PIN (4 to 8 digits)."""
+    def set_pin(self, actor: Actor, *, password: str, pin: str) -> None:
+        """A user sets their own short unlock PIN (4 to 8 digits), proving it is them first.
+
+        The password is asked so that someone at an unattended, unlocked workstation cannot
+        plant a PIN and later unlock that user's locked session with it.
+        """
         if not PIN_PATTERN.fullmatch(pin):
-            raise ValidationFailed("A PIN is 4 to 8 digits.")
+            raise ValidationFailed("A PIN is 4 to 8 digits.", field="pin")
+        self._authenticate(actor.username, password, door="pin-change")
         with self._db.unit_of_work(actor) as uow:
             user = uow.session.get_one(User, actor.user_id)
             user.pin_hash = self._hasher.hash(pin)

@@ -90,23 +90,29 @@ class PharmacyProfile:
 
     def validated(self) -> PharmacyProfile:
         """Return a normalised copy, or raise naming the first field that is wrong."""
-        for label, value in (
-            ("pharmacy name", self.name),
-            ("street address", self.address_line1),
-            ("city", self.city),
-            ("phone number", self.phone),
+        for field, label, value in (
+            ("name", "pharmacy name", self.name),
+            ("address_line1", "street address", self.address_line1),
+            ("city", "city", self.city),
+            ("phone", "phone number", self.phone),
         ):
             if not value.strip():
-                raise ValidationFailed(f"Enter the {label}.")
+                raise ValidationFailed(f"Enter the {label}.", field=field)
         state = self.state.strip().upper()
         if state not in US_STATES:
-            raise ValidationFailed(f"“{self.state}” is not a US state or territory code.")
+            raise ValidationFailed(
+                f"“{self.state}” is not a US state or territory code.", field="state"
+            )
         postal = self.postal_code.strip()
         if not re.fullmatch(r"\d{5}(-\d{4})?", postal):
-            raise ValidationFailed(f"“{postal}” is not a ZIP code (12345 or 12345-6789).")
+            raise ValidationFailed(
+                f"“{postal}” is not a ZIP code (12345 or 12345-6789).", field="postal_code"
+            )
         digits = re.sub(r"\D", "", self.phone)
         if len(digits) != 10:
-            raise ValidationFailed(f"“{self.phone}” is not a 10-digit US phone number.")
+            raise ValidationFailed(
+                f"“{self.phone}” is not a 10-digit US phone number.", field="phone"
+            )
         return PharmacyProfile(
             name=self.name.strip(),
             address_line1=self.address_line1.strip(),

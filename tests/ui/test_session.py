@@ -203,7 +203,7 @@ def test_input_restarts_the_idle_time(
 def test_unlock_by_pin_or_password_uncovers_the_windows(
     qtbot, services: Services, signed_in: SessionController, window: QMainWindow, secret: str
 ) -> None:
-    services.auth.set_pin(signed_in.actor, "2468")
+    services.auth.set_pin(signed_in.actor, password=TEST_PASSWORD, pin="2468")
     signed_in.lock()
     with qtbot.waitSignal(signed_in.unlocked):
         type_into(qtbot, shown(LockDialog), {"Password or PIN": secret})
@@ -216,7 +216,7 @@ def test_unlock_by_pin_or_password_uncovers_the_windows(
 def test_a_wrong_pin_keeps_the_workstation_locked(
     qtbot, services: Services, signed_in: SessionController, window: QMainWindow
 ) -> None:
-    services.auth.set_pin(signed_in.actor, "2468")
+    services.auth.set_pin(signed_in.actor, password=TEST_PASSWORD, pin="2468")
     signed_in.lock()
     lock = shown(LockDialog)
     type_into(qtbot, lock, {"Password or PIN": "8642"})

@@ -74,11 +74,18 @@ class FirstRunDialog(QDialog):
         self._password.setPlaceholderText("at least 8 characters")
         self._repeat = add_field(admin_form, "&Repeat password:", secret_edit())
 
-        # Errors from the identifier validators name the identifier in their facts.
+        # Validation errors name the field (or, from the identifier validators, the identifier)
+        # in their facts, so the cursor can go where the correction belongs.
         self._fields_by_fact: dict[str, QWidget] = {
             "npi": self._npi,
             "ncpdp": self._ncpdp,
             "dea": self._dea,
+            "name": self._name,
+            "address_line1": self._address1,
+            "city": self._city,
+            "state": self._state,
+            "postal_code": self._postal_code,
+            "phone": self._phone,
         }
         self._message = MessageLine()
 
@@ -137,7 +144,11 @@ class FirstRunDialog(QDialog):
             )
         except RxBenchError as exc:
             self._message.show_error(exc)
-            named = [field for fact, field in self._fields_by_fact.items() if fact in exc.facts]
+            named = [
+                field
+                for fact, field in self._fields_by_fact.items()
+                if fact in exc.facts or exc.facts.get("field") == fact
+            ]
             if named:
                 named[0].setFocus()
             return

@@ -38,11 +38,12 @@ class SetPinDialog(QDialog):
 
         explanation = QLabel(
             f"A PIN of 4 to 8 digits unlocks the locked screen for {actor.username}. "
-            "Signing in still needs your password."
+            "Signing in still needs your password, and so does setting the PIN."
         )
         explanation.setWordWrap(True)
 
         form = QFormLayout()
+        self._password = add_field(form, "Your pass&word:", secret_edit())
         self._pin = add_field(form, "New &PIN:", _pin_edit())
         self._repeat = add_field(form, "&Repeat PIN:", _pin_edit())
         self._message = MessageLine()
@@ -61,7 +62,7 @@ class SetPinDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self._message)
         layout.addWidget(buttons)
-        self._pin.setFocus()
+        self._password.setFocus()
 
     def accept(self) -> None:
         if self._pin.text() != self._repeat.text():
@@ -70,11 +71,16 @@ class SetPinDialog(QDialog):
             self._repeat.setFocus()
             return
         try:
-            self._services.auth.set_pin(self._actor, self._pin.text())
+            self._services.auth.set_pin(
+                self._actor, password=self._password.text(), pin=self._pin.text()
+            )
         except RxBenchError as exc:
             self._message.show_error(exc)
-            self._pin.setFocus()
-            self._pin.selectAll()
+            wrong = self._pin if exc.facts.get("field") == "pin" else self._password
+            if wrong is self._password:
+                self._password.clear()
+            wrong.setFocus()
+            wrong.selectAll()
             return
         super().accept()
 

@@ -94,7 +94,7 @@ def test_disabled_user_cannot_sign_in(services: Services, admin: Actor, technici
 def test_unlock_accepts_password_or_pin_of_the_same_user(
     services: Services, technician: Actor
 ) -> None:
-    services.auth.set_pin(technician, "4821")
+    services.auth.set_pin(technician, password=TEST_PASSWORD, pin="4821")
     assert services.auth.unlock(technician, "4821").username == "tess"
     assert services.auth.unlock(technician, TEST_PASSWORD).username == "tess"
     with pytest.raises(AuthenticationFailed):
@@ -107,7 +107,7 @@ def test_unlock_accepts_password_or_pin_of_the_same_user(
 
 
 def test_pin_does_not_open_the_login_door(services: Services, technician: Actor) -> None:
-    services.auth.set_pin(technician, "4821")
+    services.auth.set_pin(technician, password=TEST_PASSWORD, pin="4821")
     with pytest.raises(AuthenticationFailed):
         services.auth.login("tess", "4821")
 
@@ -115,7 +115,7 @@ def test_pin_does_not_open_the_login_door(services: Services, technician: Actor)
 @pytest.mark.parametrize("pin", ["12", "abcd", "123456789", ""])
 def test_pin_must_be_four_to_eight_digits(services: Services, technician: Actor, pin: str) -> None:
     with pytest.raises(ValidationFailed, match="4 to 8 digits"):
-        services.auth.set_pin(technician, pin)
+        services.auth.set_pin(technician, password=TEST_PASSWORD, pin=pin)
 
 
 def test_pharmacist_cosigns_without_signing_the_technician_out(
@@ -163,3 +163,11 @@ def test_test_profile_hash_is_upgraded_at_login_under_the_production_profile(
     with services.database.reading() as session:
         stored = session.scalars(select(User.password_hash).where(User.username == "tess")).one()
     assert "m=65536" in stored
+
+
+def test_setting_a_pin_needs_the_users_password(services: Services, technician: Actor) -> None:
+    with pytest.raises(AuthenticationFailed):
+        services.auth.set_pin(technician, password="someone else guessing", pin="1111")
+    with pytest.raises(AuthenticationFailed):
+        services.auth.unlock(technician, "1111")
+    assert "pin-change.failed" in _actions(services, "tess")

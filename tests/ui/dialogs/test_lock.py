@@ -12,7 +12,7 @@ from ui.dialogs.lock import LockDialog
 
 @pytest.fixture
 def dialog(qtbot, services: Services, technician: Actor) -> LockDialog:
-    services.auth.set_pin(technician, "2468")
+    services.auth.set_pin(technician, password=TEST_PASSWORD, pin="2468")
     shown = LockDialog(services, technician)
     qtbot.addWidget(shown)
     shown.show()

@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.bootstrap import Services
 from app.services.unit_of_work import Actor
+from tests.conftest import TEST_PASSWORD
 from tests.ui.dialogs.helpers import audit_trail, control
 from ui.dialogs.set_pin import SetPinDialog, open_set_pin_dialog
 
@@ -18,7 +19,10 @@ def dialog(qtbot, services: Services, technician: Actor) -> SetPinDialog:
     return shown
 
 
-def enter(qtbot, dialog: SetPinDialog, pin: str, repeat: str) -> None:
+def enter(
+    qtbot, dialog: SetPinDialog, pin: str, repeat: str, password: str = TEST_PASSWORD
+) -> None:
+    qtbot.keyClicks(control(dialog, "Your password"), password)
     qtbot.keyClicks(control(dialog, "New PIN"), pin)
     qtbot.keyClicks(control(dialog, "Repeat PIN"), repeat)
     qtbot.keyClick(control(dialog, "Repeat PIN"), Qt.Key.Key_Return)
@@ -31,6 +35,14 @@ def test_the_new_pin_unlocks(
         enter(qtbot, dialog, "4321", "4321")
     assert audit_trail(services)[-1].action == "user.pin_set"
     assert services.auth.unlock(technician, "4321").username == "tess"
+
+
+def test_a_wrong_password_sets_no_pin(qtbot, services: Services, dialog: SetPinDialog) -> None:
+    enter(qtbot, dialog, "4321", "4321", password="not my password")
+    assert dialog.isVisible()
+    assert "Wrong user name or password" in control(dialog, "Message").text()
+    assert "user.pin_set" not in [event.action for event in audit_trail(services)]
+    assert control(dialog, "Your password").hasFocus()
 
 
 def test_only_digits_can_be_typed(qtbot, dialog: SetPinDialog) -> None:
