@@ -6,7 +6,7 @@ import logging
 from typing import Any, Protocol
 
 from PySide6.QtCore import Qt, QTimer, Signal, SignalInstance
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QInputDialog, QLabel, QMainWindow, QWidget
 
 from app.db.engine import ping
@@ -110,21 +110,44 @@ class MainWindow(QMainWindow):
         self._health_timer.setInterval(health_interval_ms)
         self._health_timer.timeout.connect(self.check_database)
         self._health_timer.start()
-        restore_window_state(self, context.qsettings())
+        # A restored layout already has its sizes.
+        self._layout_sized = restore_window_state(self, context.qsettings())
         if session.actor is not None:
             self._actor_changed(session.actor)
 
     # --- layout and menus ---------------------------------------------------------------------
 
     def _lay_out_docks(self) -> None:
-        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        self.addDockWidget(left, self.fill_queue)
-        self.addDockWidget(right, self.verify)
+        """Queue top left, the selected fill top right, pickup and stock across the bottom."""
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.setCorner(Qt.Corner.BottomLeftCorner, bottom)
+        self.setCorner(Qt.Corner.BottomRightCorner, bottom)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.fill_queue)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.verify)
         self.splitDockWidget(self.verify, self.label, Qt.Orientation.Vertical)
-        self.splitDockWidget(self.fill_queue, self.payment, Qt.Orientation.Vertical)
+        self.addDockWidget(bottom, self.payment)
         self.splitDockWidget(self.payment, self.inventory, Qt.Orientation.Horizontal)
-        self.resizeDocks([self.fill_queue, self.verify], [3, 1], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.fill_queue, self.payment], [3, 2], Qt.Orientation.Vertical)
+
+    def _size_default_layout(self) -> None:
+        # Dock sizes only take once the window has its own size, hence at first show.
+        width, height = self.width(), self.height()
+        horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        self.resizeDocks(
+            [self.fill_queue, self.verify], [width * 3 // 5, width * 2 // 5], horizontal
+        )
+        self.resizeDocks(
+            [self.payment, self.inventory], [width * 2 // 5, width * 3 // 5], horizontal
+        )
+        self.resizeDocks(
+            [self.fill_queue, self.payment], [height * 3 // 5, height * 2 // 5], vertical
+        )
+        self.resizeDocks([self.verify, self.label], [height * 3 // 10, height * 3 // 10], vertical)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._layout_sized:
+            self._layout_sized = True
+            self._size_default_layout()
 
     def _action(self, text: str, shortcut: QKeySequence | str, slot: Any) -> QAction:
         action = QAction(text, self)

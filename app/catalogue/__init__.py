@@ -1,0 +1,1 @@
+"""The drug catalogue: reading the FDA NDC Directory download."""

@@ -1,0 +1,528 @@
+"""Reading the FDA NDC Directory download (product.txt + package.txt) into plain records.
+
+Pure reading, no database: the whole download is checked before anything is returned, so a
+file that is not the FDA layout, is truncated or is in another encoding raises
+`DirectoryUnreadable` naming the file and line, and the importer imports nothing.
+
+Rules the directory forces on us (each counted in `NdcDirectory` so the import report says so):
+- Products are keyed by PRODUCTID: PRODUCTNDC is not unique.
+- A product with no package rows is kept as a product without packages.
+- The same package NDC listed twice under one product is merged into one package: the first
+  row's description, the earliest start date, the latest end date (none if any row has none),
+  and a billing quantity only when every row agrees on it (else unknown).
+
+Billing quantity (NCPDP billing units EA, GM, ML) comes from PACKAGEDESCRIPTION, a chain of
+levels "Q UNIT in 1 CONTAINER" joined by ">" from the outside in. The billing level is the
+outermost level counted in dose units (tablets, capsules, patches…) or kits, which bill EA;
+failing that, the innermost level measured in mL, L or µL (billed ML) or g, kg or mg (billed
+GM), after skipping trailing levels that measure something else (homeopathic potency, cm²).
+The quantity is the product of the quantities down to the billing level, so "10 BLISTER PACK
+in 1 CARTON > 10 TABLET in 1 BLISTER PACK" is 100 EA and "1 INHALER in 1 CARTON > 8.5 g in 1
+INHALER" is 8.5 GM. Anything else — metered sprays and puffs, liquids counted as "1 SYRUP", a
+container with no stated content, several components joined by "*" that are not one kit, a
+quantity of zero or finer than 0.001 — is "unknown", to be entered by a pharmacist.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from app.errors import ValidationFailed
+
+PRODUCT_FILE = "product.txt"
+PACKAGE_FILE = "package.txt"
+PRODUCT_COLUMNS = (
+    "PRODUCTID",
+    "PRODUCTNDC",
+    "PRODUCTTYPENAME",
+    "PROPRIETARYNAME",
+    "PROPRIETARYNAMESUFFIX",
+    "NONPROPRIETARYNAME",
+    "DOSAGEFORMNAME",
+    "ROUTENAME",
+    "STARTMARKETINGDATE",
+    "ENDMARKETINGDATE",
+    "MARKETINGCATEGORYNAME",
+    "APPLICATIONNUMBER",
+    "LABELERNAME",
+    "SUBSTANCENAME",
+    "ACTIVE_NUMERATOR_STRENGTH",
+    "ACTIVE_INGRED_UNIT",
+    "PHARM_CLASSES",
+    "DEASCHEDULE",
+    "NDC_EXCLUDE_FLAG",
+    "LISTING_RECORD_CERTIFIED_THROUGH",
+)
+PACKAGE_COLUMNS = (
+    "PRODUCTID",
+    "PRODUCTNDC",
+    "NDCPACKAGECODE",
+    "PACKAGEDESCRIPTION",
+    "STARTMARKETINGDATE",
+    "ENDMARKETINGDATE",
+    "NDC_EXCLUDE_FLAG",
+    "SAMPLE_PACKAGE",
+)
+DEA_SCHEDULES = frozenset({"CI", "CII", "CIII", "CIV", "CV"})
+
+
+class DirectoryUnreadable(ValidationFailed):
+    """The download is not a complete FDA NDC Directory; `facts` name the file and line."""
+
+    code = "catalogue-file-unreadable"
+
+    def __init__(self, reason: str, *, file: str, line: int | None = None) -> None:
+        where = f"{file}, line {line}" if line is not None else file
+        super().__init__(
+            f"The NDC Directory cannot be imported ({where}): {reason}. Nothing was imported.",
+            file=file,
+            line=line,
+            reason=reason,
+        )
+
+
+# --- package descriptions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PackageQuantities:
+    """What a package description tells: the outer count and the billing quantity inside."""
+
+    package_quantity: Decimal | None
+    package_unit: str
+    billing_unit: str
+    billing_quantity: Decimal | None
+
+    @property
+    def billing_quantity_source(self) -> str:
+        return "parsed" if self.billing_quantity is not None else "unknown"
+
+
+_UNKNOWN = PackageQuantities(None, "", "EA", None)
+_LEVEL = re.compile(r"\s*(\d*\.?\d+)\s+(?:(.*?)\s+)?in\s+(\d+)\s+(.+?)\s*")
+_CODE = re.compile(r"\((?:GS1:)?[0-9A-Za-z-]+\)")
+_MEASURED = {
+    "mL": ("ML", Decimal(1)),
+    "L": ("ML", Decimal(1000)),
+    "uL": ("ML", Decimal("0.001")),
+    "g": ("GM", Decimal(1)),
+    "kg": ("GM", Decimal(1000)),
+    "mg": ("GM", Decimal("0.001")),
+}
+# Dose units counted one by one (NCPDP "each"); matched on the text before the first comma.
+_COUNTED = frozenset(
+    {
+        "TABLET",
+        "CAPSULE",
+        "PELLET",
+        "LOZENGE",
+        "KIT",
+        "PATCH",
+        "SUPPOSITORY",
+        "GUM",
+        "SWAB",
+        "CLOTH",
+        "STRIP",
+        "FILM",
+        "INSERT",
+        "IMPLANT",
+        "DISC",
+        "PILL",
+        "PASTILLE",
+        "BAR",
+        "STICK",
+        "INTRAUTERINE DEVICE",
+        "DRESSING",
+        "PLASTER",
+        "TROCHE",
+        "RING",
+        "WAFER",
+        "SPONGE",
+        "TAPE",
+        "GLOBULE",
+        "POULTICE",
+        "LIPSTICK",
+        "SOAP",
+        "CHEWABLE GEL",
+        "TAMPON",
+        "GRANULE",
+    }
+)
+# Levels that measure something other than the amount dispensed: time, potency, area, length.
+_NOT_AN_AMOUNT = re.compile(r"^(?:h|d|mm|cm|cm2|Ci|mCi|\[[^\]]*\])?$")
+_MILLI = Decimal("0.001")
+_MAX_QUANTITY = Decimal("999999999.999")
+
+
+def _billing_unit_of(unit: str) -> str | None:
+    if unit in _MEASURED:
+        return _MEASURED[unit][0]
+    head = unit.split(",", 1)[0]
+    if head in _COUNTED or unit.startswith("INJECTION, POWDER"):
+        return "EA"
+    return None
+
+
+def parse_package_description(description: str) -> PackageQuantities:
+    """Package and billing quantities from PACKAGEDESCRIPTION (rule in the module docstring)."""
+    # Without the NDCs in brackets most descriptions repeat ("100 TABLET in 1 BOTTLE").
+    return _parse_without_codes(_CODE.sub(" ", description))
+
+
+@lru_cache(maxsize=65536)
+def _parse_without_codes(description: str) -> PackageQuantities:
+    components = description.split("*")
+    first = components[0]
+    if not first.strip():
+        return _UNKNOWN
+    levels = []
+    for text in first.split(">"):
+        match = _LEVEL.fullmatch(text)
+        if match is None:
+            return _UNKNOWN
+        levels.append((Decimal(match.group(1)), match.group(2) or "", match.group(3)))
+    package_quantity, package_unit = levels[0][0], levels[0][1]
+    if any(count != "1" for _, _, count in levels):
+        return PackageQuantities(package_quantity, package_unit, "EA", None)
+    counted_at = next(
+        (index for index, (_, unit, _) in enumerate(levels) if _billing_unit_of(unit) == "EA"),
+        None,
+    )
+    if counted_at is not None:
+        levels = levels[: counted_at + 1]
+    elif len(components) > 1:
+        return PackageQuantities(package_quantity, package_unit, "EA", None)
+    else:
+        while len(levels) > 1 and _NOT_AN_AMOUNT.match(levels[-1][1]):
+            levels = levels[:-1]
+    innermost = levels[-1][1]
+    billing_unit = _billing_unit_of(innermost)
+    if billing_unit is None:
+        return PackageQuantities(package_quantity, package_unit, "EA", None)
+    quantity = Decimal(1)
+    for level_quantity, _, _ in levels:
+        quantity *= level_quantity
+    if innermost in _MEASURED:
+        quantity *= _MEASURED[innermost][1]
+    if quantity != quantity.quantize(_MILLI) or not 0 < quantity <= _MAX_QUANTITY:
+        return PackageQuantities(package_quantity, package_unit, billing_unit, None)
+    return PackageQuantities(package_quantity, package_unit, billing_unit, quantity)
+
+
+# --- records ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRecord:
+    fda_product_id: str
+    product_ndc: str
+    product_type: str
+    proprietary_name: str
+    proprietary_name_suffix: str
+    nonproprietary_name: str
+    dosage_form: str
+    route: str
+    start_marketing_date: date | None
+    end_marketing_date: date | None
+    marketing_category: str
+    application_number: str
+    labeler: str
+    substance_name: str
+    strength: str
+    strength_unit: str
+    pharm_classes: str
+    dea_schedule: str | None
+    ndc_exclude_flag: str
+    listing_certified_through: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class PackageRecord:
+    fda_product_id: str
+    ndc: str
+    ndc11: str
+    description: str
+    start_marketing_date: date | None
+    end_marketing_date: date | None
+    ndc_exclude_flag: str
+    sample_package: bool
+    quantities: PackageQuantities
+
+
+@dataclass(frozen=True)
+class NdcDirectory:
+    """One complete, checked directory download."""
+
+    source_name: str
+    snapshot_date: date
+    products: tuple[ProductRecord, ...]
+    packages: tuple[PackageRecord, ...]
+    merged_package_rows: int
+    products_without_packages: int
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _decode(data: bytes, file: str) -> str:
+    """Windows-1252 text; a UTF-8 or UTF-16 file would decode into mojibake, so refuse it."""
+    if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        raise DirectoryUnreadable(
+            "it starts with a Unicode byte-order mark; the FDA file is Windows-1252 text",
+            file=file,
+            line=1,
+        )
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise DirectoryUnreadable(
+            "it contains NUL bytes (UTF-16 or binary?); the FDA file is Windows-1252 text",
+            file=file,
+            line=data.count(b"\n", 0, nul) + 1,
+        )
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as error:
+        raise DirectoryUnreadable(
+            f"byte 0x{data[error.start]:02X} is not Windows-1252 text",
+            file=file,
+            line=data.count(b"\n", 0, error.start) + 1,
+        ) from error
+    if not text.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return text
+        first = next(index for index, char in enumerate(text) if not char.isascii())
+        raise DirectoryUnreadable(
+            "it is UTF-8 encoded; the FDA file is Windows-1252 text",
+            file=file,
+            line=text.count("\n", 0, first) + 1,
+        )
+    return text
+
+
+def _rows(text: str, file: str, columns: tuple[str, ...]) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each data row, after checking the header and line ends."""
+    if not text.endswith("\r\n"):
+        raise DirectoryUnreadable(
+            "the last line does not end with CR LF: the file is truncated",
+            file=file,
+            line=text.count("\n") + 1,
+        )
+    lines = text[:-2].split("\r\n")
+    if text.count("\n") != len(lines):
+        bare = next(index for index, line in enumerate(lines) if "\n" in line or "\r" in line)
+        raise DirectoryUnreadable(
+            "a line ends without CR LF: not the FDA layout", file=file, line=bare + 1
+        )
+    header = tuple(lines[0].split("\t"))
+    if header != columns:
+        raise DirectoryUnreadable(
+            f"the header is not the FDA layout: expected {', '.join(columns)}", file=file, line=1
+        )
+    width = len(columns)
+    for number, line in enumerate(lines[1:], start=2):
+        fields = line.split("\t")
+        if len(fields) != width:
+            raise DirectoryUnreadable(
+                f"{len(fields)} fields where the FDA layout has {width}", file=file, line=number
+            )
+        yield number, fields
+
+
+@lru_cache(maxsize=65536)
+def _yyyymmdd(value: str) -> date:
+    if len(value) != 8:
+        raise ValueError(value)
+    return date(int(value[:4]), int(value[4:6]), int(value[6:]))
+
+
+def _date(value: str, file: str, line: int, column: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return _yyyymmdd(value)
+    except ValueError:
+        raise DirectoryUnreadable(
+            f"{column} “{value}” is not a YYYYMMDD date", file=file, line=line
+        ) from None
+
+
+def _products(text: str) -> dict[str, ProductRecord]:
+    file = PRODUCT_FILE
+    products: dict[str, ProductRecord] = {}
+    for line, f in _rows(text, file, PRODUCT_COLUMNS):
+        if not f[0] or f[0] in products:
+            raise DirectoryUnreadable(
+                f"PRODUCTID “{f[0]}” is empty or repeated", file=file, line=line
+            )
+        if f[17] and f[17] not in DEA_SCHEDULES:
+            raise DirectoryUnreadable(
+                f"DEASCHEDULE “{f[17]}” is not CI to CV", file=file, line=line
+            )
+        products[f[0]] = ProductRecord(
+            fda_product_id=f[0],
+            product_ndc=f[1],
+            product_type=f[2],
+            proprietary_name=f[3],
+            proprietary_name_suffix=f[4],
+            nonproprietary_name=f[5],
+            dosage_form=f[6],
+            route=f[7],
+            start_marketing_date=_date(f[8], file, line, "STARTMARKETINGDATE"),
+            end_marketing_date=_date(f[9], file, line, "ENDMARKETINGDATE"),
+            marketing_category=f[10],
+            application_number=f[11],
+            labeler=f[12],
+            substance_name=f[13],
+            strength=f[14],
+            strength_unit=f[15],
+            pharm_classes=f[16],
+            dea_schedule=f[17] or None,
+            ndc_exclude_flag=f[18][:1] or "N",
+            listing_certified_through=_date(f[19], file, line, "LISTING_RECORD_CERTIFIED_THROUGH"),
+        )
+    return products
+
+
+# The FDA's three 10-digit configurations. app.domain.ndc.Ndc validates the same, but building
+# 244,000 of them costs seconds of the import; the tests check both agree on every NDC.
+_NDC10 = re.compile(r"(\d{4})-(\d{4})-(\d{2})|(\d{5})-(\d{3})-(\d{2})|(\d{5})-(\d{4})-(\d)")
+
+
+def _ndc11(value: str, line: int) -> str:
+    """The 5-4-2 digits of a hyphenated 10-digit NDC."""
+    if _NDC10.fullmatch(value) is None:
+        raise DirectoryUnreadable(
+            f"NDCPACKAGECODE “{value}” is not a hyphenated 10-digit NDC",
+            file=PACKAGE_FILE,
+            line=line,
+        )
+    labeler, product, package = value.split("-")
+    return labeler.zfill(5) + product.zfill(4) + package.zfill(2)
+
+
+def _merge(first: PackageRecord, again: PackageRecord) -> PackageRecord:
+    ends = (first.end_marketing_date, again.end_marketing_date)
+    starts = [day for day in (first.start_marketing_date, again.start_marketing_date) if day]
+    quantities = first.quantities
+    if quantities != again.quantities:
+        quantities = PackageQuantities(
+            quantities.package_quantity, quantities.package_unit, quantities.billing_unit, None
+        )
+    return PackageRecord(
+        fda_product_id=first.fda_product_id,
+        ndc=first.ndc,
+        ndc11=first.ndc11,
+        description=first.description,
+        start_marketing_date=min(starts) if starts else None,
+        end_marketing_date=None if None in ends else max(day for day in ends if day),
+        ndc_exclude_flag=first.ndc_exclude_flag,
+        sample_package=first.sample_package or again.sample_package,
+        quantities=quantities,
+    )
+
+
+def _packages(
+    text: str, products: dict[str, ProductRecord]
+) -> tuple[dict[tuple[str, str], PackageRecord], int]:
+    file = PACKAGE_FILE
+    packages: dict[tuple[str, str], PackageRecord] = {}
+    merged = 0
+    for line, f in _rows(text, file, PACKAGE_COLUMNS):
+        if f[0] not in products:
+            raise DirectoryUnreadable(
+                f"PRODUCTID “{f[0]}” is not in {PRODUCT_FILE}", file=file, line=line
+            )
+        if f[7] not in ("Y", "N"):
+            raise DirectoryUnreadable(
+                f"SAMPLE_PACKAGE “{f[7]}” is not Y or N", file=file, line=line
+            )
+        record = PackageRecord(
+            fda_product_id=f[0],
+            ndc=f[2],
+            ndc11=_ndc11(f[2], line),
+            description=f[3].strip(),
+            start_marketing_date=_date(f[4], file, line, "STARTMARKETINGDATE"),
+            end_marketing_date=_date(f[5], file, line, "ENDMARKETINGDATE"),
+            ndc_exclude_flag=f[6][:1] or "N",
+            sample_package=f[7] == "Y",
+            quantities=parse_package_description(f[3]),
+        )
+        key = (f[0], f[2])
+        if key in packages:
+            packages[key] = _merge(packages[key], record)
+            merged += 1
+        else:
+            packages[key] = record
+    return packages, merged
+
+
+def _member(archive: zipfile.ZipFile, name: str, source: str) -> zipfile.ZipInfo:
+    for info in archive.infolist():
+        if info.filename.rsplit("/", 1)[-1].lower() == name:
+            return info
+    raise DirectoryUnreadable(f"{name} is missing from the zip file", file=f"{source}:{name}")
+
+
+def _read_zip(path: Path) -> tuple[bytes, bytes, date]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            product = _member(archive, PRODUCT_FILE, path.name)
+            package = _member(archive, PACKAGE_FILE, path.name)
+            stamp = max(product.date_time, package.date_time)
+            return (archive.read(product), archive.read(package), date(*stamp[:3]))
+    except (zipfile.BadZipFile, EOFError) as error:
+        raise DirectoryUnreadable(f"not a readable zip file ({error})", file=path.name) from error
+
+
+def _read_folder(path: Path) -> tuple[bytes, bytes, date]:
+    files = [path / PRODUCT_FILE, path / PACKAGE_FILE]
+    for file in files:
+        if not file.is_file():
+            raise DirectoryUnreadable(f"{file.name} is missing from the folder", file=str(file))
+    stamp = max(file.stat().st_mtime for file in files)
+    return files[0].read_bytes(), files[1].read_bytes(), datetime.fromtimestamp(stamp).date()
+
+
+def read_directory(path: Path, *, snapshot_date: date | None = None) -> NdcDirectory:
+    """Read and check a directory download: the FDA zip, or a folder holding its two files.
+
+    The snapshot date is `snapshot_date` when given, else the date of the newer of the two
+    files (zip member date or file time) — the FDA stamps the files when it publishes them.
+    """
+    try:
+        product_bytes, package_bytes, stamped = (
+            _read_folder(path) if path.is_dir() else _read_zip(path)
+        )
+    except OSError as error:
+        raise DirectoryUnreadable(f"it cannot be read ({error.strerror})", file=str(path)) from None
+    products = _products(_decode(product_bytes, PRODUCT_FILE))
+    packages, merged = _packages(_decode(package_bytes, PACKAGE_FILE), products)
+    with_packages = {product_id for product_id, _ in packages}
+    return NdcDirectory(
+        source_name=path.name,
+        snapshot_date=snapshot_date or stamped,
+        products=tuple(products.values()),
+        packages=tuple(packages.values()),
+        merged_package_rows=merged,
+        products_without_packages=len(products) - len(with_packages),
+    )
+
+
+__all__ = [
+    "DirectoryUnreadable",
+    "NdcDirectory",
+    "PackageQuantities",
+    "PackageRecord",
+    "ProductRecord",
+    "parse_package_description",
+    "read_directory",
+]
