@@ -52,7 +52,7 @@ def _back_up(
                 "settings."
             )
         return backup_sqlite(engine, target_dir, reason=reason)
-    return backup_postgres(engine.url, target_dir)
+    return backup_postgres(engine.url, target_dir, reason=reason)
 
 
 def back_up(args: argparse.Namespace, settings: Settings) -> int:

@@ -14,8 +14,19 @@ from sqlalchemy.engine import URL
 from app.errors import EnvironmentFault, ValidationFailed
 
 
-def _timestamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+def _new_backup_path(target_dir: Path, reason: str, suffix: str) -> Path:
+    """A name no earlier backup has: UTC time to the microsecond, the reason, a counter."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    for attempt in range(1000):
+        counter = f"-{attempt}" if attempt else ""
+        candidate = target_dir / f"rxbench-{stamp}-{reason}{counter}{suffix}"
+        try:
+            candidate.touch(exist_ok=False)
+        except FileExistsError:
+            continue
+        return candidate
+    raise EnvironmentFault(f"Could not find a free backup file name in {target_dir}.")
 
 
 def _sqlite_path(engine: Engine) -> Path:
@@ -24,8 +35,7 @@ def _sqlite_path(engine: Engine) -> Path:
 
 def backup_sqlite(engine: Engine, target_dir: Path, *, reason: str = "manual") -> Path:
     """Copy a live SQLite database consistently, even while other connections write."""
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / f"rxbench-{_timestamp()}-{reason}.sqlite3"
+    target = _new_backup_path(target_dir, reason, ".sqlite3")
     source = sqlite3.connect(_sqlite_path(engine))
     try:
         destination = sqlite3.connect(target)
@@ -84,9 +94,8 @@ def _libpq_url(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def backup_postgres(url: URL, target_dir: Path) -> Path:
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / f"rxbench-{_timestamp()}.pgdump"
+def backup_postgres(url: URL, target_dir: Path, *, reason: str = "manual") -> Path:
+    target = _new_backup_path(target_dir, reason, ".pgdump")
     result = subprocess.run(
         [_pg_tool("pg_dump"), "--format=custom", f"--file={target}", _libpq_url(url)],
         capture_output=True,

@@ -53,3 +53,12 @@ def test_restoring_something_that_is_not_a_backup_is_refused(
         restore_sqlite(services.database.engine, bogus)
     with pytest.raises(ValidationFailed, match="no backup file"):
         restore_sqlite(services.database.engine, tmp_path / "missing.sqlite3")
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="naming is the same code for both; SQLite is quick")
+def test_backups_in_the_same_instant_never_overwrite_each_other(
+    services: Services, admin: Actor, tmp_path: Path
+) -> None:
+    made = {backup_sqlite(services.database.engine, tmp_path, reason="manual") for _ in range(5)}
+    assert len(made) == 5
+    assert all(path.stat().st_size > 0 for path in made)
