@@ -105,7 +105,7 @@ class FillQueueModel(RowTableModel[FillRow]):
         if column == self.QUANTITY and role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and column == self.DRUG:
-            return f"NDC {row.ndc}"
+            return f"{row.drug}\nNDC {row.ndc}"  # the column is often elided
         return None
 
 
