@@ -37,6 +37,7 @@ GS_SUBSTITUTES = frozenset("#$@[\\^`{|}~")
 
 _GS1_CONFIG = ParseConfig(separator_chars=(GS,))
 _NDC_GTIN_PREFIX = "03"  # GTIN-13 form of a UPC-A with number system 3 (NDC / health related)
+# Case-insensitive: a keyboard-wedge scanner types lower case while Caps Lock is on.
 _RX_LABEL = re.compile(r"RX(\d{1,12})-(\d{1,2})", re.ASCII | re.IGNORECASE)
 _MAX_FILL_NUMBER = 99  # NCPDP 403-D3: 0 is the original dispensing, 1-99 the refills
 _GS1_CHARACTERS = re.compile(r"[!-\"%-?A-Z_a-z]{1,20}")  # set 82, as AIs 10 and 21 allow
@@ -372,6 +373,7 @@ def _wrong_length(digits: str, text: str) -> ScanError:
 
 def _interpret_by_content(value: str, *, text: str, aim: str | None) -> Scan:
     """No GS1 or retail symbology identifier: decide by what the text looks like."""
+    value = value.strip(GS)  # some scanners send the leading FNC1 of a GS1 symbol as GS
     if value.startswith("("):
         return _interpret_gs1_hri(value, text=text, aim=aim)
     if value[:2].upper() == "RX":
@@ -379,7 +381,7 @@ def _interpret_by_content(value: str, *, text: str, aim: str | None) -> Scan:
     if _is_digits(value) and len(value) <= 14:
         return _interpret_digits(value, text=text, aim=aim)
     if _TYPED_NDC.fullmatch(value):
-        return _interpret_typed_ndc(value, text=text)
+        return _interpret_typed_ndc(value, text=text, aim=aim)
     if _is_digits(value) and not (value.startswith("01") and _valid_gtin(value[2:16])):
         double = _double_scan(value, text)
         if double is not None:
@@ -393,7 +395,7 @@ def _interpret_by_content(value: str, *, text: str, aim: str | None) -> Scan:
 
 def _interpret_digits(digits: str, *, text: str, aim: str | None) -> Scan:
     if len(digits) in (10, 11):
-        return _interpret_typed_ndc(digits, text=text)
+        return _interpret_typed_ndc(digits, text=text, aim=aim)
     if len(digits) == 12:
         # Twelve bare digits are a UPC-A before anything else; an NDC-12 is typed with hyphens.
         return _interpret_gtin(digits, ScanKind.UPC, text=text, aim=aim)
@@ -404,12 +406,15 @@ def _interpret_digits(digits: str, *, text: str, aim: str | None) -> Scan:
     raise _wrong_length(digits, text)
 
 
-def _interpret_typed_ndc(value: str, *, text: str) -> Scan:
+def _interpret_typed_ndc(value: str, *, text: str, aim: str | None) -> Scan:
+    """An NDC as printed; typed unless a symbology identifier says a barcode carried it."""
     try:
         candidates = tuple(ndc_candidates(value))
     except NdcInvalid as exc:
         raise InvalidTypedNdc(exc.message, text=text) from None
-    return Scan(kind=ScanKind.NDC, text=text, candidates=candidates, manual=True)
+    return Scan(
+        kind=ScanKind.NDC, text=text, candidates=candidates, manual=aim is None, symbology=aim
+    )
 
 
 def _interpret_rx_label(value: str, *, text: str, aim: str | None) -> Scan:

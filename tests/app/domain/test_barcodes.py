@@ -176,12 +176,20 @@ def test_gs1_element_string_builder_round_trips(
     assert ndc in scan.candidates
 
 
-@given(st.builds(Ndc, digits(6), digits(4), digits(2)), gs1_texts)
-def test_ndc12_travels_in_ai_715(ndc12: Ndc, serial: str) -> None:
-    # A GTIN that embeds no NDC (GS1 company prefix 0614141), as after the 2026 rule.
-    scan = interpret_scan("]d2" + gs1_element_string("00614141000036", serial=serial, ndc12=ndc12))
+@given(st.builds(Ndc, digits(6), digits(4), digits(2)), expiries, gs1_texts, gs1_texts)
+def test_ndc12_travels_in_ai_715(ndc12: Ndc, expiry: dt.date, lot: str, serial: str) -> None:
+    # A GTIN that embeds no NDC (GS1 company prefix 0614141), as after the 2026 rule. All four
+    # DSCSA fields are present: a missing one that seems to hide inside a lot or serial ("10…",
+    # "17YYMMDD") reads as a lost separator (see the lost-separator tests).
+    text = gs1_element_string("00614141000036", expiry=expiry, lot=lot, serial=serial, ndc12=ndc12)
+    scan = interpret_scan("]d2" + text)
     assert scan.candidates == (ndc12,)
-    assert scan.serial == serial
+    assert (scan.expiry, scan.lot, scan.serial) == (expiry, lot, serial)
+
+
+def test_a_serial_without_lot_that_holds_10_is_suspected() -> None:
+    with pytest.raises(LotSerialRunTogether):
+        interpret_scan("]d20100329500907771" + "210100")
 
 
 def test_ai_715_settles_which_reading_of_the_gtin_is_meant() -> None:
@@ -272,6 +280,17 @@ def test_aim_symbology_identifiers_are_used_and_stripped(
     scan = interpret_scan(text)
     assert (scan.kind, scan.symbology) == (kind, symbology)
     assert TRAP_532 in scan.candidates and TRAP_541 in scan.candidates
+
+
+def test_a_leading_gs_for_fnc1_is_ignored() -> None:
+    scan = interpret_scan(GS + "010032950090777117280200" + "10AB")
+    assert (scan.kind, scan.lot) == (ScanKind.GS1, "AB")
+
+
+def test_an_ndc_carried_by_a_barcode_is_not_manual() -> None:
+    scan = interpret_scan("]C029500-907-77")
+    assert (scan.kind, scan.candidates, scan.manual) == (ScanKind.NDC, (TRAP_532,), False)
+    assert interpret_scan("29500-907-77").manual
 
 
 def test_rx_label_with_code_128_identifier() -> None:
