@@ -126,6 +126,7 @@ def create_application() -> QApplication:
     app = QApplication(sys.argv[:1])
     app.setOrganizationName("RxBench")
     app.setApplicationName("RxBench")
+    app.setDesktopFileName("rxbench")  # Wayland matches the window to installer/rxbench.desktop
     app.setWindowIcon(app_icon())
     return app
 
@@ -140,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
 def exit_without_teardown(code: int) -> None:
     """End the smoke run now: everything it opened is closed, and the interpreter's own
     teardown (destroying every module and Qt object, ~150 ms) would only delay the exit."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # a windowed Windows build has no console streams
+            stream.flush()
     logging.shutdown()
     os._exit(code)
 

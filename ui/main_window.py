@@ -163,7 +163,9 @@ class MainWindow(QMainWindow):
             "S&witch user…", "Ctrl+Shift+U", self._session.switch_user
         )
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
-        file_menu.addActions([self.lock_action, self.switch_user_action])
+        self.set_pin_action = QAction("Set my &PIN…", self)
+        self.set_pin_action.triggered.connect(self._set_pin)
+        file_menu.addActions([self.lock_action, self.switch_user_action, self.set_pin_action])
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -181,6 +183,13 @@ class MainWindow(QMainWindow):
         self.unlock_account_action = QAction("&Unlock a locked account…", self)
         self.unlock_account_action.triggered.connect(self._ask_account_to_unlock)
         tools_menu.addAction(self.unlock_account_action)
+
+    def _set_pin(self) -> None:
+        from ui.dialogs.set_pin import open_set_pin_dialog
+
+        actor = self._session.actor
+        if actor is not None:
+            open_set_pin_dialog(self, self._context.services, actor)
 
     def _build_status_bar(self) -> None:
         self.user_status = QLabel()

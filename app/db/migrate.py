@@ -1,5 +1,9 @@
 """Schema upgrades with Alembic, located in code so frozen builds find the scripts.
 
+Start-up only reads the database's revision and compares it with `SCHEMA_HEAD`: importing
+Alembic (and Mako, and Pygments) costs ~100 ms that a workstation whose schema is current
+should not pay, so Alembic is imported only to upgrade or to judge an unknown revision.
+
 Before an upgrade the SQLite file is backed up; on PostgreSQL the upgrade runs under an
 advisory lock so two workstations starting at once cannot both migrate. A database whose
 schema is newer than this code is refused, never touched.
@@ -10,14 +14,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 
+from app.db.migrations import SCHEMA_HEAD
 from app.errors import SchemaOutOfDate, SchemaTooNew
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,8 @@ class SchemaStatus:
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -48,22 +56,33 @@ def _alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _script() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_alembic_config())
 
 
 def head_revision() -> str:
+    """The newest migration shipped, as Alembic computes it from the scripts."""
     head = _script().get_current_head()
     assert head is not None, "the package ships at least one migration"
     return head
 
 
+def _current_revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.scalar(text("SELECT version_num FROM alembic_version"))
+
+
 def schema_status(engine: Engine) -> SchemaStatus:
     with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-    return SchemaStatus(current=current, head=head_revision())
+        current = _current_revision(connection)
+    return SchemaStatus(current=current, head=SCHEMA_HEAD)
 
 
 def _known(revision: str) -> bool:
+    if revision == SCHEMA_HEAD:
+        return True
     script = _script()
     try:
         return script.get_revision(revision) is not None
@@ -108,6 +127,8 @@ def upgrade(engine: Engine, *, backup_dir: Path | None = None) -> SchemaStatus:
             connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK_KEY}
             )
+        from alembic import command
+
         command.upgrade(_alembic_config(connection), "head")
     log.info("database schema upgraded from %s to %s", status.current, status.head)
     return schema_status(engine)

@@ -7,6 +7,8 @@ never a monkeypatch, and hashes made with it are upgraded at the next production
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -19,8 +21,14 @@ _PROFILES = {
 class SecretHasher:
     def __init__(self, profile: str) -> None:
         self._hasher = _PROFILES[profile]()
-        # Verified against when the user name is unknown, so timing does not reveal names.
-        self._decoy = self._hasher.hash("decoy password that no one has")
+
+    @cached_property
+    def _decoy(self) -> str:
+        """Verified against when the user name is unknown, so timing does not reveal names.
+
+        Made on first use: hashing costs ~0.1 s that start-up should not pay.
+        """
+        return self._hasher.hash("decoy password that no one has")
 
     def hash(self, secret: str) -> str:
         return self._hasher.hash(secret)

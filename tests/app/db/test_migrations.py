@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -11,6 +12,7 @@ from sqlalchemy import Engine, inspect, text
 
 from app.db import migrate
 from app.db.engine import create_database_engine
+from app.db.migrations import SCHEMA_HEAD
 from app.db.models import Base, managed_by_models
 from app.errors import SchemaOutOfDate, SchemaTooNew
 from tests.conftest import BACKEND
@@ -85,3 +87,24 @@ def test_two_workstations_upgrading_at_once_migrate_once(empty_database_url: str
     assert all(migrate.schema_status(engine).is_current for engine in engines)
     for engine in engines:
         engine.dispose()
+
+
+def test_the_start_up_head_constant_is_alembics_head() -> None:
+    assert migrate.head_revision() == SCHEMA_HEAD
+
+
+def test_sqlite_file_is_backed_up_before_an_upgrade(tmp_path: Path) -> None:
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    from alembic import command
+
+    with engine.begin() as connection:
+        command.upgrade(migrate._alembic_config(connection), "0001")
+    backups = tmp_path / "backups"
+    status = migrate.upgrade(engine, backup_dir=backups)
+    assert status.is_current
+    [backup] = backups.glob("*.sqlite3")
+    assert "before-upgrade-0001" in backup.name
+    copy = create_database_engine(f"sqlite:///{backup}")
+    assert migrate.schema_status(copy).current == "0001"
+    copy.dispose()
+    engine.dispose()
