@@ -9,6 +9,7 @@ from app.config import Settings
 from app.db import migrate
 from app.db.engine import create_database_engine, describe_database, environment_faults
 from app.services.auth import AuthService, LockoutPolicy
+from app.services.catalogue import CatalogueService
 from app.services.fills import FillQueryService
 from app.services.passwords import SecretHasher
 from app.services.patients import PatientService
@@ -34,6 +35,7 @@ class Services:
     fills: FillQueryService
     stock: StockQueryService
     patients: PatientService
+    catalogue: CatalogueService
     warnings: list[str] = field(default_factory=list)
 
     def close(self) -> None:
@@ -70,5 +72,6 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         fills=FillQueryService(database),
         stock=StockQueryService(database),
         patients=PatientService(database),
+        catalogue=CatalogueService(database),
         warnings=warnings,
     )

@@ -205,7 +205,7 @@ class DrugProduct(Base):
     # The last directory that listed it: a product the FDA drops is kept, marked discontinued.
     last_seen_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("catalogue_snapshots.id"))
     # The display name folded to lower-case ASCII words, for ranking and ordering search hits.
-    search_name: Mapped[str] = mapped_column(String(255), default="")
+    search_name: Mapped[str] = mapped_column(String(255), default="", index=True)
 
     packages: Mapped[list[DrugPackage]] = relationship(back_populates="product")
 

@@ -96,6 +96,10 @@ def upgrade() -> None:
     else:
         _add_columns_postgresql()
 
+    op.create_index(
+        op.f("ix_drug_products_search_name"), "drug_products", ["search_name"], unique=False
+    )
+
     # Packages loaded before this revision had their billing quantity parsed when it is known.
     op.execute(
         "UPDATE drug_packages SET billing_quantity_source = 'parsed' "
@@ -106,7 +110,7 @@ def upgrade() -> None:
         op.execute(
             "CREATE VIRTUAL TABLE catalogue_search USING fts5("
             "search_text, search_ndc, content='drug_packages', content_rowid='id', "
-            "tokenize='unicode61', prefix='2 3')"
+            "tokenize='unicode61', prefix='2', detail=column)"
         )
     else:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
@@ -141,6 +145,7 @@ def downgrade() -> None:
             "drug_products",
             type_="foreignkey",
         )
+    op.drop_index(op.f("ix_drug_products_search_name"), table_name="drug_products")
     with op.batch_alter_table("drug_packages", schema=None) as batch_op:
         if sqlite:
             batch_op.drop_constraint(
