@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QModelIndex, QRegularExpression, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QModelIndex, QRegularExpression, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -19,9 +16,9 @@ from PySide6.QtWidgets import (
 from app.domain.fill_states import FillState
 from app.services.fills import FillQueryService, FillRow
 from app.services.unit_of_work import Actor
-from ui.docks.base import ActorSource, DataDock
+from ui.docks.base import ActorSource, DataDock, row_table
 from ui.models.fills import FillQueueModel
-from ui.models.table import ROW_ROLE, SORT_ROLE
+from ui.models.table import ROW_ROLE
 from ui.tasks import TaskRunner
 
 ALL_STAGES = "All active stages"
@@ -43,9 +40,12 @@ class FillQueueDock(DataDock):
         super().__init__("Fill queue", "fill_queue_dock", tasks=tasks, actor=actor, parent=parent)
         self._fills = fills
         self.model = FillQueueModel(self)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SORT_ROLE)
+        self.table, self.proxy = row_table(
+            self.model,
+            accessible_name="Fill queue table",
+            sort_column=FillQueueModel.PROMISED,
+            stretch_column=FillQueueModel.DRUG,
+        )
         self.proxy.setFilterKeyColumn(FillQueueModel.STATUS)
 
         self.stage = QComboBox()
@@ -57,22 +57,6 @@ class FillQueueDock(DataDock):
         self.stage.currentIndexChanged.connect(self._filter_by_stage)
         self.count = QLabel()
         self.count.setAccessibleName("Fills shown")
-
-        self.table = QTableView()
-        self.table.setAccessibleName("Fill queue table")
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(FillQueueModel.PROMISED, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(FillQueueModel.DRUG, QHeaderView.ResizeMode.Stretch)
         self.table.activated.connect(self._activated)
 
         content = QWidget()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtWidgets import QWidget
 
 from app.services.stock import StockQueryService, StockRow
 from app.services.unit_of_work import Actor
-from ui.docks.base import ActorSource, DataDock
+from ui.docks.base import ActorSource, DataDock, row_table
 from ui.models.stock import StockModel
-from ui.models.table import SORT_ROLE
 from ui.tasks import TaskRunner
 
 
@@ -25,21 +23,11 @@ class InventoryDock(DataDock):
         super().__init__("Inventory", "inventory_dock", tasks=tasks, actor=actor, parent=parent)
         self._stock = stock
         self.model = StockModel(self)
-        proxy = QSortFilterProxyModel(self)
-        proxy.setSourceModel(self.model)
-        proxy.setSortRole(SORT_ROLE)
-        self.table = QTableView()
-        self.table.setAccessibleName("Stock on hand table")
-        self.table.setModel(proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(StockModel.EXPIRY, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(
-            StockModel.DRUG, QHeaderView.ResizeMode.Stretch
+        self.table, _ = row_table(
+            self.model,
+            accessible_name="Stock on hand table",
+            sort_column=StockModel.EXPIRY,
+            stretch_column=StockModel.DRUG,
         )
         self.set_content(self.table)
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QModelIndex, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
     QLabel,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -15,9 +12,9 @@ from PySide6.QtWidgets import (
 from app.domain.fill_states import FillState
 from app.services.fills import FillQueryService, FillRow
 from app.services.unit_of_work import Actor
-from ui.docks.base import ActorSource, DataDock
+from ui.docks.base import ActorSource, DataDock, row_table
 from ui.models.fills import PickupModel
-from ui.models.table import ROW_ROLE, SORT_ROLE
+from ui.models.table import ROW_ROLE
 from ui.tasks import TaskRunner
 
 
@@ -37,24 +34,13 @@ class PaymentDock(DataDock):
         super().__init__("Pickup", "payment_dock", tasks=tasks, actor=actor, parent=parent)
         self._fills = fills
         self.model = PickupModel(self)
-        proxy = QSortFilterProxyModel(self)
-        proxy.setSourceModel(self.model)
-        proxy.setSortRole(SORT_ROLE)
         self.summary = QLabel()
         self.summary.setAccessibleName("Fills ready for pickup")
-        self.table = QTableView()
-        self.table.setAccessibleName("Ready for pickup table")
-        self.table.setModel(proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(PickupModel.PATIENT, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(
-            PickupModel.DRUG, QHeaderView.ResizeMode.Stretch
+        self.table, _ = row_table(
+            self.model,
+            accessible_name="Ready for pickup table",
+            sort_column=PickupModel.PATIENT,
+            stretch_column=PickupModel.DRUG,
         )
         self.table.activated.connect(self._activated)
         content = QWidget()

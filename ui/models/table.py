@@ -10,7 +10,6 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 Row = TypeVar("Row")
 AnyIndex = QModelIndex | QPersistentModelIndex
 
-SORT_ROLE = Qt.ItemDataRole.UserRole
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -22,6 +21,8 @@ class RowTableModel(QAbstractTableModel, Generic[Row]):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[Row] = []
+        self._sort_column = -1
+        self._sort_order = Qt.SortOrder.AscendingOrder
 
     @property
     def rows(self) -> Sequence[Row]:
@@ -29,8 +30,38 @@ class RowTableModel(QAbstractTableModel, Generic[Row]):
 
     def set_rows(self, rows: Iterable[Row]) -> None:
         self.beginResetModel()
-        self._rows = list(rows)
+        self._rows = self._sorted(list(rows))
         self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort in Python with one key per row; a sorting proxy calls data() per comparison.
+
+        Selections and other persistent indexes follow their rows to the new positions.
+        """
+        self._sort_column, self._sort_order = column, order
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        followed = [self._rows[index.row()] for index in persistent]
+        self._rows = self._sorted(self._rows)
+        position = {id(row): number for number, row in enumerate(self._rows)}
+        self.changePersistentIndexList(
+            persistent,
+            [
+                self.index(position[id(row)], index.column())
+                for row, index in zip(followed, persistent, strict=True)
+            ],
+        )
+        self.layoutChanged.emit()
+
+    def _sorted(self, rows: list[Row]) -> list[Row]:
+        if not 0 <= self._sort_column < len(self.HEADERS):
+            return rows
+        column = self._sort_column
+        return sorted(
+            rows,
+            key=lambda row: self.sort_key(row, column),
+            reverse=self._sort_order == Qt.SortOrder.DescendingOrder,
+        )
 
     def update_row(self, position: int, row: Row) -> None:
         self._rows[position] = row
@@ -66,8 +97,6 @@ class RowTableModel(QAbstractTableModel, Generic[Row]):
         column = index.column()
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return self.display(row, column)
-        if role == SORT_ROLE:
-            return self.sort_key(row, column)
         if role == ROW_ROLE:
             return row
         return self.decorate(row, column, role)

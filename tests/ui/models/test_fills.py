@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from app.domain.fill_states import FillState
 from app.services.fills import FillRow
 from ui.models.fills import LATE_COLOUR, STATE_COLOURS, FillQueueModel, PickupModel
-from ui.models.table import ROW_ROLE, SORT_ROLE
+from ui.models.table import ROW_ROLE
 
 NOW = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 
@@ -91,8 +91,26 @@ def test_fill_queue_cells_read_as_a_technician_expects(rows):
 def test_fills_without_a_promise_sort_last(rows):
     model = FillQueueModel(clock=lambda: NOW)
     model.set_rows(rows)
-    keys = [model.index(r, FillQueueModel.PROMISED).data(SORT_ROLE) for r in range(3)]
-    assert keys[1] < keys[0] < keys[2]
+    model.sort(FillQueueModel.PROMISED)
+    assert [model.row_at(r) for r in range(3)] == [rows[1], rows[0], rows[2]]
+    model.sort(FillQueueModel.PROMISED, Qt.SortOrder.DescendingOrder)
+    assert [model.row_at(r) for r in range(3)] == [rows[2], rows[0], rows[1]]
+
+
+def test_sorting_keeps_the_selected_row_selected(qtbot, rows):
+    model = FillQueueModel(clock=lambda: NOW)
+    model.set_rows(rows)
+    selected = QPersistentModelIndex(model.index(2, FillQueueModel.PATIENT))
+    model.sort(FillQueueModel.PROMISED)
+    assert model.row_at(selected.row()) is rows[2]
+    assert selected.column() == FillQueueModel.PATIENT
+
+
+def test_new_rows_arrive_in_the_chosen_order(rows):
+    model = FillQueueModel(clock=lambda: NOW)
+    model.sort(FillQueueModel.PROMISED)
+    model.set_rows(rows)
+    assert [model.row_at(r) for r in range(3)] == [rows[1], rows[0], rows[2]]
 
 
 def test_update_row_signals_the_changed_row(qtbot, rows):
