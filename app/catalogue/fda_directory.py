@@ -310,6 +310,13 @@ def _decode(data: bytes, file: str) -> str:
 
 def _rows(text: str, file: str, columns: tuple[str, ...]) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of each data row, after checking the header and line ends."""
+    bare = re.search(r"(?<!\r)\n|\r(?!\n)", text)
+    if bare is not None:
+        raise DirectoryUnreadable(
+            "a line ends without CR LF: not the FDA layout",
+            file=file,
+            line=text.count("\n", 0, bare.start()) + 1,
+        )
     if not text.endswith("\r\n"):
         raise DirectoryUnreadable(
             "the last line does not end with CR LF: the file is truncated",
@@ -317,11 +324,6 @@ def _rows(text: str, file: str, columns: tuple[str, ...]) -> Iterator[tuple[int,
             line=text.count("\n") + 1,
         )
     lines = text[:-2].split("\r\n")
-    if text.count("\n") != len(lines):
-        bare = next(index for index, line in enumerate(lines) if "\n" in line or "\r" in line)
-        raise DirectoryUnreadable(
-            "a line ends without CR LF: not the FDA layout", file=file, line=bare + 1
-        )
     header = tuple(lines[0].split("\t"))
     if header != columns:
         raise DirectoryUnreadable(
