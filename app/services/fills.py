@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import RowMapping, select
 from sqlalchemy.orm import aliased
 
 from app.db.models import DrugPackage, DrugProduct, Fill, Patient, Prescription, User
@@ -50,13 +50,13 @@ class FillQueryService:
         holder = aliased(User)
         statement = (
             select(
-                Fill.id,
+                Fill.id.label("fill_id"),
                 Prescription.rx_number,
                 Fill.fill_number,
                 Fill.state,
                 Fill.priority,
                 Fill.promised_at,
-                Patient.id,
+                Patient.id.label("patient_id"),
                 Patient.last_name,
                 Patient.first_name,
                 DrugProduct.proprietary_name,
@@ -69,7 +69,7 @@ class FillQueryService:
                 Fill.quantity,
                 Fill.days_supply,
                 Prescription.directions,
-                holder.username,
+                holder.username.label("held_by"),
                 Fill.created_at,
                 Fill.state_changed_at,
             )
@@ -82,50 +82,28 @@ class FillQueryService:
             .order_by(Fill.promised_at.is_(None), Fill.promised_at, Fill.created_at)
         )
         with self._db.reading() as session:
-            return [_row(*values) for values in session.execute(statement)]
+            return [_row(values) for values in session.execute(statement).mappings()]
 
 
-def _row(
-    fill_id: int,
-    rx_number: str,
-    fill_number: int,
-    state: str,
-    priority: str,
-    promised_at: datetime | None,
-    patient_id: int,
-    last_name: str,
-    first_name: str,
-    brand: str,
-    generic: str,
-    strength: str,
-    strength_unit: str,
-    dosage_form: str,
-    ndc: str,
-    dea_schedule: str | None,
-    quantity: Decimal,
-    days_supply: int,
-    directions: str,
-    held_by: str | None,
-    created_at: datetime,
-    state_changed_at: datetime,
-) -> FillRow:
-    strength_text = f" {strength} {strength_unit}" if strength else ""
+def _row(values: RowMapping) -> FillRow:
+    strength = f" {values['strength']} {values['strength_unit']}" if values["strength"] else ""
+    name = values["proprietary_name"] or values["nonproprietary_name"]
     return FillRow(
-        fill_id=fill_id,
-        rx_number=rx_number,
-        fill_number=fill_number,
-        state=FillState(state),
-        priority=priority,
-        promised_at=promised_at,
-        patient_id=patient_id,
-        patient_name=f"{last_name}, {first_name}",
-        drug=f"{brand or generic}{strength_text} {dosage_form}".strip(),
-        ndc=ndc,
-        dea_schedule=dea_schedule,
-        quantity=quantity,
-        days_supply=days_supply,
-        directions=directions,
-        held_by=held_by,
-        created_at=created_at,
-        state_changed_at=state_changed_at,
+        fill_id=values["fill_id"],
+        rx_number=values["rx_number"],
+        fill_number=values["fill_number"],
+        state=FillState(values["state"]),
+        priority=values["priority"],
+        promised_at=values["promised_at"],
+        patient_id=values["patient_id"],
+        patient_name=f"{values['last_name']}, {values['first_name']}",
+        drug=f"{name}{strength} {values['dosage_form']}".strip(),
+        ndc=values["ndc"],
+        dea_schedule=values["dea_schedule"],
+        quantity=values["quantity"],
+        days_supply=values["days_supply"],
+        directions=values["directions"],
+        held_by=values["held_by"],
+        created_at=values["created_at"],
+        state_changed_at=values["state_changed_at"],
     )
