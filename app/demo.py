@@ -607,7 +607,7 @@ def _add_prescriptions_and_fills(uow: UnitOfWork, now: datetime) -> None:
             patient=patients[(index * 7) % len(patients)],
             prescriber=prescribers[index % len(prescribers)],
             package=package,
-            source=("electronic", "electronic", "fax", "phone", "written")[index % 5],
+            source=("electronic", "electronic", "faxed", "phoned", "written")[index % 5],
             written_date=written,
             quantity=quantity,
             days_supply=template.days_supply,

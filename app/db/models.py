@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -117,12 +118,31 @@ class Patient(Base):
     phone: Mapped[str] = mapped_column(String(32), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
     preferred_language: Mapped[str] = mapped_column(String(8), default="en")
+    phone_alternate: Mapped[str] = mapped_column(String(32), default="")
+    # None: nobody asked yet; True: the patient said "no known allergies" (an explicit answer).
+    no_known_allergies: Mapped[bool | None] = mapped_column(Boolean)
+    easy_open_caps: Mapped[bool] = mapped_column(Boolean, default=False)
+    large_print_labels: Mapped[bool] = mapped_column(Boolean, default=False)
+    delivery: Mapped[bool] = mapped_column(Boolean, default=False)
+    privacy_notice_acknowledged_on: Mapped[date | None] = mapped_column(Date)
+    notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    allergies: Mapped[list[PatientAllergy]] = relationship(
+        back_populates="patient", order_by="PatientAllergy.id"
+    )
+    conditions: Mapped[list[PatientCondition]] = relationship(
+        back_populates="patient", order_by="PatientCondition.id"
+    )
+    coverages: Mapped[list[InsuranceCoverage]] = relationship(
+        back_populates="patient", order_by="InsuranceCoverage.rank"
+    )
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         CheckConstraint("sex IN ('F', 'M', 'X', 'U')", name="known_sex"),
+        Index("ix_patients_phone", "phone"),
         Index("ix_patients_name", "last_name", "first_name"),
         Index("ix_patients_date_of_birth", "date_of_birth"),
     )
@@ -130,6 +150,70 @@ class Patient(Base):
     @property
     def display_name(self) -> str:
         return f"{self.last_name}, {self.first_name}"
+
+
+class PatientAllergy(Base):
+    """An allergy coded to an ingredient and/or a pharmacologic class where possible."""
+
+    __tablename__ = "patient_allergies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    substance: Mapped[str] = mapped_column(String(200), default="")
+    drug_class: Mapped[str] = mapped_column(String(200), default="")
+    reaction: Mapped[str] = mapped_column(String(200), default="")
+    severity: Mapped[str] = mapped_column(String(16), default="unknown")
+    free_text: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    patient: Mapped[Patient] = relationship(back_populates="allergies")
+
+    __table_args__ = (
+        CheckConstraint(
+            "severity IN ('mild', 'moderate', 'severe', 'unknown')", name="known_severity"
+        ),
+    )
+
+
+class PatientCondition(Base):
+    __tablename__ = "patient_conditions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    description: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    patient: Mapped[Patient] = relationship(back_populates="conditions")
+
+
+class InsuranceCoverage(Base):
+    """A pharmacy benefit card; rank 1 is primary, 2 secondary (NCPDP coordination of benefits)."""
+
+    __tablename__ = "insurance_coverages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    plan_name: Mapped[str] = mapped_column(String(200), default="")
+    bin: Mapped[str] = mapped_column(String(6))
+    pcn: Mapped[str] = mapped_column(String(10), default="")
+    group_number: Mapped[str] = mapped_column(String(15), default="")
+    cardholder_id: Mapped[str] = mapped_column(String(20))
+    person_code: Mapped[str] = mapped_column(String(3), default="")
+    # NCPDP 306-C6: 0 not specified, 1 cardholder, 2 spouse, 3 child, 4 other.
+    relationship_code: Mapped[str] = mapped_column(String(1), default="1")
+    effective_on: Mapped[date | None] = mapped_column(Date)
+    terminated_on: Mapped[date | None] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    patient: Mapped[Patient] = relationship(back_populates="coverages")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("rank BETWEEN 1 AND 9", name="rank_range"),
+        CheckConstraint("relationship_code IN ('0', '1', '2', '3', '4')", name="relationship"),
+    )
 
 
 class Prescriber(Base):
@@ -148,6 +232,10 @@ class Prescriber(Base):
     city: Mapped[str] = mapped_column(String(100), default="")
     state: Mapped[str] = mapped_column(String(2), default="")
     postal_code: Mapped[str] = mapped_column(String(10), default="")
+    # Schedules the DEA registration covers, comma-separated: 2,2N,3,3N,4,5.
+    dea_schedules: Mapped[str] = mapped_column(String(20), default="")
+    dea_expires_on: Mapped[date | None] = mapped_column(Date)
+    address_line2: Mapped[str] = mapped_column(String(200), default="")
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -300,6 +388,17 @@ class Prescription(Base):
     directions: Mapped[str] = mapped_column(Text, default="")
     daw_code: Mapped[int] = mapped_column(Integer, default=0)
     notes: Mapped[str] = mapped_column(Text, default="")
+    quantity_unit: Mapped[str] = mapped_column(String(2), default="EA")
+    days_supply_overridden: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The sig could not be fully expanded: directions keep the free text for the pharmacist.
+    sig_needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    indication: Mapped[str] = mapped_column(String(200), default="")
+    transferred_from: Mapped[str] = mapped_column(String(200), default="")
+    transfer_count: Mapped[int] = mapped_column(Integer, default=0)
+    do_not_fill_before: Mapped[date | None] = mapped_column(Date)
+    emergency_oral: Mapped[bool] = mapped_column(Boolean, default=False)
+    written_follow_up_due: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
@@ -314,7 +413,25 @@ class Prescription(Base):
         CheckConstraint("days_supply > 0", name="positive_days_supply"),
         CheckConstraint("refills_authorized >= 0", name="refills_not_negative"),
         CheckConstraint("daw_code BETWEEN 0 AND 9", name="daw_code_range"),
+        CheckConstraint(
+            "source IN ('electronic', 'written', 'phoned', 'faxed', 'transferred')",
+            name="known_source",
+        ),
+        CheckConstraint("status IN ('active', 'inactive', 'transferred_out')", name="known_status"),
     )
+
+
+class PrescriptionImage(Base):
+    """The scanned paper or faxed prescription, shown beside it at pharmacist data review."""
+
+    __tablename__ = "prescription_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prescription_id: Mapped[int] = mapped_column(ForeignKey("prescriptions.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    added_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 class Fill(Base):
@@ -332,6 +449,9 @@ class Fill(Base):
     dispensed_package_id: Mapped[int | None] = mapped_column(ForeignKey("drug_packages.id"))
     promised_at: Mapped[datetime | None]
     held_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The state a fill on hold returns to, and why it is held.
+    resume_state: Mapped[str | None] = mapped_column(String(24))
+    hold_reason: Mapped[str] = mapped_column(Text, default="")
     state_changed_at: Mapped[datetime] = mapped_column(default=utc_now)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
@@ -347,6 +467,99 @@ class Fill(Base):
         CheckConstraint("fill_number >= 0", name="fill_number_not_negative"),
         Index("ix_fills_state_created", "state", "created_at"),
     )
+
+
+class FillTransition(Base):
+    """Append-only history of a fill's workflow: who moved it, from where to where, and why."""
+
+    __tablename__ = "fill_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fill_id: Mapped[int] = mapped_column(ForeignKey("fills.id"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    workstation: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ClinicalFinding(Base):
+    """A screening result at data review (allergy, duplicate therapy, early refill)."""
+
+    __tablename__ = "clinical_findings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fill_id: Mapped[int] = mapped_column(ForeignKey("fills.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16), default="warning")
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    found_at: Mapped[datetime] = mapped_column(default=utc_now)
+    acknowledged_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_at: Mapped[datetime | None]
+    acknowledgement_reason: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class WorkItem(Base):
+    """One entry in the single pharmacist work list, whatever kind of thing waits on them.
+
+    Fills at data review and final verification, clinical findings, and the later kinds
+    (shortage notices, count approvals, recalls, counseling, overrides) all land here, so
+    there is one queue and one badge.
+    """
+
+    __tablename__ = "work_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime] = mapped_column(default=utc_now)
+    closed_at: Mapped[datetime | None]
+    closed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_work_items_open", "closed_at", "kind"),)
+
+
+class ChangeEvent(Base):
+    """A note that something other workstations show has changed; they poll or LISTEN."""
+
+    __tablename__ = "change_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    workstation: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Counter(Base):
+    """Named sequences handed out under a row lock (Rx numbers)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_value: Mapped[int] = mapped_column(Integer)
+
+
+class PharmacySetting(Base):
+    """House policies shared by every workstation (thresholds, state-law choices, sig table)."""
+
+    __tablename__ = "pharmacy_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 # --- stock ------------------------------------------------------------------------------------
