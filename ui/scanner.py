@@ -155,13 +155,15 @@ class ScanCapture:
 
 
 class _Kind(Enum):
-    MODIFIER = auto()  # Shift, Ctrl, Alt alone: scanners press them around characters
+    MODIFIER = auto()  # Shift, Ctrl, Alt, a lock key: scanners press them around characters
     CHARACTER = auto()
     ALT_DIGIT = auto()  # a keypad digit with Alt held: part of an Alt+0029 code
     TERMINATOR = auto()
     OTHER = auto()  # anything a scanner never sends: a person is at the keyboard
 
 
+# Lock keys too: a scanner typing an Alt code may toggle Num Lock around each keypad digit
+# (xdotool does, seen under X11).
 _MODIFIER_KEYS = frozenset(
     key.value
     for key in (
@@ -170,6 +172,9 @@ _MODIFIER_KEYS = frozenset(
         Qt.Key.Key_Alt,
         Qt.Key.Key_AltGr,
         Qt.Key.Key_Meta,
+        Qt.Key.Key_NumLock,
+        Qt.Key.Key_CapsLock,
+        Qt.Key.Key_ScrollLock,
     )
 )
 _COMMAND_MODIFIERS = (
