@@ -17,6 +17,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tests.ui.scanner_keys import (
+    GS,
+    GS1_WITH_GS,
+    PERSON_GAP_MS,
+    SCANNER_GAP_MS,
+    FakeClock,
+    focus,
+    installed_scanner,
+    let_time_pass,
+    press,
+    scan,
+    send_character,
+    send_key,
+    type_keys,
+)
 from ui.scanner import (
     ScanCapture,
     ScanLineEdit,
@@ -29,22 +44,6 @@ from ui.scanner import (
     save_scanner_settings,
     visible_controls,
 )
-
-GS = "\x1d"
-GS1_WITH_GS = "0103786180001281172604301ALOT42" + GS + "21SER9"
-SCANNER_GAP_MS = 5
-PERSON_GAP_MS = 150
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, ms: int) -> None:
-        self.now += ms
 
 
 class Bench(QDialog):
@@ -70,10 +69,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def scanner(qapp: QApplication, clock: FakeClock) -> Iterator[WedgeScannerFilter]:
-    scanner_filter = WedgeScannerFilter(ScannerSettings(), clock=clock)
-    qapp.installEventFilter(scanner_filter)
-    yield scanner_filter
-    qapp.removeEventFilter(scanner_filter)
+    with installed_scanner(qapp, clock) as scanner_filter:
+        yield scanner_filter
 
 
 @pytest.fixture
@@ -85,52 +82,6 @@ def bench(qtbot) -> Bench:
     qtbot.waitUntil(dialog.isActiveWindow)
     focus(qtbot, dialog.notes)
     return dialog
-
-
-def focus(qtbot, widget: QWidget) -> None:
-    widget.setFocus()
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is widget)
-
-
-def type_keys(qtbot, clock: FakeClock, text: str, gap_ms: int, target=None) -> None:
-    """Each character `gap_ms` after the one before, to the focused widget (or `target`)."""
-    for char in text:
-        clock.advance(gap_ms)
-        if char == GS:
-            press_ctrl_bracket(qtbot, target or QApplication.focusWidget())
-        elif not char.isascii():  # QTest makes text of a key code, Latin-1 only
-            send_character(target or QApplication.focusWidget(), char)
-        else:
-            qtbot.keyClick(target or QApplication.focusWidget(), char)
-
-
-def send_key(target, kind: QEvent.Type, key: Qt.Key, modifiers: Qt.KeyboardModifier) -> None:
-    QApplication.sendEvent(target, QKeyEvent(kind, key, modifiers))
-
-
-def send_character(target, char: str) -> None:
-    for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
-        QApplication.sendEvent(target, QKeyEvent(kind, 0, Qt.KeyboardModifier.NoModifier, char))
-
-
-def press_ctrl_bracket(qtbot, target) -> None:
-    qtbot.keyClick(target, Qt.Key.Key_BracketRight, Qt.KeyboardModifier.ControlModifier)
-
-
-def press(qtbot, clock: FakeClock, key: Qt.Key, gap_ms: int, target=None) -> None:
-    clock.advance(gap_ms)
-    qtbot.keyClick(target or QApplication.focusWidget(), key)
-
-
-def scan(qtbot, clock: FakeClock, text: str, key: Qt.Key = Qt.Key.Key_Return) -> None:
-    type_keys(qtbot, clock, text, SCANNER_GAP_MS)
-    press(qtbot, clock, key, SCANNER_GAP_MS)
-
-
-def let_time_pass(qtbot, clock: FakeClock, scanner_filter: WedgeScannerFilter, ms: int) -> None:
-    """Advance the clock and let the filter's silence timer notice."""
-    clock.advance(ms)
-    qtbot.wait(scanner_filter.settings.max_gap_ms + 20)
 
 
 # --- bursts and typing ------------------------------------------------------------------------
@@ -412,7 +363,7 @@ def test_a_scan_goes_to_the_waiting_panel_not_the_focused_notes_field(qtbot, sca
         scan(qtbot, clock, GS1_WITH_GS)
 
     assert entry.args == [GS1_WITH_GS, False]
-    assert bench.scan_field.text() == "0103786180001281172604301ALOT42␝21SER9"
+    assert bench.scan_field.text() == "01003037861800111726043010LOT42␝21SER9"
     assert bench.notes.text() == "ok "
     assert QApplication.focusWidget() is bench.notes
 

@@ -22,7 +22,7 @@ from ui.scanner import ScannerSettings, save_scanner_settings
 GS = "\x1d"
 WINDOW_PROGRAM = Path(__file__).with_name("scanner_x11_window.py")
 REPLY_TIMEOUT_S = 15
-GS1_LOT, GS1_SERIAL = "0103786180001281172604301ALOT42", "21SER9"
+GS1_LOT, GS1_SERIAL = "01003037861800111726043010LOT42", "21SER9"
 
 pytestmark = pytest.mark.slow
 
