@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QFontDatabase, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.barcodes import (
+    GS,
     GS_SUBSTITUTES,
     LotSerialRunTogether,
     Scan,
@@ -42,6 +45,14 @@ from ui.scanner import (
 NO_TERMINATOR_PROBLEM = "Choose Enter, Tab or both: RxBench knows a scan has ended by them."
 GS_ITSELF = "GS itself (Ctrl+] or Alt+0029)"
 NOTHING_SHOWN = "—"
+# Control characters as named badges rather than as control pictures (␝): many fonts, the
+# Xvfb and Linux defaults among them, have no glyph for those and draw an empty box.
+CONTROL_NAMES = {GS: "GS", "\r": "CR", "\n": "LF", "\t": "TAB"}
+TERMINATOR_NAMES = {Terminator.ENTER: "⏎ Enter", Terminator.TAB: "⇥ Tab"}
+_BADGE = '<span style="background-color:{background}; color:{colour};">&nbsp;{text}&nbsp;</span>'
+_CONTROL_BADGE = {"background": "#fde68a", "colour": "#5b3a00"}
+_FOREIGN_BADGE = {"background": "#fdecea", "colour": "#7a1010"}
+_TERMINATOR_BADGE = {"background": "#dbeafe", "colour": "#1e3a8a"}
 KIND_NAMES = {
     ScanKind.UPC: "UPC-A with an NDC",
     ScanKind.EAN13: "EAN-13 with an NDC",
@@ -181,7 +192,7 @@ class ScannerTestDialog(QDialog):
         super().__init__(parent)
         self._scanner_filter = scanner_filter
         self.setWindowTitle("Scanner test — RxBench")
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(640)
 
         intro = QLabel(
             "Scan a barcode. This window shows what RxBench received and how it reads it. "
@@ -194,6 +205,7 @@ class ScannerTestDialog(QDialog):
         self._values: dict[str, QLabel] = {}
         for name in (
             "Characters",
+            "Length",
             "Timing",
             "Read as",
             "NDC",
@@ -205,7 +217,9 @@ class ScannerTestDialog(QDialog):
         ):
             value = QLabel(NOTHING_SHOWN)
             value.setWordWrap(True)
-            value.setTextFormat(Qt.TextFormat.PlainText)
+            value.setTextFormat(
+                Qt.TextFormat.RichText if name == "Characters" else Qt.TextFormat.PlainText
+            )
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self._values[name] = add_field(form, f"{name}:", value)
         self._values["Characters"].setFont(
@@ -224,7 +238,9 @@ class ScannerTestDialog(QDialog):
         scanner_filter.captured.connect(self.show_capture)
 
     def value(self, name: str) -> str:
-        return self._values[name].text()
+        """What a row says, as plain text (GS as ␝, the terminator as ⏎ or ⇥)."""
+        label = self._values[name]
+        return label.accessibleDescription() or label.text()
 
     def showEvent(self, event: QShowEvent) -> None:
         self._scanner_filter.set_diverted(True)
@@ -235,11 +251,16 @@ class ScannerTestDialog(QDialog):
         super().hideEvent(event)
 
     def show_capture(self, capture: ScanCapture) -> None:
+        characters = self._values["Characters"]
+        characters.setText(_characters_html(capture.text, capture.terminator))
         end = TERMINATOR_SYMBOLS[capture.terminator] if capture.terminator else ""
+        characters.setAccessibleDescription(visible_controls(capture.text) + end)
+        separators = capture.text.count(GS)
         self._set(
-            "Characters",
-            f"{visible_controls(capture.text)}{end}   ({len(capture.text)} characters"
-            + (", ␝ is the GS separator)" if "\x1d" in capture.text else ")"),
+            "Length",
+            f"{len(capture.text)} characters"
+            + (f", of which {separators} GS separator" if separators else "")
+            + ("s" if separators > 1 else ""),
         )
         self._set("Timing", self._timing(capture.gaps_ms))
         self._message.retract()
@@ -262,7 +283,7 @@ class ScannerTestDialog(QDialog):
         limit = self._scanner_filter.settings.max_gap_ms
         return (
             f"{len(gaps_ms) + 1} keys in {sum(gaps_ms)} ms, longest gap {max(gaps_ms)} ms "
-            f"(limit {limit} ms). Gap before each key: {' '.join(map(str, gaps_ms))} ms"
+            f"(limit {limit} ms).\nGap before each key (ms): {' '.join(map(str, gaps_ms))}"
         )
 
     def _show_scan(self, scan: Scan | None) -> None:
@@ -283,6 +304,22 @@ class ScannerTestDialog(QDialog):
 
     def _set(self, name: str, text: str | None) -> None:
         self._values[name].setText(text or NOTHING_SHOWN)
+
+
+def _characters_html(text: str, terminator: Terminator | None) -> str:
+    """The scan's characters, control and non-ASCII ones as badges, the terminator last."""
+    parts = []
+    for char in text:
+        if char in CONTROL_NAMES or ord(char) < 0x20:
+            name = CONTROL_NAMES.get(char, f"^{chr(ord(char) + 0x40)}")
+            parts.append(_BADGE.format(text=name, **_CONTROL_BADGE))
+        elif not char.isascii():
+            parts.append(_BADGE.format(text=html.escape(char), **_FOREIGN_BADGE))
+        else:
+            parts.append(html.escape(char))
+    if terminator is not None:
+        parts.append(" " + _BADGE.format(text=TERMINATOR_NAMES[terminator], **_TERMINATOR_BADGE))
+    return "".join(parts)
 
 
 def open_scanner_settings(
