@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum, StrEnum, auto
 
 import shiboken6
@@ -90,7 +90,6 @@ _KEYS = {
 
 def load_scanner_settings(store: QSettings) -> ScannerSettings:
     """The stored settings; a value that is missing or unusable falls back to its default."""
-    defaults = ScannerSettings()
     values: dict[str, object] = {}
     for name, parse in (
         ("max_gap_ms", int),
@@ -109,7 +108,7 @@ def load_scanner_settings(store: QSettings) -> ScannerSettings:
             log.warning("Ignoring the stored scanner setting %s=%r", name, raw)
             continue
         values.update(candidate)
-    return ScannerSettings(**{**defaults.__dict__, **values})  # type: ignore[arg-type]
+    return replace(ScannerSettings(), **values)  # type: ignore[arg-type]
 
 
 def save_scanner_settings(store: QSettings, settings: ScannerSettings) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -403,15 +404,9 @@ def test_a_deleted_receiver_is_forgotten(qtbot):
     field.show()
     router.push_receiver(field)
     field.deleteLater()
-    qtbot.waitUntil(lambda: not field.__class__ or _deleted(field))
+    qtbot.waitUntil(lambda: not shiboken6.isValid(field))
     with qtbot.waitSignal(router.unclaimed_scan):
         router.route("0378618001")
-
-
-def _deleted(widget: QWidget) -> bool:
-    import shiboken6
-
-    return not shiboken6.isValid(widget)
 
 
 def test_a_diverted_scan_is_captured_but_not_routed(qtbot, scanner, bench, clock):
