@@ -94,6 +94,7 @@ def import_catalogue(args: argparse.Namespace, settings: Settings) -> int:
         f"  products without packages (kept, not dispensable): {report.products_without_packages:,}"
     )
     print(f"  repeated package rows merged: {report.package_rows_merged:,}")
+    print(f"  texts longer than their field, shortened: {report.values_shortened:,}")
     print(
         f"  packages whose billing quantity a pharmacist must enter: "
         f"{report.packages_billing_unknown:,}"

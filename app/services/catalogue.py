@@ -32,6 +32,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     Select,
+    String,
     and_,
     case,
     column,
@@ -76,6 +77,7 @@ class ImportReport:
     products_without_packages: int
     package_rows_merged: int
     packages_billing_unknown: int
+    values_shortened: int
 
     def counts(self) -> dict[str, int]:
         return {
@@ -159,6 +161,30 @@ def _product_row(record: ProductRecord, snapshot_id: int, today: date) -> dict[s
         "last_seen_snapshot_id": snapshot_id,
         "search_name": search_words(f"{name} {record.proprietary_name_suffix}")[:255],
     }
+
+
+def _column_widths(table: Any) -> dict[str, int]:
+    return {
+        column.name: column.type.length
+        for column in table.c
+        if isinstance(column.type, String) and column.type.length
+    }
+
+
+def _fit_to_columns(row: dict[str, Any], widths: dict[str, int]) -> int:
+    """Shorten text longer than its column ("…" at the end); return how many were shortened.
+
+    The FDA fills fixed fields with whatever the labeler wrote: one vaccine's proprietary name
+    is its 367-character ingredient list. PostgreSQL would refuse it and fail the whole import;
+    the full text stays searchable and in the non-proprietary name.
+    """
+    shortened = 0
+    for name, width in widths.items():
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > width:
+            row[name] = value[: width - 1] + "…"
+            shortened += 1
+    return shortened
 
 
 def _product_words(record: ProductRecord) -> str:
@@ -289,6 +315,8 @@ class CatalogueService:
             connection.execute(select(products.c.fda_product_id, products.c.discontinued)).all()
         )
         product_rows = [_product_row(record, snapshot_id, today) for record in directory.products]
+        widths = _column_widths(products)
+        shortened = sum(_fit_to_columns(row, widths) for row in product_rows)
         _upsert(connection, products, ["fda_product_id"], product_rows)
         progress(len(product_rows), total)
 
@@ -313,7 +341,7 @@ class CatalogueService:
                     "ndc11": record.ndc11,
                     "description": record.description,
                     "package_quantity": quantities.package_quantity,
-                    "package_unit": quantities.package_unit[:64],
+                    "package_unit": quantities.package_unit,
                     "billing_unit": quantities.billing_unit,
                     "billing_quantity": quantities.billing_quantity,
                     "billing_quantity_source": quantities.billing_quantity_source,
@@ -327,6 +355,8 @@ class CatalogueService:
                     "search_ndc": ndc_search_tokens(record.ndc, record.ndc11),
                 }
             )
+        package_widths = _column_widths(packages)
+        shortened += sum(_fit_to_columns(row, package_widths) for row in package_rows)
         _upsert(connection, packages, ["product_id", "ndc"], package_rows, keep_edited=True)
         progress(len(product_rows) + len(package_rows), total)
 
@@ -392,6 +422,7 @@ class CatalogueService:
             packages_billing_unknown=sum(
                 1 for row in package_rows if row["billing_quantity"] is None
             ),
+            values_shortened=shortened,
         )
 
     # --- what the catalogue holds -------------------------------------------------------------

@@ -139,6 +139,22 @@ def test_an_edited_billing_quantity_survives_a_reimport(
     assert hit.billing_quantity == Decimal(99)
 
 
+def test_a_name_longer_than_its_column_is_shortened_not_refused(
+    services: Services, admin: Actor, tmp_path: Path
+) -> None:
+    ingredients = "CLOSTRIDIUM TETANI TOXOID ANTIGEN (FORMALDEHYDE INACTIVATED), " * 6
+    path = write_zip(
+        tmp_path / "long.zip",
+        [product("50090-1079", ingredients.strip(" ,"), form="INJECTION, SUSPENSION")],
+        [package("50090-1079-0", "1 SYRINGE in 1 CARTON > .5 mL in 1 SYRINGE")],
+    )
+    report = services.catalogue.import_directory(admin, path)
+    assert report.values_shortened == 1
+    [hit] = services.catalogue.search(admin, "tetani toxoid")
+    assert len(hit.display_name) == 255 and hit.display_name.endswith("…")
+    assert hit.generic_name == ingredients.strip(" ,")
+
+
 def test_a_technician_cannot_import(services: Services, technician: Actor, directory: Path) -> None:
     with pytest.raises(PermissionDenied):
         services.catalogue.import_directory(technician, directory)
@@ -263,6 +279,7 @@ def test_the_full_2019_directory(services: Services, admin: Actor) -> None:
     assert report.package_rows_merged == 9
     assert report.packages == 243_960 - 9
     assert report.products_without_packages == 288
+    assert report.values_shortened == 1  # the Tdap vaccine named by its 367-character ingredients
     assert _count(services, DrugPackage) == report.packages
     with services.database.reading() as session:
         ndcs = [ndc for (ndc,) in session.execute(select(DrugPackage.ndc))]
