@@ -7,14 +7,16 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import Qt, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
-from PySide6.QtWidgets import QInputDialog, QLabel, QMainWindow, QWidget
+from PySide6.QtWidgets import QApplication, QInputDialog, QLabel, QMainWindow, QWidget
 
 from app.db.engine import ping
+from app.domain.barcodes import ScanKind, interpret_scan
 from app.domain.roles import Role
-from app.errors import DatabaseUnavailable
+from app.errors import DatabaseUnavailable, RxBenchError
 from app.services.fills import FillRow
 from app.services.unit_of_work import Actor
 from ui.context import UiContext
+from ui.dialogs.scanner_settings import open_scanner_settings, open_scanner_test
 from ui.docks.base import DataDock, Dock
 from ui.docks.fill_queue import FillQueueDock
 from ui.docks.inventory import InventoryDock
@@ -22,6 +24,7 @@ from ui.docks.label import LabelDock
 from ui.docks.payment import PaymentDock
 from ui.docks.verify import VerifyDock
 from ui.errors import show_error
+from ui.scanner import install_scanner
 from ui.tasks import TaskRunner
 from ui.window_state import restore_window_state, save_window_state
 
@@ -102,8 +105,15 @@ class MainWindow(QMainWindow):
         self.payment.fill_selected.connect(self.select_fill)
         self.fill_queue.loaded.connect(self._reselect_after_reload)
 
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        self.scanner, self.scan_router = install_scanner(app, context.qsettings())
+        self.scan_router.unclaimed_scan.connect(self.open_scanned_label)
         self._build_menus()
         self._build_status_bar()
+        self.scanner.scan_rejected.connect(
+            lambda reason: self.statusBar().showMessage(reason, 10_000)
+        )
         session.actor_changed.connect(self._actor_changed)
 
         self._health_timer = QTimer(self)
@@ -183,6 +193,14 @@ class MainWindow(QMainWindow):
         self.unlock_account_action = QAction("&Unlock a locked account…", self)
         self.unlock_account_action.triggered.connect(self._ask_account_to_unlock)
         tools_menu.addAction(self.unlock_account_action)
+        tools_menu.addSeparator()
+        self.scanner_settings_action = tools_menu.addAction(
+            "&Scanner settings…",
+            lambda: open_scanner_settings(self, self._context.qsettings(), self.scanner),
+        )
+        self.scanner_test_action = tools_menu.addAction(
+            "Scanner &test…", lambda: open_scanner_test(self, self.scanner)
+        )
 
     def _set_pin(self) -> None:
         from ui.dialogs.set_pin import open_set_pin_dialog
@@ -259,6 +277,28 @@ class MainWindow(QMainWindow):
         self.verify.show_fill(fill)
         self.label.show_fill(fill)
 
+    def open_scanned_label(self, text: str) -> None:
+        """A scan no panel waited for: an RxBench label opens its fill; anything else is said."""
+        try:
+            scan = interpret_scan(text, gs_substitute=self.scanner.settings.gs_substitute)
+        except RxBenchError as exc:
+            self.statusBar().showMessage(exc.message, 10_000)
+            return
+        if scan.kind != ScanKind.RX_LABEL:
+            self.statusBar().showMessage(
+                "Scanned a stock bottle, but no panel is waiting for one: open a fill to verify.",
+                10_000,
+            )
+            return
+        fill = self.fill_queue.row_for_label(scan.rx_number or "", scan.fill_number or 0)
+        if fill is None:
+            self.statusBar().showMessage(
+                f"Rx {scan.rx_number} fill {scan.fill_number} is not in the active queue.", 10_000
+            )
+            return
+        self.fill_queue.show_fill_row(fill.fill_id)
+        self.select_fill(fill)
+
     def _reselect_after_reload(self) -> None:
         if self._selected_fill_id is not None:
             self.select_fill(self.fill_queue.row_for(self._selected_fill_id))
@@ -329,6 +369,9 @@ class MainWindow(QMainWindow):
         """Stop background work; no callback reaches the window afterwards."""
         self._health_timer.stop()
         self.tasks.shutdown()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self.scanner)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         save_window_state(self, self._context.qsettings())

@@ -284,3 +284,26 @@ def test_unreachable_database_shows_explained_errors_with_retry(
     with qtbot.waitSignal(window.inventory.load_failed, timeout=LOAD_TIMEOUT_MS):
         window.inventory.retry_button.click()
     engine.dispose()
+
+
+def test_scanning_an_rx_label_with_no_panel_waiting_opens_its_fill(window: MainWindow):
+    fill = window.fill_queue.model.rows[-1]
+    window.fill_queue.set_stage(FillState.READY if fill.state != FillState.READY else None)
+    window.scan_router.unclaimed_scan.emit(f"RX{fill.rx_number}-{fill.fill_number}")
+    current = window.fill_queue.table.currentIndex()
+    assert current.isValid()
+    assert (
+        window.fill_queue.model.row_at(window.fill_queue.proxy.mapToSource(current).row()).fill_id
+        == fill.fill_id
+    )
+    assert any(fill.rx_number in label.text() for label in window.verify.findChildren(QLabel))
+
+
+def test_a_stock_bottle_scanned_with_no_panel_waiting_is_explained(window: MainWindow):
+    window.scan_router.unclaimed_scan.emit("329500907771")
+    assert "no panel is waiting" in window.statusBar().currentMessage()
+
+
+def test_scanner_tools_are_in_the_menu(window: MainWindow):
+    assert window.scanner_settings_action.text() == "&Scanner settings…"
+    assert window.scanner_test_action.text() == "Scanner &test…"

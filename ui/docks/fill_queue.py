@@ -87,6 +87,28 @@ class FillQueueDock(DataDock):
     def row_for(self, fill_id: int) -> FillRow | None:
         return next((row for row in self.model.rows if row.fill_id == fill_id), None)
 
+    def row_for_label(self, rx_number: str, fill_number: int) -> FillRow | None:
+        return next(
+            (
+                row
+                for row in self.model.rows
+                if row.rx_number == rx_number and row.fill_number == fill_number
+            ),
+            None,
+        )
+
+    def show_fill_row(self, fill_id: int) -> None:
+        """Make the fill visible and current in the table, whatever the stage filter."""
+        row = next((n for n, r in enumerate(self.model.rows) if r.fill_id == fill_id), None)
+        if row is None:
+            return
+        proxied = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not proxied.isValid():
+            self.set_stage(None)
+            proxied = self.proxy.mapFromSource(self.model.index(row, 0))
+        self.table.setCurrentIndex(proxied)
+        self.table.scrollTo(proxied)
+
     def set_stage(self, state: FillState | None) -> None:
         index = 0 if state is None else self.stage.findData(state.value)
         self.stage.setCurrentIndex(max(index, 0))
