@@ -14,6 +14,7 @@ from app.services.fills import FillQueryService
 from app.services.passwords import SecretHasher
 from app.services.patients import PatientService
 from app.services.pharmacy import PharmacyService
+from app.services.prescribers import PrescriberService
 from app.services.stock import StockQueryService
 from app.services.unit_of_work import Database
 from app.services.users import UserService
@@ -36,6 +37,7 @@ class Services:
     stock: StockQueryService
     patients: PatientService
     catalogue: CatalogueService
+    prescribers: PrescriberService
     warnings: list[str] = field(default_factory=list)
 
     def close(self) -> None:
@@ -73,5 +75,6 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         stock=StockQueryService(database),
         patients=PatientService(database),
         catalogue=CatalogueService(database),
+        prescribers=PrescriberService(database),
         warnings=warnings,
     )
