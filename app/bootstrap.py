@@ -10,14 +10,18 @@ from app.db import migrate
 from app.db.engine import create_database_engine, describe_database, environment_faults
 from app.services.auth import AuthService, LockoutPolicy
 from app.services.catalogue import CatalogueService
+from app.services.changes import ChangeFeed
 from app.services.fills import FillQueryService
 from app.services.passwords import SecretHasher
 from app.services.patients import PatientService
 from app.services.pharmacy import PharmacyService
 from app.services.prescribers import PrescriberService
+from app.services.screening import ScreeningService
 from app.services.stock import StockQueryService
 from app.services.unit_of_work import Database
 from app.services.users import UserService
+from app.services.workflow import WorkflowService
+from app.services.worklist import WorklistService
 
 NETWORK_SHARE_WARNING = (
     "The SQLite database file is on a network share. SQLite serves one workstation and can be "
@@ -38,6 +42,10 @@ class Services:
     patients: PatientService
     catalogue: CatalogueService
     prescribers: PrescriberService
+    workflow: WorkflowService
+    screening: ScreeningService
+    worklist: WorklistService
+    changes: ChangeFeed
     warnings: list[str] = field(default_factory=list)
 
     def close(self) -> None:
@@ -76,5 +84,9 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         patients=PatientService(database),
         catalogue=CatalogueService(database),
         prescribers=PrescriberService(database),
+        workflow=WorkflowService(database),
+        screening=ScreeningService(database),
+        worklist=WorklistService(database),
+        changes=ChangeFeed(database),
         warnings=warnings,
     )

@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import RowMapping, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, RowMapping, Select, select
+from sqlalchemy.orm import Session, aliased
 
 from app.db.models import DrugPackage, DrugProduct, Fill, Patient, Prescription, User
 from app.domain.fill_states import FillState
@@ -37,6 +38,9 @@ class FillRow:
     held_by: str | None
     created_at: datetime
     state_changed_at: datetime
+    # Defaults keep rows built by hand (tests, previews) short; the service always fills them.
+    version: int = 1
+    hold_reason: str = ""
 
 
 class FillQueryService:
@@ -47,42 +51,59 @@ class FillQueryService:
         """Active fills (or those in `states`), oldest promise first."""
         require_role(actor, *ALL_ROLES, action="see the fill queue")
         wanted = [s.value for s in (states or [s for s in FillState if s.is_active])]
-        holder = aliased(User)
-        statement = (
-            select(
-                Fill.id.label("fill_id"),
-                Prescription.rx_number,
-                Fill.fill_number,
-                Fill.state,
-                Fill.priority,
-                Fill.promised_at,
-                Patient.id.label("patient_id"),
-                Patient.last_name,
-                Patient.first_name,
-                DrugProduct.proprietary_name,
-                DrugProduct.nonproprietary_name,
-                DrugProduct.strength,
-                DrugProduct.strength_unit,
-                DrugProduct.dosage_form,
-                DrugPackage.ndc,
-                DrugProduct.dea_schedule,
-                Fill.quantity,
-                Fill.days_supply,
-                Prescription.directions,
-                holder.username.label("held_by"),
-                Fill.created_at,
-                Fill.state_changed_at,
-            )
-            .join(Prescription, Fill.prescription_id == Prescription.id)
-            .join(Patient, Prescription.patient_id == Patient.id)
-            .join(DrugPackage, Prescription.package_id == DrugPackage.id)
-            .join(DrugProduct, DrugPackage.product_id == DrugProduct.id)
-            .outerjoin(holder, Fill.held_by_user_id == holder.id)
-            .where(Fill.state.in_(wanted))
-            .order_by(Fill.promised_at.is_(None), Fill.promised_at, Fill.created_at)
+        statement = fill_rows_statement(Fill.state.in_(wanted)).order_by(
+            Fill.promised_at.is_(None), Fill.promised_at, Fill.created_at
         )
         with self._db.reading() as session:
-            return [_row(values) for values in session.execute(statement).mappings()]
+            return read_fill_rows(session, statement)
+
+
+def fill_rows_statement(*conditions: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+    """The queue's columns for the fills meeting `conditions`, unordered."""
+    holder = aliased(User)
+    return (
+        select(
+            Fill.id.label("fill_id"),
+            Prescription.rx_number,
+            Fill.fill_number,
+            Fill.state,
+            Fill.priority,
+            Fill.promised_at,
+            Patient.id.label("patient_id"),
+            Patient.last_name,
+            Patient.first_name,
+            DrugProduct.proprietary_name,
+            DrugProduct.nonproprietary_name,
+            DrugProduct.strength,
+            DrugProduct.strength_unit,
+            DrugProduct.dosage_form,
+            DrugPackage.ndc,
+            DrugProduct.dea_schedule,
+            Fill.quantity,
+            Fill.days_supply,
+            Prescription.directions,
+            holder.username.label("held_by"),
+            Fill.created_at,
+            Fill.state_changed_at,
+            Fill.version,
+            Fill.hold_reason,
+        )
+        .join(Prescription, Fill.prescription_id == Prescription.id)
+        .join(Patient, Prescription.patient_id == Patient.id)
+        .join(DrugPackage, Prescription.package_id == DrugPackage.id)
+        .join(DrugProduct, DrugPackage.product_id == DrugProduct.id)
+        .outerjoin(holder, Fill.held_by_user_id == holder.id)
+        .where(*conditions)
+    )
+
+
+def read_fill_rows(session: Session, statement: Select[*tuple[Any, ...]]) -> list[FillRow]:
+    return [_row(values) for values in session.execute(statement).mappings()]
+
+
+def read_fill_row(session: Session, fill_id: int) -> FillRow:
+    """One fill as the queue shows it, read in the caller's transaction."""
+    return _row(session.execute(fill_rows_statement(Fill.id == fill_id)).mappings().one())
 
 
 def _row(values: RowMapping) -> FillRow:
@@ -106,4 +127,6 @@ def _row(values: RowMapping) -> FillRow:
         held_by=values["held_by"],
         created_at=values["created_at"],
         state_changed_at=values["state_changed_at"],
+        version=values["version"],
+        hold_reason=values["hold_reason"],
     )

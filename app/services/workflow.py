@@ -1,0 +1,443 @@
+"""Moving fills through the workflow from several workstations at once.
+
+Taking a fill is race-free: the row is locked (`SELECT … FOR UPDATE`, `SKIP LOCKED` when
+handing out the next one) on PostgreSQL, and SQLite serialises writers with BEGIN IMMEDIATE,
+so two workstations can never both hold a fill. Every move checks the state machine
+(app.domain.workflow) and the version the person last saw, and writes, in one transaction,
+the fill, its FillTransition history row, the audit event, the pharmacist work list and a
+change note for the other workstations. A move hands the fill on: it is no longer held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.db.base import utc_now
+from app.db.models import (
+    Fill,
+    FillTransition,
+    PharmacySetting,
+    Prescription,
+    StockLot,
+    StockMovement,
+    User,
+)
+from app.domain.fill_states import FillState
+from app.domain.roles import Role
+from app.domain.workflow import check_transition
+from app.errors import NotFound, RxBenchError, StaleRecord, ValidationFailed
+from app.services.changes import publish
+from app.services.fills import FillRow, fill_rows_statement, read_fill_row, read_fill_rows
+from app.services.screening import (
+    FindingDTO,
+    UnacknowledgedFindings,
+    early_refill_candidate,
+    fill_findings,
+    record_findings,
+    refill_threshold,
+    screen_fill,
+    unacknowledged_count,
+)
+from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
+from app.services.worklist import DATA_REVIEW, FINAL_VERIFICATION, close_items, open_item
+
+TOPIC = "fills"
+BENCH_ROLES = (Role.TECHNICIAN, Role.PHARMACIST)
+WILL_CALL_AGING_SETTING = "will_call_aging_days"
+DEFAULT_WILL_CALL_AGING_DAYS = 10
+# The pharmacist's work list holds a fill while it waits in these states.
+_PHARMACIST_STATES = {
+    FillState.DATA_REVIEW: DATA_REVIEW,
+    FillState.FINAL_VERIFICATION: FINAL_VERIFICATION,
+}
+_LEAVING_REVIEW_FORWARD = frozenset({FillState.BILLING_PENDING, FillState.FILL})
+_NEVER_DISPENSED = (FillState.CANCELLED.value, FillState.RETURNED_TO_STOCK.value)
+
+
+class FillHeldByAnother(RxBenchError):
+    """Someone else is working on the fill; `facts["held_by"]` says who."""
+
+    code = "fill-held-by-another"
+
+
+class RefillNotAllowed(ValidationFailed):
+    code = "refill-not-allowed"
+
+
+@dataclass(frozen=True)
+class RefillOutcome:
+    """The new fill, and the warnings (refill too soon) the pharmacist will see at review."""
+
+    fill: FillRow
+    warnings: tuple[FindingDTO, ...]
+
+
+@contextmanager
+def _stale_refused(fill_id: int) -> Iterator[None]:
+    """The explicit version check runs under a row lock; this is the ORM's second guard."""
+    try:
+        yield
+    except StaleDataError as exc:
+        raise StaleRecord(
+            "Someone else changed this fill while you were working on it; nothing was saved. "
+            "Look at the fill again and redo your change.",
+            fill_id=fill_id,
+        ) from exc
+
+
+def _locked_fill(session: Session, fill_id: int) -> Fill:
+    fill = session.scalars(
+        select(Fill)
+        .where(Fill.id == fill_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if fill is None:
+        raise NotFound(f"There is no fill with id {fill_id}.", fill_id=fill_id)
+    return fill
+
+
+def _refuse_if_held_by_another(session: Session, fill: Fill, actor: Actor) -> None:
+    if fill.held_by_user_id is not None and fill.held_by_user_id != actor.user_id:
+        holder = session.get(User, fill.held_by_user_id)
+        name = holder.username if holder else "another user"
+        raise FillHeldByAnother(
+            f"{name} is working on this fill. Ask them to release it, or pick another fill.",
+            fill_id=fill.id,
+            held_by=name,
+        )
+
+
+def _summary(row: FillRow) -> str:
+    return f"Rx {row.rx_number}-{row.fill_number} · {row.patient_name} · {row.drug}"
+
+
+def _record_transition(
+    uow: UnitOfWork, fill: Fill, *, source: FillState | None, target: FillState, reason: str
+) -> None:
+    """The append-only history row (Core insert: the fill's audit event covers it)."""
+    uow.session.execute(
+        insert(FillTransition).values(
+            fill_id=fill.id,
+            from_state=source.value if source else None,
+            to_state=target.value,
+            reason=reason,
+            user_id=uow.actor.user_id,
+            username=uow.actor.username,
+            workstation=uow.actor.workstation,
+            occurred_at=utc_now(),
+        )
+    )
+
+
+def _setting(session: Session, key: str, default: int) -> int:
+    setting = session.get(PharmacySetting, key)
+    return int(setting.value) if setting is not None else default
+
+
+def reverse_claim(uow: UnitOfWork, fill: Fill) -> None:
+    """Hook for the Claims issue: reverse a fill's paid claim when it goes back to stock.
+
+    There is no claims table yet, so no fill has a claim and there is nothing to reverse: this
+    is a no-op only for that reason. The claims work must replace it with a real reversal
+    (NCPDP B2) submitted in this same unit of work.
+    """
+
+
+def _reverse_dispensing(uow: UnitOfWork, fill: Fill, reason: str) -> None:
+    """Put the fill's dispensed stock back with reversing movements (never deletions)."""
+    reversed_ids = select(StockMovement.reverses_id).where(
+        StockMovement.fill_id == fill.id, StockMovement.reverses_id.is_not(None)
+    )
+    dispensed = uow.session.scalars(
+        select(StockMovement)
+        .where(
+            StockMovement.fill_id == fill.id,
+            StockMovement.kind == "dispensed",
+            StockMovement.id.not_in(reversed_ids),
+        )
+        .order_by(StockMovement.id)
+    ).all()
+    for movement in dispensed:
+        lot = uow.session.get(StockLot, movement.lot_id, with_for_update=True)
+        assert lot is not None  # a foreign key guarantees it
+        reversal = StockMovement(
+            lot_id=lot.id,
+            kind="reversal",
+            quantity=-movement.quantity,
+            fill_id=fill.id,
+            reverses_id=movement.id,
+            reason=reason,
+            user_id=uow.actor.user_id,
+            workstation=uow.actor.workstation,
+        )
+        lot.on_hand -= movement.quantity
+        uow.session.add(reversal)
+        uow.audit(
+            "stock.reversed",
+            reversal,
+            fill_id=fill.id,
+            lot=lot.lot_number,
+            quantity=str(reversal.quantity),
+            reverses=movement.id,
+        )
+
+
+def _move(uow: UnitOfWork, fill: Fill, target: FillState, reason: str) -> None:
+    """Take one edge of the state machine with everything it implies."""
+    source = FillState(fill.state)
+    held_from = FillState(fill.resume_state) if fill.resume_state else None
+    edge = check_transition(
+        source, target, roles=uow.actor.roles, reason=reason, held_from=held_from
+    )
+    if (
+        source is FillState.DATA_REVIEW
+        and target in _LEAVING_REVIEW_FORWARD
+        and (open_findings := unacknowledged_count(uow.session, fill.id))
+    ):
+        raise UnacknowledgedFindings(
+            f"This fill has {open_findings} clinical finding(s) not yet acknowledged. A "
+            "pharmacist must acknowledge each before the fill leaves data review.",
+            fill_id=fill.id,
+            unacknowledged=open_findings,
+        )
+    reason = reason.strip()
+    if target is FillState.ON_HOLD:
+        fill.resume_state, fill.hold_reason = source.value, reason
+    elif source is FillState.ON_HOLD:
+        fill.resume_state, fill.hold_reason = None, ""
+    fill.state = target.value
+    fill.state_changed_at = utc_now()
+    fill.held_by_user_id = None
+    _record_transition(uow, fill, source=source, target=target, reason=reason)
+    uow.audit(
+        "fill.advanced",
+        fill,
+        before={"state": source.value},
+        after={"state": target.value},
+        step=edge.action,
+        reason=reason,
+    )
+    worklist_changed = False
+    if source in _PHARMACIST_STATES:
+        worklist_changed |= bool(
+            close_items(
+                uow,
+                entity_type="fills",
+                entity_id=str(fill.id),
+                kinds=frozenset({_PHARMACIST_STATES[source]}),
+            )
+        )
+    if target in _PHARMACIST_STATES:
+        open_item(
+            uow,
+            kind=_PHARMACIST_STATES[target],
+            entity_type="fills",
+            entity_id=str(fill.id),
+            summary=_summary(read_fill_row(uow.session, fill.id)),
+        )
+        worklist_changed = True
+    if target is FillState.DATA_REVIEW:
+        screen_fill(uow, fill)
+    if target is FillState.RETURNED_TO_STOCK:
+        _reverse_dispensing(uow, fill, reason)
+        reverse_claim(uow, fill)
+    workstation = uow.actor.workstation
+    publish(uow.session, topic=TOPIC, entity_id=str(fill.id), workstation=workstation)
+    if worklist_changed:
+        publish(uow.session, topic="worklist", entity_id=None, workstation=workstation)
+
+
+class WorkflowService:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def take_fill(self, actor: Actor, fill_id: int) -> FillRow:
+        """Claim the fill for the actor; refused if someone else holds it."""
+        with _stale_refused(fill_id), self._db.unit_of_work(actor) as uow:
+            require_role(actor, *BENCH_ROLES, action="take a fill")
+            fill = _locked_fill(uow.session, fill_id)
+            _refuse_if_held_by_another(uow.session, fill, actor)
+            if not FillState(fill.state).is_active:
+                raise ValidationFailed(
+                    f"This fill is finished ({FillState(fill.state).label}); there is nothing to "
+                    "work on.",
+                    fill_id=fill_id,
+                    state=fill.state,
+                )
+            if fill.held_by_user_id is None:
+                self._hold(uow, fill, actor.user_id, "fill.taken")
+            return read_fill_row(uow.session, fill_id)
+
+    def take_next(self, actor: Actor, *, states: Collection[FillState]) -> FillRow | None:
+        """Claim the oldest fill in `states` nobody holds, or None when none waits."""
+        with self._db.unit_of_work(actor) as uow:
+            require_role(actor, *BENCH_ROLES, action="take a fill")
+            fill = uow.session.scalars(
+                select(Fill)
+                .where(
+                    Fill.state.in_([state.value for state in states]),
+                    Fill.held_by_user_id.is_(None),
+                )
+                .order_by(Fill.created_at, Fill.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)
+            ).first()
+            if fill is None:
+                return None
+            self._hold(uow, fill, actor.user_id, "fill.taken")
+            return read_fill_row(uow.session, fill.id)
+
+    def release_fill(self, actor: Actor, fill_id: int) -> FillRow:
+        """Let go of a fill so someone else can take it (a pharmacist may release anyone's)."""
+        with _stale_refused(fill_id), self._db.unit_of_work(actor) as uow:
+            require_role(actor, *BENCH_ROLES, action="release a fill")
+            fill = _locked_fill(uow.session, fill_id)
+            if not actor.has_any(Role.PHARMACIST):
+                _refuse_if_held_by_another(uow.session, fill, actor)
+            if fill.held_by_user_id is not None:
+                self._hold(uow, fill, None, "fill.released")
+            return read_fill_row(uow.session, fill_id)
+
+    def _hold(self, uow: UnitOfWork, fill: Fill, user_id: int | None, action: str) -> None:
+        before = fill.held_by_user_id
+        fill.held_by_user_id = user_id
+        uow.audit(action, fill, before={"held_by": before}, after={"held_by": user_id})
+        publish(uow.session, topic=TOPIC, entity_id=str(fill.id), workstation=uow.actor.workstation)
+
+    def advance(
+        self,
+        actor: Actor,
+        fill_id: int,
+        *,
+        to_state: FillState,
+        expected_version: int,
+        reason: str = "",
+    ) -> FillRow:
+        """Move the fill one step; refused if it changed since `expected_version` was read."""
+        with _stale_refused(fill_id), self._db.unit_of_work(actor) as uow:
+            fill = _locked_fill(uow.session, fill_id)
+            if fill.version != expected_version:
+                raise StaleRecord(
+                    "Someone else changed this fill since you opened it (it is now "
+                    f"“{FillState(fill.state).label}”); nothing was saved. Look at it again "
+                    "before moving it.",
+                    fill_id=fill_id,
+                    expected_version=expected_version,
+                    current_version=fill.version,
+                    state=fill.state,
+                )
+            _refuse_if_held_by_another(uow.session, fill, actor)
+            _move(uow, fill, to_state, reason)
+            return read_fill_row(uow.session, fill_id)
+
+    def resume(self, actor: Actor, fill_id: int, *, expected_version: int) -> FillRow:
+        """Take a fill off hold, back to the state it was held from."""
+        with self._db.reading() as session:
+            fill = session.get(Fill, fill_id)
+            if fill is None:
+                raise NotFound(f"There is no fill with id {fill_id}.", fill_id=fill_id)
+            if fill.state != FillState.ON_HOLD.value or fill.resume_state is None:
+                raise ValidationFailed("This fill is not on hold.", fill_id=fill_id)
+            target = FillState(fill.resume_state)
+        return self.advance(actor, fill_id, to_state=target, expected_version=expected_version)
+
+    def return_to_stock(
+        self, actor: Actor, fill_id: int, *, expected_version: int, reason: str
+    ) -> FillRow:
+        """A will-call fill nobody picked up goes back on the shelf (stock and claim reversed)."""
+        return self.advance(
+            actor,
+            fill_id,
+            to_state=FillState.RETURNED_TO_STOCK,
+            expected_version=expected_version,
+            reason=reason,
+        )
+
+    def will_call_aging(self, actor: Actor, *, older_than_days: int | None = None) -> list[FillRow]:
+        """Ready fills not picked up for `older_than_days` (house setting by default)."""
+        require_role(actor, *Role, action="see will-call aging")
+        with self._db.reading() as session:
+            days = older_than_days
+            if days is None:
+                days = _setting(session, WILL_CALL_AGING_SETTING, DEFAULT_WILL_CALL_AGING_DAYS)
+            cutoff = utc_now() - timedelta(days=days)
+            statement = fill_rows_statement(
+                Fill.state == FillState.READY.value, Fill.state_changed_at < cutoff
+            ).order_by(Fill.state_changed_at)
+            return read_fill_rows(session, statement)
+
+    def refill(self, actor: Actor, prescription_id: int) -> RefillOutcome:
+        """Start the next fill of a prescription with refills left; warn if it is too soon."""
+        with self._db.unit_of_work(actor) as uow:
+            require_role(actor, *BENCH_ROLES, action="refill a prescription")
+            session = uow.session
+            prescription = session.get(Prescription, prescription_id, with_for_update=True)
+            if prescription is None:
+                raise NotFound(
+                    f"There is no prescription with id {prescription_id}.",
+                    prescription_id=prescription_id,
+                )
+            self._refuse_refill(session, prescription)
+            last_number = session.scalar(
+                select(func.max(Fill.fill_number)).where(Fill.prescription_id == prescription.id)
+            )
+            fill = Fill(
+                prescription_id=prescription.id,
+                fill_number=(last_number or 0) + 1,
+                state=FillState.INTAKE.value,
+                quantity=prescription.quantity,
+                days_supply=prescription.days_supply,
+            )
+            session.add(fill)
+            session.flush()
+            _record_transition(uow, fill, source=None, target=FillState.INTAKE, reason="refill")
+            uow.audit(
+                "fill.refill_started",
+                fill,
+                rx_number=prescription.rx_number,
+                fill_number=fill.fill_number,
+            )
+            early = early_refill_candidate(session, fill, utc_now(), refill_threshold(session))
+            if early is not None:
+                record_findings(uow, fill, [early])
+            publish(session, topic=TOPIC, entity_id=str(fill.id), workstation=actor.workstation)
+            return RefillOutcome(
+                fill=read_fill_row(session, fill.id),
+                warnings=tuple(fill_findings(session, fill.id)),
+            )
+
+    def _refuse_refill(self, session: Session, prescription: Prescription) -> None:
+        if prescription.status != "active":
+            raise RefillNotAllowed(
+                f"Rx {prescription.rx_number} is {prescription.status.replace('_', ' ')}; it "
+                "cannot be refilled.",
+                rx_number=prescription.rx_number,
+                status=prescription.status,
+            )
+        fills = session.execute(
+            select(Fill.fill_number, Fill.state).where(Fill.prescription_id == prescription.id)
+        ).all()
+        if any(FillState(state).is_active for _, state in fills):
+            raise RefillNotAllowed(
+                f"Rx {prescription.rx_number} already has a fill in progress.",
+                rx_number=prescription.rx_number,
+            )
+        used = sum(1 for number, state in fills if number > 0 and state not in _NEVER_DISPENSED)
+        if used >= prescription.refills_authorized:
+            raise RefillNotAllowed(
+                f"Rx {prescription.rx_number} has no refills left "
+                f"({prescription.refills_authorized} authorized, {used} used). Ask the "
+                "prescriber for a new prescription.",
+                rx_number=prescription.rx_number,
+                authorized=prescription.refills_authorized,
+                used=used,
+            )

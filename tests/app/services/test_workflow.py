@@ -1,0 +1,495 @@
+"""The fill workflow service: every edge, every refusal, claiming, hold and resume, refills,
+will-call aging and return to stock, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from app.bootstrap import Services
+from app.db.base import utc_now
+from app.db.models import (
+    AuditEvent,
+    ChangeEvent,
+    ClinicalFinding,
+    Fill,
+    FillTransition,
+    PharmacySetting,
+    StockLot,
+    StockMovement,
+    WorkItem,
+)
+from app.domain.fill_states import FillState
+from app.domain.workflow import (
+    TRANSITIONS,
+    ReasonRequired,
+    RoleRequired,
+    Transition,
+    TransitionNotAllowed,
+)
+from app.errors import PermissionDenied, StaleRecord
+from app.services.unit_of_work import Actor
+from app.services.workflow import FillHeldByAnother, RefillNotAllowed
+from tests.app.services.pharmacy_data import (
+    SEEDED,
+    add_dispensed_stock,
+    add_drug,
+    add_fill,
+    add_patient,
+    add_prescription,
+    simple_fill,
+)
+
+
+def _fill(services: Services, fill_id: int) -> Fill:
+    with services.database.reading() as session:
+        fill = session.get(Fill, fill_id)
+        assert fill is not None
+        return fill
+
+
+def _transitions(services: Services, fill_id: int) -> list[FillTransition]:
+    with services.database.reading() as session:
+        return list(
+            session.scalars(
+                select(FillTransition)
+                .where(FillTransition.fill_id == fill_id)
+                .order_by(FillTransition.id)
+            )
+        )
+
+
+def _events(services: Services, action: str, fill_id: int | None = None) -> list[AuditEvent]:
+    statement = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+    if fill_id is not None:
+        statement = statement.where(AuditEvent.entity_id == str(fill_id))
+    with services.database.reading() as session:
+        return list(session.scalars(statement))
+
+
+def _open_items(services: Services, fill_id: int) -> list[str]:
+    with services.database.reading() as session:
+        return list(
+            session.scalars(
+                select(WorkItem.kind).where(
+                    WorkItem.entity_type == "fills",
+                    WorkItem.entity_id == str(fill_id),
+                    WorkItem.closed_at.is_(None),
+                )
+            )
+        )
+
+
+def _actor_for(edge: Transition, technician: Actor, pharmacist: Actor) -> Actor:
+    return pharmacist if edge.pharmacist_only else technician
+
+
+@pytest.mark.parametrize("edge", TRANSITIONS, ids=lambda e: f"{e.source}->{e.target}")
+def test_every_edge_of_the_state_machine_through_the_service(
+    services: Services, admin: Actor, technician: Actor, pharmacist: Actor, edge: Transition
+) -> None:
+    held_from = edge.target if edge.action == "resume" else None
+    fill_id = simple_fill(services, admin, edge.source, resume_state=held_from)
+    reason = "patient asked" if edge.reason_required else ""
+    actor = _actor_for(edge, technician, pharmacist)
+
+    row = services.workflow.advance(
+        actor, fill_id, to_state=edge.target, expected_version=1, reason=reason
+    )
+
+    assert (row.state, row.version, row.held_by) == (edge.target, 2, None)
+    [transition] = _transitions(services, fill_id)
+    assert (transition.from_state, transition.to_state, transition.reason) == (
+        edge.source.value,
+        edge.target.value,
+        reason,
+    )
+    assert (transition.username, transition.workstation) == (actor.username, "test-workstation")
+    [event] = _events(services, "fill.advanced", fill_id)
+    assert event.summary["before"] == {"state": edge.source.value}
+    assert event.summary["after"] == {"state": edge.target.value}
+    assert event.summary["step"] == edge.action
+    with services.database.reading() as session:
+        topics = set(
+            session.scalars(select(ChangeEvent.topic).where(ChangeEvent.entity_id == str(fill_id)))
+        )
+    assert topics == {"fills"}
+
+
+def test_a_fill_walks_from_intake_to_ready_with_one_event_per_step(
+    services: Services, admin: Actor, technician: Actor, pharmacist: Actor
+) -> None:
+    fill_id = simple_fill(services, admin)
+    steps = [
+        (technician, FillState.DATA_ENTRY),
+        (technician, FillState.DATA_REVIEW),
+        (pharmacist, FillState.BILLING_PENDING),
+        (technician, FillState.FILL),
+        (technician, FillState.FINAL_VERIFICATION),
+        (pharmacist, FillState.READY),
+    ]
+    version = 1
+    for actor, target in steps:
+        row = services.workflow.advance(actor, fill_id, to_state=target, expected_version=version)
+        assert row.version == version + 1
+        version = row.version
+    assert _fill(services, fill_id).state == FillState.READY.value
+    assert [t.to_state for t in _transitions(services, fill_id)] == [s.value for _, s in steps]
+    assert len(_events(services, "fill.advanced", fill_id)) == len(steps)
+
+
+def test_a_technician_cannot_take_a_pharmacist_step_and_the_refusal_is_audited(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    fill_id = simple_fill(services, admin, FillState.FINAL_VERIFICATION)
+    with pytest.raises(RoleRequired) as refused:
+        services.workflow.advance(technician, fill_id, to_state=FillState.READY, expected_version=1)
+    assert isinstance(refused.value, PermissionDenied)
+    assert "pharmacist" in refused.value.message
+    assert _fill(services, fill_id).state == FillState.FINAL_VERIFICATION.value
+    [denied] = _events(services, "access.denied")
+    assert (denied.username, denied.entity_id) == ("tess", "approve_final_verification")
+    assert _transitions(services, fill_id) == []
+
+
+def test_a_move_the_state_machine_has_no_edge_for_is_refused(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    fill_id = simple_fill(services, admin)
+    with pytest.raises(TransitionNotAllowed):
+        services.workflow.advance(technician, fill_id, to_state=FillState.READY, expected_version=1)
+    assert (_fill(services, fill_id).state, _fill(services, fill_id).version) == ("intake", 1)
+
+
+def test_a_stale_version_is_refused_never_overwritten(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    fill_id = simple_fill(services, admin)
+    services.workflow.advance(
+        technician, fill_id, to_state=FillState.DATA_ENTRY, expected_version=1
+    )
+    with pytest.raises(StaleRecord, match="Someone else changed this fill") as refused:
+        services.workflow.advance(
+            technician,
+            fill_id,
+            to_state=FillState.CANCELLED,
+            expected_version=1,
+            reason="duplicate",
+        )
+    assert refused.value.facts["current_version"] == 2
+    assert _fill(services, fill_id).state == FillState.DATA_ENTRY.value
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "who"),
+    [
+        (FillState.DATA_ENTRY, FillState.ON_HOLD, "technician"),
+        (FillState.DATA_ENTRY, FillState.CANCELLED, "technician"),
+        (FillState.DATA_REVIEW, FillState.DATA_ENTRY, "pharmacist"),
+        (FillState.FINAL_VERIFICATION, FillState.FILL, "pharmacist"),
+        (FillState.READY, FillState.RETURNED_TO_STOCK, "technician"),
+    ],
+)
+def test_holds_send_backs_cancels_and_returns_need_a_reason(
+    services: Services,
+    admin: Actor,
+    technician: Actor,
+    pharmacist: Actor,
+    source: FillState,
+    target: FillState,
+    who: str,
+) -> None:
+    fill_id = simple_fill(services, admin, source)
+    actor = pharmacist if who == "pharmacist" else technician
+    with pytest.raises(ReasonRequired):
+        services.workflow.advance(actor, fill_id, to_state=target, expected_version=1, reason="  ")
+    assert _fill(services, fill_id).state == source.value
+
+
+def test_hold_keeps_where_and_why_and_resume_goes_back_there(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    fill_id = simple_fill(services, admin, FillState.FILL)
+    held = services.workflow.advance(
+        technician,
+        fill_id,
+        to_state=FillState.ON_HOLD,
+        expected_version=1,
+        reason="out of stock until Tuesday",
+    )
+    stored = _fill(services, fill_id)
+    assert (stored.resume_state, stored.hold_reason) == ("fill", "out of stock until Tuesday")
+    assert held.hold_reason == "out of stock until Tuesday"
+    with pytest.raises(TransitionNotAllowed, match="only resume there"):
+        services.workflow.advance(
+            technician, fill_id, to_state=FillState.DATA_ENTRY, expected_version=2
+        )
+
+    resumed = services.workflow.resume(technician, fill_id, expected_version=2)
+
+    assert (resumed.state, resumed.hold_reason) == (FillState.FILL, "")
+    assert _fill(services, fill_id).resume_state is None
+
+
+def test_two_workstations_cannot_both_take_a_fill(
+    services: Services, admin: Actor, technician: Actor, pharmacist: Actor
+) -> None:
+    fill_id = simple_fill(services, admin)
+    taken = services.workflow.take_fill(technician, fill_id)
+    assert (taken.held_by, taken.version) == ("tess", 2)
+    with pytest.raises(FillHeldByAnother) as refused:
+        services.workflow.take_fill(pharmacist, fill_id)
+    assert refused.value.facts["held_by"] == "tess"
+    assert "tess is working on this fill" in refused.value.message
+    with pytest.raises(FillHeldByAnother):
+        services.workflow.advance(
+            pharmacist, fill_id, to_state=FillState.DATA_ENTRY, expected_version=2
+        )
+    assert services.workflow.take_fill(technician, fill_id).version == 2  # already hers
+
+    moved = services.workflow.advance(
+        technician, fill_id, to_state=FillState.DATA_ENTRY, expected_version=2
+    )
+    assert moved.held_by is None  # a move hands the fill on
+    assert services.workflow.take_fill(pharmacist, fill_id).held_by == "phil"
+    assert [e.username for e in _events(services, "fill.taken", fill_id)] == ["tess", "phil"]
+
+
+def test_release_lets_another_take_it_and_only_the_holder_or_a_pharmacist_may(
+    services: Services, admin: Actor, technician: Actor, pharmacist: Actor
+) -> None:
+    fill_id = simple_fill(services, admin)
+    services.workflow.take_fill(pharmacist, fill_id)
+    with pytest.raises(FillHeldByAnother):
+        services.workflow.release_fill(technician, fill_id)
+    assert services.workflow.release_fill(pharmacist, fill_id).held_by is None
+    services.workflow.take_fill(technician, fill_id)
+    assert services.workflow.release_fill(pharmacist, fill_id).held_by is None
+    assert len(_events(services, "fill.released", fill_id)) == 2
+
+
+def test_take_next_hands_out_the_oldest_unheld_fill_in_the_states_asked(
+    services: Services, admin: Actor, technician: Actor, pharmacist: Actor
+) -> None:
+    package_id = add_drug(services, admin)
+    patient_id = add_patient(services, admin)
+    ids = []
+    for state in (FillState.INTAKE, FillState.DATA_ENTRY, FillState.INTAKE, FillState.FILL):
+        rx = add_prescription(services, admin, patient_id=patient_id, package_id=package_id)
+        ids.append(add_fill(services, admin, prescription_id=rx, state=state))
+    states = [FillState.INTAKE, FillState.DATA_ENTRY]
+
+    first = services.workflow.take_next(technician, states=states)
+    second = services.workflow.take_next(pharmacist, states=states)
+    third = services.workflow.take_next(technician, states=states)
+
+    assert first is not None and second is not None and third is not None
+    assert [first.fill_id, second.fill_id, third.fill_id] == ids[:3]
+    assert (first.held_by, second.held_by) == ("tess", "phil")
+    assert services.workflow.take_next(technician, states=states) is None
+
+
+def test_work_list_items_open_at_review_and_verification_and_close_after(
+    services: Services, admin: Actor, technician: Actor, pharmacist: Actor
+) -> None:
+    fill_id = simple_fill(services, admin, FillState.DATA_ENTRY)
+    services.workflow.advance(
+        technician, fill_id, to_state=FillState.DATA_REVIEW, expected_version=1
+    )
+    assert _open_items(services, fill_id) == ["data_review"]
+    services.workflow.advance(pharmacist, fill_id, to_state=FillState.FILL, expected_version=2)
+    assert _open_items(services, fill_id) == []
+    services.workflow.advance(
+        technician, fill_id, to_state=FillState.FINAL_VERIFICATION, expected_version=3
+    )
+    assert _open_items(services, fill_id) == ["final_verification"]
+    services.workflow.advance(
+        pharmacist, fill_id, to_state=FillState.FILL, expected_version=4, reason="wrong NDC"
+    )
+    assert _open_items(services, fill_id) == []
+    assert len(_events(services, "worklist.closed")) == 2
+
+
+# --- refills ------------------------------------------------------------------------------------
+
+
+def _prescription_with_sold_fill(
+    services: Services, admin: Actor, *, sold_days_ago: int, refills: int = 2
+) -> int:
+    package_id = add_drug(services, admin)
+    patient_id = add_patient(services, admin)
+    rx = add_prescription(
+        services, admin, patient_id=patient_id, package_id=package_id, refills=refills
+    )
+    add_fill(
+        services,
+        admin,
+        prescription_id=rx,
+        state=FillState.SOLD,
+        changed_at=utc_now() - timedelta(days=sold_days_ago),
+    )
+    return rx
+
+
+def test_a_refill_on_time_starts_the_next_fill_at_intake_without_warning(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    rx = _prescription_with_sold_fill(services, admin, sold_days_ago=25)
+
+    outcome = services.workflow.refill(technician, rx)
+
+    assert (outcome.fill.fill_number, outcome.fill.state, outcome.warnings) == (
+        1,
+        FillState.INTAKE,
+        (),
+    )
+    [transition] = _transitions(services, outcome.fill.fill_id)
+    assert (transition.from_state, transition.to_state) == (None, "intake")
+    assert len(_events(services, "fill.refill_started", outcome.fill.fill_id)) == 1
+
+
+def test_a_refill_too_soon_is_allowed_with_a_warning_finding_for_the_pharmacist(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    rx = _prescription_with_sold_fill(services, admin, sold_days_ago=10)
+
+    outcome = services.workflow.refill(technician, rx)
+
+    [warning] = outcome.warnings
+    assert warning.kind == "early_refill"
+    assert "Refill too soon" in warning.message and "75%" in warning.message
+    assert "NOT a complete drug-interaction screen" in warning.disclaimer
+    with services.database.reading() as session:
+        [finding] = session.scalars(select(ClinicalFinding)).all()
+        assert finding.fill_id == outcome.fill.fill_id
+        kinds = session.scalars(select(WorkItem.kind).where(WorkItem.closed_at.is_(None))).all()
+    assert kinds == ["clinical_finding"]
+
+
+def test_the_refill_too_soon_threshold_is_a_house_setting(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    with services.database.unit_of_work(admin) as uow:
+        setting = PharmacySetting(key="refill_too_soon_threshold", value=0.25)
+        uow.session.add(setting)
+        uow.audit(SEEDED, setting)
+    rx = _prescription_with_sold_fill(services, admin, sold_days_ago=10)
+    assert services.workflow.refill(technician, rx).warnings == ()
+
+
+def test_refills_are_refused_when_none_left_or_one_is_in_progress(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    rx = _prescription_with_sold_fill(services, admin, sold_days_ago=40, refills=1)
+    outcome = services.workflow.refill(technician, rx)
+    with pytest.raises(RefillNotAllowed, match="already has a fill in progress"):
+        services.workflow.refill(technician, rx)
+    services.workflow.advance(
+        technician,
+        outcome.fill.fill_id,
+        to_state=FillState.CANCELLED,
+        expected_version=1,
+        reason="patient declined",
+    )
+    second = services.workflow.refill(technician, rx)  # a cancelled refill used none
+    assert second.fill.fill_number == 2
+    with services.database.unit_of_work(admin) as uow:
+        fill = uow.session.get(Fill, second.fill.fill_id)
+        assert fill is not None
+        fill.state = FillState.SOLD.value
+        uow.audit(SEEDED, fill)
+    with pytest.raises(RefillNotAllowed, match="no refills left") as refused:
+        services.workflow.refill(technician, rx)
+    assert (refused.value.facts["authorized"], refused.value.facts["used"]) == (1, 1)
+
+
+# --- will call -----------------------------------------------------------------------------------
+
+
+def test_will_call_aging_lists_ready_fills_older_than_the_house_days(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    package_id = add_drug(services, admin)
+    patient_id = add_patient(services, admin)
+    ages = {}
+    for days in (3, 12, 30):
+        rx = add_prescription(services, admin, patient_id=patient_id, package_id=package_id)
+        ages[days] = add_fill(
+            services,
+            admin,
+            prescription_id=rx,
+            state=FillState.READY,
+            changed_at=utc_now() - timedelta(days=days),
+        )
+    rx = add_prescription(services, admin, patient_id=patient_id, package_id=package_id)
+    add_fill(
+        services,
+        admin,
+        prescription_id=rx,
+        state=FillState.SOLD,
+        changed_at=utc_now() - timedelta(days=40),
+    )
+
+    assert [r.fill_id for r in services.workflow.will_call_aging(technician)] == [
+        ages[30],
+        ages[12],
+    ]
+    assert [
+        r.fill_id for r in services.workflow.will_call_aging(technician, older_than_days=2)
+    ] == [
+        ages[30],
+        ages[12],
+        ages[3],
+    ]
+    with services.database.unit_of_work(admin) as uow:
+        setting = PharmacySetting(key="will_call_aging_days", value=14)
+        uow.session.add(setting)
+        uow.audit(SEEDED, setting)
+    assert [r.fill_id for r in services.workflow.will_call_aging(technician)] == [ages[30]]
+
+
+def test_return_to_stock_reverses_the_dispensed_movement_and_restores_on_hand(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    package_id = add_drug(services, admin)
+    patient_id = add_patient(services, admin)
+    rx = add_prescription(services, admin, patient_id=patient_id, package_id=package_id)
+    fill_id = add_fill(services, admin, prescription_id=rx, state=FillState.READY)
+    lot_id = add_dispensed_stock(
+        services, admin, fill_id=fill_id, package_id=package_id, on_hand=Decimal(70)
+    )
+
+    row = services.workflow.return_to_stock(
+        technician, fill_id, expected_version=1, reason="not picked up in 14 days"
+    )
+
+    assert row.state is FillState.RETURNED_TO_STOCK
+    with services.database.reading() as session:
+        lot = session.get(StockLot, lot_id)
+        assert lot is not None and lot.on_hand == Decimal(100)
+        dispensed, reversal = session.scalars(
+            select(StockMovement).where(StockMovement.fill_id == fill_id).order_by(StockMovement.id)
+        ).all()
+        total = session.scalar(
+            select(func.sum(StockMovement.quantity)).where(StockMovement.fill_id == fill_id)
+        )
+    assert (reversal.kind, reversal.reverses_id, reversal.quantity) == (
+        "reversal",
+        dispensed.id,
+        Decimal(30),
+    )
+    assert reversal.reason == "not picked up in 14 days" and total == 0
+    assert len(_events(services, "stock.reversed")) == 1
+
+
+def test_return_to_stock_needs_a_ready_fill(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    fill_id = simple_fill(services, admin, FillState.SOLD)
+    with pytest.raises(TransitionNotAllowed):
+        services.workflow.return_to_stock(
+            technician, fill_id, expected_version=1, reason="customer returned it"
+        )
