@@ -12,6 +12,7 @@ from app.services.auth import AuthService, LockoutPolicy
 from app.services.catalogue import CatalogueService
 from app.services.changes import ChangeFeed
 from app.services.fills import FillQueryService
+from app.services.house_settings import HouseSettingsService
 from app.services.passwords import SecretHasher
 from app.services.patients import PatientService
 from app.services.pharmacy import PharmacyService
@@ -42,6 +43,7 @@ class Services:
     patients: PatientService
     catalogue: CatalogueService
     prescribers: PrescriberService
+    house_settings: HouseSettingsService
     workflow: WorkflowService
     screening: ScreeningService
     worklist: WorklistService
@@ -84,6 +86,7 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         patients=PatientService(database),
         catalogue=CatalogueService(database),
         prescribers=PrescriberService(database),
+        house_settings=HouseSettingsService(database),
         workflow=WorkflowService(database),
         screening=ScreeningService(database),
         worklist=WorklistService(database),

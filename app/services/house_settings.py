@@ -1,0 +1,221 @@
+"""House policies every workstation shares: state law, sig abbreviations, thresholds, billing point.
+
+Each policy is one `PharmacySetting` row (JSON value); a policy never saved has its default.
+Administrators and pharmacists change them, one audited action per policy. Other services read
+them inside their own transaction with `read_house_settings(session)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.db.models import PharmacySetting
+from app.domain.roles import Role
+from app.domain.rx_rules import StateLawConfig
+from app.errors import ValidationFailed
+from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
+
+STATE_LAW = "state_law"
+SIG_OVERRIDES = "sig_overrides"
+REFILL_TOO_SOON_THRESHOLD = "refill_too_soon_threshold"
+WILL_CALL_AGING_DAYS = "will_call_aging_days"
+BILLING_POINT = "billing_point"
+
+DEFAULT_REFILL_TOO_SOON_THRESHOLD = Decimal("0.75")
+DEFAULT_WILL_CALL_AGING_DAYS = 10
+# The federal windows for dispensing the rest of a partially filled C-II: a state may shorten
+# them, never lengthen them (21 USC 829(f), 21 CFR 1306.13).
+_FEDERAL_CEILINGS = {
+    "cii_partial_on_request_days": 30,
+    "cii_partial_pharmacy_short_hours": 72,
+    "cii_partial_long_term_care_days": 60,
+}
+_OPTIONAL_FIELDS = frozenset(
+    {"non_controlled_max_refills", "schedule_v_max_refills", "schedule_ii_validity_days"}
+)
+
+
+class BillingPoint(StrEnum):
+    """When a fill's claim goes to the payer: right after data entry, or just before filling."""
+
+    AT_DATA_ENTRY = "at_data_entry"
+    BEFORE_FILL = "before_fill"
+
+    @property
+    def label(self) -> str:
+        return "at data entry" if self is BillingPoint.AT_DATA_ENTRY else "before fill"
+
+
+@dataclass(frozen=True)
+class HouseSettings:
+    state_law: StateLawConfig
+    sig_overrides: Mapping[str, str]
+    refill_too_soon_threshold: Decimal
+    will_call_aging_days: int
+    billing_point: BillingPoint
+
+
+def _value(session: Session, key: str) -> Any:
+    row = session.get(PharmacySetting, key)
+    return None if row is None else row.value
+
+
+def read_house_settings(session: Session) -> HouseSettings:
+    """Every house policy, defaults for those never saved, read in the caller's transaction."""
+    threshold_value = _value(session, REFILL_TOO_SOON_THRESHOLD)
+    threshold = (
+        DEFAULT_REFILL_TOO_SOON_THRESHOLD
+        if threshold_value is None
+        else Decimal(str(threshold_value))
+    )
+    state_law_value = _value(session, STATE_LAW) or {}
+    known = {field.name for field in fields(StateLawConfig)}
+    state_law = StateLawConfig(
+        **{key: value for key, value in state_law_value.items() if key in known},
+        refill_too_soon_fraction=threshold,
+    )
+    aging = _value(session, WILL_CALL_AGING_DAYS)
+    point = _value(session, BILLING_POINT)
+    return HouseSettings(
+        state_law=state_law,
+        sig_overrides=dict(_value(session, SIG_OVERRIDES) or {}),
+        refill_too_soon_threshold=threshold,
+        will_call_aging_days=DEFAULT_WILL_CALL_AGING_DAYS if aging is None else int(aging),
+        billing_point=BillingPoint.AT_DATA_ENTRY if point is None else BillingPoint(point),
+    )
+
+
+def _state_law_json(config: StateLawConfig) -> dict[str, Any]:
+    values = asdict(config)
+    del values["refill_too_soon_fraction"]  # its own setting, shared with refill screening
+    return values
+
+
+def validated_state_law(config: StateLawConfig) -> StateLawConfig:
+    """Refuse values no state could set: negative counts, or longer than the federal windows."""
+    for item in fields(StateLawConfig):
+        if item.name == "refill_too_soon_fraction":
+            continue
+        value = getattr(config, item.name)
+        if value is None and item.name in _OPTIONAL_FIELDS:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValidationFailed(
+                f"{item.name.replace('_', ' ').capitalize()} must be a whole number of 0 or more.",
+                field=item.name,
+            )
+        ceiling = _FEDERAL_CEILINGS.get(item.name)
+        if ceiling is not None and value > ceiling:
+            raise ValidationFailed(
+                f"{item.name.replace('_', ' ').capitalize()} cannot exceed the federal "
+                f"{ceiling}: a state may only be stricter.",
+                field=item.name,
+                ceiling=ceiling,
+            )
+    for name in ("non_controlled_validity_days", "schedule_v_validity_days"):
+        if getattr(config, name) == 0:
+            raise ValidationFailed(
+                f"{name.replace('_', ' ').capitalize()} must be at least one day.", field=name
+            )
+    return config
+
+
+class HouseSettingsService:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def current(self) -> HouseSettings:
+        with self._db.reading() as session:
+            return read_house_settings(session)
+
+    def set_state_law(self, actor: Actor, config: StateLawConfig) -> HouseSettings:
+        _require_manager(actor, "change the state-law settings")
+        clean = validated_state_law(config)
+        with self._db.unit_of_work(actor) as uow:
+            _save(uow, STATE_LAW, _state_law_json(clean))
+            return read_house_settings(uow.session)
+
+    def set_sig_overrides(self, actor: Actor, overrides: Mapping[str, str]) -> HouseSettings:
+        """Replace the house's own sig abbreviations (code → words), merged over the standard."""
+        _require_manager(actor, "change the sig abbreviations")
+        clean: dict[str, str] = {}
+        for code, expansion in overrides.items():
+            key, words = code.strip().upper(), " ".join(expansion.split())
+            if not key or " " in key:
+                raise ValidationFailed(
+                    f"“{code}” is not a sig abbreviation: one word, no spaces.", field=code
+                )
+            if not words:
+                raise ValidationFailed(f"Say what {key} stands for.", field=key)
+            clean[key] = words
+        with self._db.unit_of_work(actor) as uow:
+            _save(uow, SIG_OVERRIDES, dict(sorted(clean.items())))
+            return read_house_settings(uow.session)
+
+    def set_refill_too_soon_threshold(self, actor: Actor, threshold: Decimal) -> HouseSettings:
+        """The fraction of the last days' supply that must pass before a refill is not early."""
+        _require_manager(actor, "change the refill-too-soon threshold")
+        try:
+            value = Decimal(str(threshold))
+        except InvalidOperation:
+            raise ValidationFailed(
+                f"“{threshold}” is not a number.", field=REFILL_TOO_SOON_THRESHOLD
+            ) from None
+        if not Decimal("0.5") <= value <= Decimal(1):
+            raise ValidationFailed(
+                "The refill-too-soon threshold is a fraction from 0.50 to 1.00 (0.75 is 75% of "
+                "the days supply).",
+                field=REFILL_TOO_SOON_THRESHOLD,
+            )
+        with self._db.unit_of_work(actor) as uow:
+            # A JSON number, as refill screening reads it.
+            _save(uow, REFILL_TOO_SOON_THRESHOLD, float(value))
+            return read_house_settings(uow.session)
+
+    def set_will_call_aging_days(self, actor: Actor, days: int) -> HouseSettings:
+        """After how many days a ready fill not picked up is listed for return to stock."""
+        _require_manager(actor, "change the will-call aging days")
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 60:
+            raise ValidationFailed(
+                "Will-call aging is a whole number of days from 1 to 60.",
+                field=WILL_CALL_AGING_DAYS,
+            )
+        with self._db.unit_of_work(actor) as uow:
+            _save(uow, WILL_CALL_AGING_DAYS, days)
+            return read_house_settings(uow.session)
+
+    def set_billing_point(self, actor: Actor, point: BillingPoint | str) -> HouseSettings:
+        _require_manager(actor, "change when claims are billed")
+        try:
+            chosen = BillingPoint(point)
+        except ValueError:
+            choices = ", ".join(member.value for member in BillingPoint)
+            raise ValidationFailed(
+                f"“{point}” is not a billing point: use {choices}.", field=BILLING_POINT
+            ) from None
+        with self._db.unit_of_work(actor) as uow:
+            _save(uow, BILLING_POINT, chosen.value)
+            return read_house_settings(uow.session)
+
+
+def _require_manager(actor: Actor, action: str) -> None:
+    require_role(actor, Role.ADMINISTRATOR, Role.PHARMACIST, action=action)
+
+
+def _save(uow: UnitOfWork, key: str, value: Any) -> None:
+    row = uow.session.get(PharmacySetting, key)
+    before = None if row is None else row.value
+    if before == value:
+        return
+    if row is None:
+        row = PharmacySetting(key=key, value=value)
+        uow.session.add(row)
+    else:
+        row.value = value
+    uow.audit("settings.changed", row, before={key: before}, after={key: value})
