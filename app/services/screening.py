@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -36,6 +37,7 @@ from app.db.models import (
 )
 from app.domain.fill_states import FillState
 from app.domain.roles import Role
+from app.domain.rx_rules import RuleOutcome, StateLawConfig, check_refill
 from app.domain.workflow import check_clinical_override
 from app.errors import NotFound, StaleRecord, ValidationFailed
 from app.services.changes import publish
@@ -61,7 +63,7 @@ KIND_LABELS = {
 }
 
 REFILL_TOO_SOON_SETTING = "refill_too_soon_threshold"
-DEFAULT_REFILL_TOO_SOON = 0.75
+DEFAULT_REFILL_TOO_SOON = StateLawConfig().refill_too_soon_fraction
 
 SALT_WORDS = frozenset(
     """ACETATE ANHYDROUS BESYLATE BITARTRATE BROMIDE CALCIUM CHLORIDE CITRATE DIHYDRATE
@@ -129,14 +131,11 @@ def class_matches(allergy_class: str, pharm_classes: str) -> bool:
     return bool({wanted, _BRACKETED.sub("", wanted)} & _class_names(pharm_classes))
 
 
-def refill_threshold(session: Session) -> float:
-    """The fraction of the last days' supply that must have elapsed (house setting)."""
+def state_law(session: Session) -> StateLawConfig:
+    """The rules in force, with the pharmacy's refill-too-soon fraction (house setting)."""
     setting = session.get(PharmacySetting, REFILL_TOO_SOON_SETTING)
-    return float(setting.value) if setting is not None else DEFAULT_REFILL_TOO_SOON
-
-
-def elapsed_fraction(dispensed_at: datetime, days_supply: int, now: datetime) -> float:
-    return (now - dispensed_at) / timedelta(days=days_supply)
+    fraction = Decimal(str(setting.value)) if setting is not None else DEFAULT_REFILL_TOO_SOON
+    return StateLawConfig(refill_too_soon_fraction=fraction)
 
 
 @dataclass(frozen=True)
@@ -150,43 +149,60 @@ class _Candidate:
     details: dict[str, Any]
 
 
-def _last_dispensed(session: Session, fill: Fill) -> Fill | None:
-    """The latest earlier fill of the same prescription that the patient took home."""
-    return session.scalars(
+def refill_outcome(
+    session: Session, prescription: Prescription, *, fill_number: int, today: date
+) -> tuple[RuleOutcome, Fill | None]:
+    """rx_rules.check_refill on the facts before fill `fill_number`, and the last dispensed fill.
+
+    Without a dispensed fill there is no supply to be too soon after: the rule is then asked
+    with the written date and no days' supply, which can never warn.
+    """
+    earlier = session.scalars(
         select(Fill)
         .where(
-            Fill.prescription_id == fill.prescription_id,
-            Fill.fill_number < fill.fill_number,
-            Fill.state == FillState.SOLD.value,
+            Fill.prescription_id == prescription.id,
+            Fill.fill_number < fill_number,
+            Fill.state.not_in(_NEVER_DISPENSED),
         )
-        .order_by(Fill.fill_number.desc())
-        .limit(1)
-    ).first()
+        .order_by(Fill.fill_number)
+    ).all()
+    dispensed = [fill for fill in earlier if fill.state == FillState.SOLD.value]
+    last = dispensed[-1] if dispensed else None
+    schedule = session.scalar(
+        select(DrugProduct.dea_schedule)
+        .join(DrugPackage, DrugPackage.product_id == DrugProduct.id)
+        .where(DrugPackage.id == prescription.package_id)
+    )
+    outcome = check_refill(
+        schedule=schedule,
+        written=prescription.written_date,
+        today=today,
+        refills_authorized=prescription.refills_authorized,
+        refills_dispensed=sum(1 for fill in earlier if fill.fill_number > 0),
+        last_filled=last.state_changed_at.date() if last else prescription.written_date,
+        last_days_supply=last.days_supply if last else 0,
+        config=state_law(session),
+    )
+    return outcome, last
 
 
-def early_refill_candidate(
-    session: Session, fill: Fill, now: datetime, threshold: float
-) -> _Candidate | None:
-    previous = _last_dispensed(session, fill)
-    if previous is None:
+def early_refill_candidate(session: Session, fill: Fill, today: date) -> _Candidate | None:
+    """The refill-too-soon warning of rx_rules for this fill, as a finding."""
+    prescription = session.get(Prescription, fill.prescription_id)
+    assert prescription is not None  # a foreign key guarantees it
+    outcome, last = refill_outcome(session, prescription, fill_number=fill.fill_number, today=today)
+    too_soon = [w for w in outcome.warnings if w.code == "refill-too-soon"]
+    if not too_soon or last is None:
         return None
-    elapsed = elapsed_fraction(previous.state_changed_at, previous.days_supply, now)
-    if elapsed >= threshold:
-        return None
-    days = (now - previous.state_changed_at).days
     return _Candidate(
         kind=EARLY_REFILL,
-        key=f"fill-{previous.id}",
+        key=f"fill-{last.id}",
         severity="warning",
-        message=(
-            f"Refill too soon: the last fill ({previous.days_supply} days' supply) was picked up "
-            f"{days} days ago, {elapsed:.0%} of its supply; the pharmacy's threshold is "
-            f"{threshold:.0%}."
-        ),
+        message=too_soon[0].message,
         details={
-            "previous_fill_id": previous.id,
-            "elapsed_fraction": round(elapsed, 3),
-            "threshold": threshold,
+            "previous_fill_id": last.id,
+            "earliest": too_soon[0].facts["earliest"].isoformat(),
+            "fraction": str(state_law(session).refill_too_soon_fraction),
         },
     )
 
@@ -319,7 +335,7 @@ def screen_fill(uow: UnitOfWork, fill: Fill, *, now: datetime | None = None) -> 
     ).one()
     candidates = _allergy_candidates(uow.session, patient_id, product)
     candidates += _duplicate_candidates(uow.session, fill, patient_id, product, now)
-    early = early_refill_candidate(uow.session, fill, now, refill_threshold(uow.session))
+    early = early_refill_candidate(uow.session, fill, now.date())
     if early is not None:
         candidates.append(early)
     record_findings(uow, fill, candidates)

@@ -41,7 +41,7 @@ from app.services.screening import (
     early_refill_candidate,
     fill_findings,
     record_findings,
-    refill_threshold,
+    refill_outcome,
     screen_fill,
     unacknowledged_count,
 )
@@ -58,7 +58,6 @@ _PHARMACIST_STATES = {
     FillState.FINAL_VERIFICATION: FINAL_VERIFICATION,
 }
 _LEAVING_REVIEW_FORWARD = frozenset({FillState.BILLING_PENDING, FillState.FILL})
-_NEVER_DISPENSED = (FillState.CANCELLED.value, FillState.RETURNED_TO_STOCK.value)
 
 
 class FillHeldByAnother(RxBenchError):
@@ -376,7 +375,11 @@ class WorkflowService:
             return read_fill_rows(session, statement)
 
     def refill(self, actor: Actor, prescription_id: int) -> RefillOutcome:
-        """Start the next fill of a prescription with refills left; warn if it is too soon."""
+        """Start the next fill of a prescription with refills left; warn if it is too soon.
+
+        The refill rules are rx_rules.check_refill's: an expired prescription, a C-II or one
+        without refills left is refused with PrescriptionRefused (its problems in the facts).
+        """
         with self._db.unit_of_work(actor) as uow:
             require_role(actor, *BENCH_ROLES, action="refill a prescription")
             session = uow.session
@@ -390,9 +393,13 @@ class WorkflowService:
             last_number = session.scalar(
                 select(func.max(Fill.fill_number)).where(Fill.prescription_id == prescription.id)
             )
+            fill_number = (last_number or 0) + 1
+            today = utc_now().date()
+            outcome, _ = refill_outcome(session, prescription, fill_number=fill_number, today=today)
+            outcome.raise_if_refused()
             fill = Fill(
                 prescription_id=prescription.id,
-                fill_number=(last_number or 0) + 1,
+                fill_number=fill_number,
                 state=FillState.INTAKE.value,
                 quantity=prescription.quantity,
                 days_supply=prescription.days_supply,
@@ -406,7 +413,7 @@ class WorkflowService:
                 rx_number=prescription.rx_number,
                 fill_number=fill.fill_number,
             )
-            early = early_refill_candidate(session, fill, utc_now(), refill_threshold(session))
+            early = early_refill_candidate(session, fill, today)
             if early is not None:
                 record_findings(uow, fill, [early])
             publish(session, topic=TOPIC, entity_id=str(fill.id), workstation=actor.workstation)
@@ -423,21 +430,11 @@ class WorkflowService:
                 rx_number=prescription.rx_number,
                 status=prescription.status,
             )
-        fills = session.execute(
-            select(Fill.fill_number, Fill.state).where(Fill.prescription_id == prescription.id)
+        states = session.scalars(
+            select(Fill.state).where(Fill.prescription_id == prescription.id)
         ).all()
-        if any(FillState(state).is_active for _, state in fills):
+        if any(FillState(state).is_active for state in states):
             raise RefillNotAllowed(
                 f"Rx {prescription.rx_number} already has a fill in progress.",
                 rx_number=prescription.rx_number,
-            )
-        used = sum(1 for number, state in fills if number > 0 and state not in _NEVER_DISPENSED)
-        if used >= prescription.refills_authorized:
-            raise RefillNotAllowed(
-                f"Rx {prescription.rx_number} has no refills left "
-                f"({prescription.refills_authorized} authorized, {used} used). Ask the "
-                "prescriber for a new prescription.",
-                rx_number=prescription.rx_number,
-                authorized=prescription.refills_authorized,
-                used=used,
             )

@@ -18,11 +18,13 @@ from app.db.models import (
     Fill,
     FillTransition,
     PharmacySetting,
+    Prescription,
     StockLot,
     StockMovement,
     WorkItem,
 )
 from app.domain.fill_states import FillState
+from app.domain.rx_rules import PrescriptionRefused
 from app.domain.workflow import (
     TRANSITIONS,
     ReasonRequired,
@@ -360,7 +362,7 @@ def test_a_refill_too_soon_is_allowed_with_a_warning_finding_for_the_pharmacist(
 
     [warning] = outcome.warnings
     assert warning.kind == "early_refill"
-    assert "Refill too soon" in warning.message and "75%" in warning.message
+    assert warning.message.startswith("Too soon to refill: the last fill (30 days")
     assert "NOT a complete drug-interaction screen" in warning.disclaimer
     with services.database.reading() as session:
         [finding] = session.scalars(select(ClinicalFinding)).all()
@@ -401,9 +403,36 @@ def test_refills_are_refused_when_none_left_or_one_is_in_progress(
         assert fill is not None
         fill.state = FillState.SOLD.value
         uow.audit(SEEDED, fill)
-    with pytest.raises(RefillNotAllowed, match="no refills left") as refused:
+    with pytest.raises(PrescriptionRefused, match="No refills left") as refused:
         services.workflow.refill(technician, rx)
-    assert (refused.value.facts["authorized"], refused.value.facts["used"]) == (1, 1)
+    [problem] = refused.value.facts["problems"]
+    assert (problem.code, problem.facts) == ("no-refills-left", {"allowed": 1, "dispensed": 1})
+
+
+def test_an_expired_prescription_is_not_refilled(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    rx = _prescription_with_sold_fill(services, admin, sold_days_ago=40)
+    with services.database.unit_of_work(admin) as uow:
+        prescription = uow.session.get(Prescription, rx)
+        assert prescription is not None
+        prescription.written_date = utc_now().date() - timedelta(days=400)
+        uow.audit(SEEDED, prescription)
+    with pytest.raises(PrescriptionRefused, match="expired"):
+        services.workflow.refill(technician, rx)
+
+
+def test_an_inactive_prescription_is_not_refilled(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    rx = _prescription_with_sold_fill(services, admin, sold_days_ago=40)
+    with services.database.unit_of_work(admin) as uow:
+        prescription = uow.session.get(Prescription, rx)
+        assert prescription is not None
+        prescription.status = "inactive"
+        uow.audit(SEEDED, prescription)
+    with pytest.raises(RefillNotAllowed, match="is inactive"):
+        services.workflow.refill(technician, rx)
 
 
 # --- will call -----------------------------------------------------------------------------------
