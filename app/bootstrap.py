@@ -17,6 +17,7 @@ from app.services.passwords import SecretHasher
 from app.services.patients import PatientService
 from app.services.pharmacy import PharmacyService
 from app.services.prescribers import PrescriberService
+from app.services.prescriptions import PrescriptionService
 from app.services.screening import ScreeningService
 from app.services.stock import StockQueryService
 from app.services.unit_of_work import Database
@@ -44,6 +45,7 @@ class Services:
     catalogue: CatalogueService
     prescribers: PrescriberService
     house_settings: HouseSettingsService
+    prescriptions: PrescriptionService
     workflow: WorkflowService
     screening: ScreeningService
     worklist: WorklistService
@@ -87,6 +89,7 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         catalogue=CatalogueService(database),
         prescribers=PrescriberService(database),
         house_settings=HouseSettingsService(database),
+        prescriptions=PrescriptionService(database),
         workflow=WorkflowService(database),
         screening=ScreeningService(database),
         worklist=WorklistService(database),

@@ -7,10 +7,11 @@ them inside their own transaction with `read_house_settings(session)`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.db.models import PharmacySetting
 from app.domain.roles import Role
 from app.domain.rx_rules import StateLawConfig
+from app.domain.sig import DEFAULT_SIG_TABLE, SigEntry, SigTable, TokenKind
 from app.errors import ValidationFailed
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 
@@ -55,10 +57,35 @@ class BillingPoint(StrEnum):
 @dataclass(frozen=True)
 class HouseSettings:
     state_law: StateLawConfig
-    sig_overrides: Mapping[str, str]
+    sig_overrides: tuple[SigEntry, ...]
     refill_too_soon_threshold: Decimal
     will_call_aging_days: int
     billing_point: BillingPoint
+
+    @property
+    def sig_table(self) -> SigTable:
+        """The standard abbreviations with the pharmacy's own merged over them."""
+        return DEFAULT_SIG_TABLE.with_overrides(self.sig_overrides)
+
+
+def _entry_json(entry: SigEntry) -> dict[str, Any]:
+    values = asdict(entry)
+    values["kind"] = entry.kind.value
+    values["scale"] = str(entry.scale)
+    values["per_day"] = None if entry.per_day is None else str(entry.per_day)
+    return values
+
+
+def _entry(values: dict[str, Any]) -> SigEntry:
+    per_day = values.get("per_day")
+    return SigEntry(
+        **{
+            **values,
+            "kind": TokenKind(values["kind"]),
+            "scale": Decimal(values.get("scale", "1")),
+            "per_day": None if per_day is None else Fraction(per_day),
+        }
+    )
 
 
 def _value(session: Session, key: str) -> Any:
@@ -84,7 +111,7 @@ def read_house_settings(session: Session) -> HouseSettings:
     point = _value(session, BILLING_POINT)
     return HouseSettings(
         state_law=state_law,
-        sig_overrides=dict(_value(session, SIG_OVERRIDES) or {}),
+        sig_overrides=tuple(_entry(values) for values in _value(session, SIG_OVERRIDES) or []),
         refill_too_soon_threshold=threshold,
         will_call_aging_days=DEFAULT_WILL_CALL_AGING_DAYS if aging is None else int(aging),
         billing_point=BillingPoint.AT_DATA_ENTRY if point is None else BillingPoint(point),
@@ -141,21 +168,16 @@ class HouseSettingsService:
             _save(uow, STATE_LAW, _state_law_json(clean))
             return read_house_settings(uow.session)
 
-    def set_sig_overrides(self, actor: Actor, overrides: Mapping[str, str]) -> HouseSettings:
-        """Replace the house's own sig abbreviations (code → words), merged over the standard."""
+    def set_sig_overrides(self, actor: Actor, entries: Sequence[SigEntry]) -> HouseSettings:
+        """Replace the house's own sig abbreviations, merged over the standard table.
+
+        An entry whose words are an ISMP error-prone form, or that clashes with another, is
+        refused (`SigTableInvalid`) before anything is saved.
+        """
         _require_manager(actor, "change the sig abbreviations")
-        clean: dict[str, str] = {}
-        for code, expansion in overrides.items():
-            key, words = code.strip().upper(), " ".join(expansion.split())
-            if not key or " " in key:
-                raise ValidationFailed(
-                    f"“{code}” is not a sig abbreviation: one word, no spaces.", field=code
-                )
-            if not words:
-                raise ValidationFailed(f"Say what {key} stands for.", field=key)
-            clean[key] = words
+        DEFAULT_SIG_TABLE.with_overrides(entries)
         with self._db.unit_of_work(actor) as uow:
-            _save(uow, SIG_OVERRIDES, dict(sorted(clean.items())))
+            _save(uow, SIG_OVERRIDES, [_entry_json(entry) for entry in entries])
             return read_house_settings(uow.session)
 
     def set_refill_too_soon_threshold(self, actor: Actor, threshold: Decimal) -> HouseSettings:

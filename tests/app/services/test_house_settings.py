@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.bootstrap import Services
 from app.db.models import AuditEvent, PharmacySetting
 from app.domain.rx_rules import StateLawConfig
+from app.domain.sig import SigTableInvalid, expand_sig, frequency, modifier
 from app.errors import PermissionDenied, ValidationFailed
 from app.services.house_settings import BillingPoint
 from app.services.unit_of_work import Actor
@@ -34,7 +35,8 @@ def test_defaults_when_nothing_was_saved(services: Services) -> None:
     assert current.refill_too_soon_threshold == Decimal("0.75")
     assert current.will_call_aging_days == 10
     assert current.billing_point is BillingPoint.AT_DATA_ENTRY
-    assert current.sig_overrides == {}
+    assert current.sig_overrides == ()
+    assert not expand_sig("1 T PO QAMN", current.sig_table).parsed
 
 
 def test_pharmacist_changes_each_policy_audited(services: Services, pharmacist: Actor) -> None:
@@ -44,14 +46,17 @@ def test_pharmacist_changes_each_policy_audited(services: Services, pharmacist: 
     services.house_settings.set_will_call_aging_days(pharmacist, 14)
     services.house_settings.set_billing_point(pharmacist, "before_fill")
     current = services.house_settings.set_sig_overrides(
-        pharmacist, {" qam ": "every  morning", "WF": "with food"}
+        pharmacist, [frequency("QAMN", "every morning and noon", 2), modifier("WF", "with food")]
     )
 
     assert current.state_law == replace(stricter, refill_too_soon_fraction=Decimal("0.8"))
     assert current.refill_too_soon_threshold == Decimal("0.8")
     assert current.will_call_aging_days == 14
     assert current.billing_point is BillingPoint.BEFORE_FILL
-    assert current.sig_overrides == {"QAM": "every morning", "WF": "with food"}
+    assert [entry.key for entry in current.sig_overrides] == ["QAMN", "WF"]
+    expanded = expand_sig("1 T PO QAMN WF", current.sig_table)
+    assert expanded.directions == "Take 1 tablet by mouth every morning and noon with food"
+    assert expanded.max_daily_units == 2
     assert services.house_settings.current() == current
     events = _events(services)
     assert [(e.entity_id, e.username) for e in events] == [
@@ -111,8 +116,6 @@ def test_bad_values_are_refused(services: Services, admin: Actor) -> None:
             settings.set_will_call_aging_days(admin, days)
     with pytest.raises(ValidationFailed, match="not a billing point"):
         settings.set_billing_point(admin, "at pickup")
-    with pytest.raises(ValidationFailed, match="one word"):
-        settings.set_sig_overrides(admin, {"Q AM": "every morning"})
-    with pytest.raises(ValidationFailed, match="stands for"):
-        settings.set_sig_overrides(admin, {"QAM": " "})
+    with pytest.raises(SigTableInvalid, match="mistaken for QID"):
+        settings.set_sig_overrides(admin, [frequency("QZ", "QD", 1)])
     assert _events(services) == []

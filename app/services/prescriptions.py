@@ -1,0 +1,646 @@
+"""Prescription entry: a new prescription, its first fill on the way to pharmacist data review.
+
+One entry is one unit of work: the prescription (with its scanned image), an Rx number from the
+locked counter, fill 0 moved intake → data entry → data review with a history row and an audit
+event per step, clinical screening, the pharmacist's data-review work item and the change notes
+for the other workstations: all of it, or none of it.
+
+The federal rules (app.domain.rx_rules) with the house state-law settings decide what is
+refused; every problem is reported at once so all can be fixed together. A sig the house table
+cannot read is never refused: the typed text becomes the directions, `sig_needs_review` is set
+and the pharmacist is told at review.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.db.base import utc_now
+from app.db.models import (
+    Counter,
+    DrugPackage,
+    DrugProduct,
+    Fill,
+    FillTransition,
+    Patient,
+    Prescriber,
+    Prescription,
+    PrescriptionImage,
+)
+from app.domain.fill_states import FillState
+from app.domain.roles import Role
+from app.domain.rx_rules import (
+    EMERGENCY_ORAL_FOLLOW_UP_DAYS,
+    PrescriptionRefused,
+    PrescriptionSource,
+    RuleProblem,
+    Schedule,
+    StateLawConfig,
+    check_new_prescription,
+    check_transfer,
+    dea_schedule_allowed,
+    parse_schedule,
+)
+from app.domain.sig import days_supply_for, expand_sig, ismp_problems
+from app.domain.workflow import check_transition
+from app.errors import NotFound, ValidationFailed
+from app.services.changes import publish
+from app.services.fills import read_fill_row
+from app.services.house_settings import read_house_settings
+from app.services.prescribers import parse_schedules
+from app.services.screening import screen_fill
+from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
+from app.services.worklist import DATA_REVIEW, open_item
+
+RX_NUMBER_COUNTER = "rx_number"
+FIRST_RX_NUMBER = 6100100
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+# What each accepted file type starts with: the content decides, not the name or the claim.
+IMAGE_SIGNATURES = {
+    "image/png": b"\x89PNG\r\n\x1a\n",
+    "image/jpeg": b"\xff\xd8\xff",
+    "application/pdf": b"%PDF-",
+}
+# More than this many whole packages on one prescription is a typing error (300 for 3 tablets).
+MAX_PACKAGES_PER_PRESCRIPTION = 100
+MAX_DAYS_SUPPLY = 365
+SIG_REVIEW_NOTICE = (
+    "The directions need the pharmacist's review: they will be flagged at data review."
+)
+_ENTRY_STEPS = (FillState.DATA_ENTRY, FillState.DATA_REVIEW)
+
+
+@dataclass(frozen=True)
+class ScannedImage:
+    file_name: str
+    media_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class TransferIn:
+    """A prescription transferred in from another pharmacy."""
+
+    pharmacy: str
+    previous_transfers: int = 0
+    electronic_unfilled: bool = False
+    shared_database: bool = False
+
+
+@dataclass(frozen=True)
+class PrescriptionDraft:
+    """What the data-entry form sends; `days_supply` None means compute it from the sig."""
+
+    patient_id: int
+    prescriber_id: int
+    package_id: int
+    source: str
+    written_date: date
+    quantity: Decimal
+    sig_code: str
+    refills: int = 0
+    days_supply: int | None = None
+    daw_code: int = 0
+    indication: str = ""
+    notes: str = ""
+    do_not_fill_before: date | None = None
+    emergency_oral: bool = False
+    faxed_cii_exception: bool = False
+    transfer: TransferIn | None = None
+    image: ScannedImage | None = None
+
+
+@dataclass(frozen=True)
+class PrescriptionEntered:
+    prescription_id: int
+    rx_number: str
+    fill_id: int
+    fill_state: FillState
+    directions: str
+    sig_needs_review: bool
+    days_supply: int
+    days_supply_overridden: bool
+    quantity_unit: str
+    written_follow_up_due: date | None
+    # Flags the bench must see now: rule warnings, why the sig needs review.
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PrescriptionDetail:
+    id: int
+    rx_number: str
+    patient_id: int
+    patient_name: str
+    prescriber_id: int
+    prescriber_name: str
+    package_id: int
+    drug: str
+    ndc: str
+    dea_schedule: str | None
+    source: str
+    written_date: date
+    quantity: Decimal
+    quantity_unit: str
+    days_supply: int
+    days_supply_overridden: bool
+    refills_authorized: int
+    sig_code: str
+    directions: str
+    sig_needs_review: bool
+    daw_code: int
+    indication: str
+    notes: str
+    do_not_fill_before: date | None
+    emergency_oral: bool
+    written_follow_up_due: date | None
+    transferred_from: str
+    transfer_count: int
+    status: str
+    has_image: bool
+    version: int
+
+
+@dataclass(frozen=True)
+class PrescriptionImageContent:
+    file_name: str
+    media_type: str
+    content: bytes
+
+
+def _problem(code: str, message: str, **facts: Any) -> RuleProblem:
+    return RuleProblem(code, message, facts)
+
+
+def checked_image(image: ScannedImage) -> ScannedImage:
+    """A PNG, JPEG or PDF of at most 10 MB whose content is what it claims to be."""
+    media_type = image.media_type.strip().lower()
+    signature = IMAGE_SIGNATURES.get(media_type)
+    if signature is None:
+        raise ValidationFailed(
+            f"A prescription image must be a PNG, JPEG or PDF file, not {media_type or 'unknown'}.",
+            field="image",
+            media_type=media_type,
+        )
+    if not image.content:
+        raise ValidationFailed("The prescription image file is empty.", field="image")
+    if len(image.content) > MAX_IMAGE_BYTES:
+        raise ValidationFailed(
+            f"The prescription image is {len(image.content) / 1024 / 1024:.1f} MB; the limit is "
+            "10 MB. Scan it again at a lower resolution.",
+            field="image",
+            size=len(image.content),
+            limit=MAX_IMAGE_BYTES,
+        )
+    if not image.content.startswith(signature):
+        raise ValidationFailed(
+            f"The file is not really a {media_type} file: scan or save it again.",
+            field="image",
+            media_type=media_type,
+        )
+    name = PurePath(image.file_name.replace("\\", "/")).name.strip()
+    if not name:
+        raise ValidationFailed("The prescription image needs a file name.", field="image")
+    return ScannedImage(file_name=name[-255:], media_type=media_type, content=image.content)
+
+
+def next_rx_number(session: Session) -> str:
+    """The next Rx number, taken atomically: UPDATE … RETURNING holds the counter's row lock
+    until commit on PostgreSQL, and SQLite serialises writers, so no two entries share one."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    highest = session.scalar(
+        select(func.max(Prescription.rx_number)).where(
+            func.length(Prescription.rx_number) == len(str(FIRST_RX_NUMBER))
+        )
+    )
+    start = max(FIRST_RX_NUMBER, int(highest) + 1 if highest and highest.isdigit() else 0)
+    session.execute(
+        dialect.insert(Counter)
+        .values(name=RX_NUMBER_COUNTER, next_value=start)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    taken = session.execute(
+        update(Counter)
+        .where(Counter.name == RX_NUMBER_COUNTER)
+        .values(next_value=Counter.next_value + 1)
+        .returning(Counter.next_value)
+    ).scalar_one()
+    return str(taken - 1)
+
+
+class PrescriptionService:
+    def __init__(self, database: Database, *, today: Callable[[], date] = date.today) -> None:
+        self._db = database
+        self._today = today
+
+    def enter_prescription(self, actor: Actor, *, draft: PrescriptionDraft) -> PrescriptionEntered:
+        """Enter a new prescription and send its first fill to pharmacist data review."""
+        require_role(actor, Role.TECHNICIAN, Role.PHARMACIST, action="enter prescriptions")
+        image = checked_image(draft.image) if draft.image else None
+        today = self._today()
+        with self._db.unit_of_work(actor) as uow:
+            session = uow.session
+            patient = _get(session, Patient, draft.patient_id, "patient")
+            prescriber = _get(session, Prescriber, draft.prescriber_id, "prescriber")
+            package = _get(session, DrugPackage, draft.package_id, "drug package")
+            product = package.product
+            house = read_house_settings(session)
+
+            expansion = expand_sig(draft.sig_code, house.sig_table)
+            directions = expansion.directions
+            needs_review = not expansion.parsed or expansion.needs_pharmacist_review
+            if expansion.parsed and ismp_problems(directions):
+                needs_review = True
+            quantity = Decimal(draft.quantity)
+            # A quantity of zero or less is refused with the other problems below.
+            computed = days_supply_for(expansion, quantity) if quantity > 0 else None
+            if draft.days_supply is None and computed is None and quantity > 0:
+                raise ValidationFailed(
+                    "Enter the days supply: the directions give no daily amount to count it from.",
+                    field="days_supply",
+                )
+            days_supply = draft.days_supply if draft.days_supply is not None else computed or 0
+            overridden = draft.days_supply is not None and draft.days_supply != computed
+
+            schedule = parse_schedule(product.dea_schedule)
+            problems, warnings = self._check(
+                session,
+                draft,
+                today=today,
+                schedule=schedule,
+                days_supply=days_supply,
+                package=package,
+                prescriber=prescriber,
+                state_law=house.state_law,
+            )
+            if problems:
+                raise PrescriptionRefused(
+                    " ".join(problem.message for problem in problems), problems=tuple(problems)
+                )
+            follow_up = (
+                draft.written_date + timedelta(days=EMERGENCY_ORAL_FOLLOW_UP_DAYS)
+                if draft.emergency_oral and schedule is Schedule.CII
+                else None
+            )
+            prescription = Prescription(
+                rx_number=next_rx_number(session),
+                patient_id=patient.id,
+                prescriber_id=prescriber.id,
+                package_id=package.id,
+                source=draft.source,
+                written_date=draft.written_date,
+                quantity=quantity,
+                quantity_unit=package.billing_unit,
+                days_supply=days_supply,
+                days_supply_overridden=overridden,
+                refills_authorized=draft.refills,
+                sig_code=" ".join(draft.sig_code.split()),
+                directions=directions,
+                sig_needs_review=needs_review,
+                daw_code=draft.daw_code,
+                indication=draft.indication.strip(),
+                notes=draft.notes.strip(),
+                do_not_fill_before=draft.do_not_fill_before,
+                emergency_oral=draft.emergency_oral,
+                written_follow_up_due=follow_up,
+                transferred_from=draft.transfer.pharmacy.strip() if draft.transfer else "",
+                transfer_count=draft.transfer.previous_transfers + 1 if draft.transfer else 0,
+            )
+            session.add(prescription)
+            session.flush()
+            uow.audit(
+                "prescription.entered",
+                prescription,
+                rx_number=prescription.rx_number,
+                patient_id=patient.id,
+                prescriber_id=prescriber.id,
+                ndc=package.ndc,
+                source=draft.source,
+                sig_needs_review=needs_review,
+                days_supply_overridden=overridden,
+            )
+            if image is not None:
+                stored = PrescriptionImage(
+                    prescription_id=prescription.id,
+                    file_name=image.file_name,
+                    media_type=image.media_type,
+                    content=image.content,
+                )
+                session.add(stored)
+                uow.audit(
+                    "prescription.image_added",
+                    stored,
+                    prescription_id=prescription.id,
+                    media_type=image.media_type,
+                    size=len(image.content),
+                )
+            fill = _first_fill(uow, prescription)
+            review = list(expansion.review_reasons)
+            if needs_review:
+                review.append(SIG_REVIEW_NOTICE)
+            return PrescriptionEntered(
+                prescription_id=prescription.id,
+                rx_number=prescription.rx_number,
+                fill_id=fill.id,
+                fill_state=FillState(fill.state),
+                directions=directions,
+                sig_needs_review=needs_review,
+                days_supply=days_supply,
+                days_supply_overridden=overridden,
+                quantity_unit=prescription.quantity_unit,
+                written_follow_up_due=follow_up,
+                warnings=tuple(problem.message for problem in warnings) + tuple(review),
+            )
+
+    def get_prescription(self, actor: Actor, rx_number: str) -> PrescriptionDetail:
+        """One prescription by Rx number; it names the patient, so the view is audited."""
+        require_role(actor, *Role, action="open a prescription")
+        with self._db.unit_of_work(actor) as uow:
+            prescription = uow.session.scalars(
+                select(Prescription).where(Prescription.rx_number == rx_number.strip())
+            ).first()
+            if prescription is None:
+                raise NotFound(f"There is no Rx {rx_number.strip()}.", rx_number=rx_number)
+            images = uow.session.scalar(
+                select(func.count())
+                .select_from(PrescriptionImage)
+                .where(PrescriptionImage.prescription_id == prescription.id)
+            )
+            uow.audit("prescription.viewed", prescription)
+            return _detail(prescription, has_image=bool(images))
+
+    def prescription_image(self, actor: Actor, prescription_id: int) -> PrescriptionImageContent:
+        """The scanned prescription (the latest when rescanned); viewing it is audited."""
+        require_role(actor, *Role, action="view a prescription image")
+        with self._db.unit_of_work(actor) as uow:
+            image = uow.session.scalars(
+                select(PrescriptionImage)
+                .where(PrescriptionImage.prescription_id == prescription_id)
+                .order_by(PrescriptionImage.id.desc())
+                .limit(1)
+            ).first()
+            if image is None:
+                raise NotFound(
+                    "There is no scanned image for this prescription.",
+                    prescription_id=prescription_id,
+                )
+            uow.audit("prescription.image_viewed", image, prescription_id=prescription_id)
+            return PrescriptionImageContent(image.file_name, image.media_type, image.content)
+
+    def _check(
+        self,
+        session: Session,
+        draft: PrescriptionDraft,
+        *,
+        today: date,
+        schedule: Schedule | None,
+        days_supply: int,
+        package: DrugPackage,
+        prescriber: Prescriber,
+        state_law: StateLawConfig,
+    ) -> tuple[list[RuleProblem], list[RuleProblem]]:
+        """Every refusal and flag: the federal rules, then the prescriber, package and form."""
+        per_package = package.billing_quantity
+        limit = per_package * MAX_PACKAGES_PER_PRESCRIPTION if per_package else Decimal(10_000)
+        outcome = check_new_prescription(
+            schedule=schedule.value if schedule else None,
+            source=draft.source,
+            written=draft.written_date,
+            today=today,
+            refills=draft.refills,
+            quantity=Decimal(draft.quantity),
+            days_supply=days_supply,
+            do_not_fill_before=draft.do_not_fill_before,
+            emergency_oral=draft.emergency_oral,
+            config=state_law,
+            series_days_supply_total=_cii_series_total(session, draft, days_supply)
+            if schedule is Schedule.CII and draft.do_not_fill_before
+            else None,
+            max_reasonable_quantity=limit,
+            faxed_cii_exception=draft.faxed_cii_exception,
+        )
+        problems, warnings = list(outcome.errors), list(outcome.warnings)
+        if days_supply > MAX_DAYS_SUPPLY:
+            problems.append(
+                _problem(
+                    "days-supply-over-limit",
+                    f"A days supply of {days_supply} is more than {MAX_DAYS_SUPPLY}: check it.",
+                    days_supply=days_supply,
+                    limit=MAX_DAYS_SUPPLY,
+                )
+            )
+        if not 0 <= draft.daw_code <= 9:
+            problems.append(
+                _problem("daw-code", "The DAW code is a digit from 0 to 9.", daw=draft.daw_code)
+            )
+        if schedule is not None:
+            problems += _prescriber_problems(prescriber, schedule, today)
+        if draft.source == PrescriptionSource.TRANSFERRED:
+            problems += _transfer_problems(draft.transfer, schedule)
+        elif draft.transfer is not None:
+            problems.append(
+                _problem(
+                    "transfer-source",
+                    "Transfer details are given but the source is not “transferred”.",
+                )
+            )
+        if package.product.discontinued or package.discontinued:
+            warnings.append(
+                _problem(
+                    "package-discontinued",
+                    f"NDC {package.ndc} is discontinued in the catalogue: check the package.",
+                )
+            )
+        return problems, warnings
+
+
+def _get(session: Session, model: Any, record_id: int, what: str) -> Any:
+    record = session.get(model, record_id)
+    if record is None:
+        raise NotFound(f"There is no {what} with id {record_id}.", id=record_id, what=what)
+    return record
+
+
+def _prescriber_problems(
+    prescriber: Prescriber, schedule: Schedule, today: date
+) -> list[RuleProblem]:
+    name = prescriber.display_name
+    if not prescriber.dea_number:
+        return [
+            _problem(
+                "prescriber-no-dea",
+                f"{name} has no DEA registration on file, so cannot prescribe a "
+                f"{schedule.label}. Add it to the prescriber, or call the office.",
+            )
+        ]
+    problems = []
+    if prescriber.dea_expires_on is None or prescriber.dea_expires_on < today:
+        when = (
+            f"expired on {prescriber.dea_expires_on:%m/%d/%Y}"
+            if prescriber.dea_expires_on
+            else "has no expiry date on file"
+        )
+        problems.append(
+            _problem(
+                "prescriber-dea-expired",
+                f"{name}'s DEA registration {when}: a {schedule.label} cannot be accepted until "
+                "a current registration is on file.",
+                expires_on=prescriber.dea_expires_on,
+            )
+        )
+    if not dea_schedule_allowed(parse_schedules(prescriber.dea_schedules), schedule.value):
+        problems.append(
+            _problem(
+                "prescriber-schedule-not-registered",
+                f"{name}'s DEA registration does not cover {schedule.label} "
+                f"(registered: {prescriber.dea_schedules or 'none'}).",
+                schedules=prescriber.dea_schedules,
+            )
+        )
+    return problems
+
+
+def _transfer_problems(transfer: TransferIn | None, schedule: Schedule | None) -> list[RuleProblem]:
+    if transfer is None or not transfer.pharmacy.strip():
+        return [
+            _problem(
+                "transfer-pharmacy-missing",
+                "Name the pharmacy the prescription is transferred from.",
+            )
+        ]
+    if transfer.previous_transfers < 0:
+        return [_problem("transfer-count", "Previous transfers cannot be negative.")]
+    outcome = check_transfer(
+        schedule=schedule.value if schedule else None,
+        is_electronic_unfilled=transfer.electronic_unfilled,
+        previous_transfers=transfer.previous_transfers,
+        shared_database=transfer.shared_database,
+    )
+    return list(outcome.errors)
+
+
+def _cii_series_total(session: Session, draft: PrescriptionDraft, days_supply: int) -> int:
+    """Days supply of the C-II prescriptions for this patient, drug and prescriber written the
+    same day (a multiple-prescription series), this one included."""
+    others = session.scalar(
+        select(func.coalesce(func.sum(Prescription.days_supply), 0))
+        .join(DrugPackage, Prescription.package_id == DrugPackage.id)
+        .join(DrugProduct, DrugPackage.product_id == DrugProduct.id)
+        .where(
+            Prescription.patient_id == draft.patient_id,
+            Prescription.prescriber_id == draft.prescriber_id,
+            Prescription.written_date == draft.written_date,
+            DrugProduct.dea_schedule == Schedule.CII.value,
+            Prescription.status == "active",
+        )
+    )
+    return int(others or 0) + days_supply
+
+
+def _first_fill(uow: UnitOfWork, prescription: Prescription) -> Fill:
+    """Fill 0, moved through data entry to data review as the state machine allows.
+
+    The fill-workflow service moves fills that exist; this is the one place a fill is born
+    at entry, so its first steps are written here with the same history, audit, work-list,
+    screening and change-note effects.
+    """
+    fill = Fill(
+        prescription_id=prescription.id,
+        fill_number=0,
+        state=FillState.INTAKE.value,
+        quantity=prescription.quantity,
+        days_supply=prescription.days_supply,
+    )
+    uow.session.add(fill)
+    uow.session.flush()
+    _history(uow, fill, source=None, target=FillState.INTAKE)
+    uow.audit("fill.created", fill, rx_number=prescription.rx_number, state=fill.state)
+    for target in _ENTRY_STEPS:
+        source = FillState(fill.state)
+        edge = check_transition(source, target, roles=uow.actor.roles, reason=None)
+        fill.state = target.value
+        fill.state_changed_at = utc_now()
+        _history(uow, fill, source=source, target=target)
+        uow.audit(
+            "fill.advanced",
+            fill,
+            before={"state": source.value},
+            after={"state": target.value},
+            step=edge.action,
+        )
+    uow.session.flush()
+    row = read_fill_row(uow.session, fill.id)
+    open_item(
+        uow,
+        kind=DATA_REVIEW,
+        entity_type="fills",
+        entity_id=str(fill.id),
+        summary=f"Rx {row.rx_number}-{row.fill_number} · {row.patient_name} · {row.drug}",
+    )
+    screen_fill(uow, fill)
+    workstation = uow.actor.workstation
+    publish(uow.session, topic="fills", entity_id=str(fill.id), workstation=workstation)
+    publish(uow.session, topic="worklist", entity_id=None, workstation=workstation)
+    return fill
+
+
+def _history(uow: UnitOfWork, fill: Fill, *, source: FillState | None, target: FillState) -> None:
+    """The append-only history row (Core insert: the fill's audit event for the step covers it)."""
+    uow.session.execute(
+        insert(FillTransition).values(
+            fill_id=fill.id,
+            from_state=source.value if source else None,
+            to_state=target.value,
+            reason="prescription entered",
+            user_id=uow.actor.user_id,
+            username=uow.actor.username,
+            workstation=uow.actor.workstation,
+            occurred_at=utc_now(),
+        )
+    )
+
+
+def _detail(prescription: Prescription, *, has_image: bool) -> PrescriptionDetail:
+    product = prescription.package.product
+    return PrescriptionDetail(
+        id=prescription.id,
+        rx_number=prescription.rx_number,
+        patient_id=prescription.patient_id,
+        patient_name=prescription.patient.display_name,
+        prescriber_id=prescription.prescriber_id,
+        prescriber_name=prescription.prescriber.display_name,
+        package_id=prescription.package_id,
+        drug=product.display_name,
+        ndc=prescription.package.ndc,
+        dea_schedule=product.dea_schedule,
+        source=prescription.source,
+        written_date=prescription.written_date,
+        quantity=prescription.quantity,
+        quantity_unit=prescription.quantity_unit,
+        days_supply=prescription.days_supply,
+        days_supply_overridden=prescription.days_supply_overridden,
+        refills_authorized=prescription.refills_authorized,
+        sig_code=prescription.sig_code,
+        directions=prescription.directions,
+        sig_needs_review=prescription.sig_needs_review,
+        daw_code=prescription.daw_code,
+        indication=prescription.indication,
+        notes=prescription.notes,
+        do_not_fill_before=prescription.do_not_fill_before,
+        emergency_oral=prescription.emergency_oral,
+        written_follow_up_due=prescription.written_follow_up_due,
+        transferred_from=prescription.transferred_from,
+        transfer_count=prescription.transfer_count,
+        status=prescription.status,
+        has_image=has_image,
+        version=prescription.version,
+    )
