@@ -1,0 +1,1 @@
+"""Reusable input widgets: the drug catalogue search field and the typed US date field."""
