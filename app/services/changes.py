@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from app.db.models import ChangeEvent
@@ -42,14 +42,15 @@ def publish(session: Session, *, topic: str, entity_id: str | None, workstation:
     A Core insert, not an ORM object: a change note is a signal, not a record of what happened,
     and the audit event of the changed record already says who did it.
     """
+    note = insert(ChangeEvent).values(topic=topic, entity_id=entity_id, workstation=workstation)
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(note)
+        return
+    # One round trip for the note and its NOTIFY: this runs in every workflow transaction.
+    noted = note.returning(ChangeEvent.id).cte("noted")
     session.execute(
-        insert(ChangeEvent).values(topic=topic, entity_id=entity_id, workstation=workstation)
+        select(func.pg_notify(CHANNEL, f"{topic}:{entity_id or ''}")).select_from(noted)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": f"{topic}:{entity_id or ''}"},
-        )
 
 
 def parse_payload(payload: str) -> Change:

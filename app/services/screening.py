@@ -335,9 +335,10 @@ def screen_fill(uow: UnitOfWork, fill: Fill, *, now: datetime | None = None) -> 
     ).one()
     candidates = _allergy_candidates(uow.session, patient_id, product)
     candidates += _duplicate_candidates(uow.session, fill, patient_id, product, now)
-    early = early_refill_candidate(uow.session, fill, now.date())
-    if early is not None:
-        candidates.append(early)
+    if fill.fill_number > 0:  # an original fill follows no earlier supply
+        early = early_refill_candidate(uow.session, fill, now.date())
+        if early is not None:
+            candidates.append(early)
     record_findings(uow, fill, candidates)
 
 

@@ -189,8 +189,8 @@ def _reverse_dispensing(uow: UnitOfWork, fill: Fill, reason: str) -> None:
         )
 
 
-def _move(uow: UnitOfWork, fill: Fill, target: FillState, reason: str) -> None:
-    """Take one edge of the state machine with everything it implies."""
+def _move(uow: UnitOfWork, fill: Fill, target: FillState, reason: str) -> FillRow:
+    """Take one edge of the state machine with everything it implies; returns the new row."""
     source = FillState(fill.state)
     held_from = FillState(fill.resume_state) if fill.resume_state else None
     edge = check_transition(
@@ -224,6 +224,7 @@ def _move(uow: UnitOfWork, fill: Fill, target: FillState, reason: str) -> None:
         step=edge.action,
         reason=reason,
     )
+    row = read_fill_row(uow.session, fill.id)
     worklist_changed = False
     if source in _PHARMACIST_STATES:
         worklist_changed |= bool(
@@ -240,7 +241,7 @@ def _move(uow: UnitOfWork, fill: Fill, target: FillState, reason: str) -> None:
             kind=_PHARMACIST_STATES[target],
             entity_type="fills",
             entity_id=str(fill.id),
-            summary=_summary(read_fill_row(uow.session, fill.id)),
+            summary=_summary(row),
         )
         worklist_changed = True
     if target is FillState.DATA_REVIEW:
@@ -252,6 +253,7 @@ def _move(uow: UnitOfWork, fill: Fill, target: FillState, reason: str) -> None:
     publish(uow.session, topic=TOPIC, entity_id=str(fill.id), workstation=workstation)
     if worklist_changed:
         publish(uow.session, topic="worklist", entity_id=None, workstation=workstation)
+    return row
 
 
 class WorkflowService:
@@ -335,8 +337,7 @@ class WorkflowService:
                     state=fill.state,
                 )
             _refuse_if_held_by_another(uow.session, fill, actor)
-            _move(uow, fill, to_state, reason)
-            return read_fill_row(uow.session, fill_id)
+            return _move(uow, fill, to_state, reason)
 
     def resume(self, actor: Actor, fill_id: int, *, expected_version: int) -> FillRow:
         """Take a fill off hold, back to the state it was held from."""

@@ -1,0 +1,184 @@
+"""Workflow throughput on PostgreSQL: N workstation processes claim and advance fills.
+
+Each transition is what a workstation really commits: take the next fill (SKIP LOCKED),
+then move it one step with its history row, audit events, work-list items, screening at data
+review and a change note with NOTIFY. Target: at least 200 transitions a second with 8
+processes. The database named on the command line is dropped and re-created.
+
+    python bench/claim_throughput.py postgresql://postgres@127.0.0.1:5432/rxbench_bench_claims
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import time
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.engine import make_url
+
+from app.db import migrate
+from app.db.engine import create_database_engine, describe_database
+from app.db.models import (
+    DrugPackage,
+    DrugProduct,
+    Fill,
+    Patient,
+    Prescriber,
+    Prescription,
+    User,
+    UserRole,
+)
+from app.domain.fill_states import FillState
+from app.domain.roles import Role
+from app.services.unit_of_work import Actor, Database
+from app.services.workflow import WorkflowService
+
+NEXT = {
+    FillState.INTAKE: FillState.DATA_ENTRY,
+    FillState.DATA_ENTRY: FillState.DATA_REVIEW,
+    FillState.DATA_REVIEW: FillState.FILL,
+    FillState.FILL: FillState.FINAL_VERIFICATION,
+    FillState.FINAL_VERIFICATION: FillState.READY,
+}
+PHARMACIST_STATES = (FillState.DATA_REVIEW, FillState.FINAL_VERIFICATION)
+TECHNICIAN_STATES = (FillState.INTAKE, FillState.DATA_ENTRY, FillState.FILL)
+
+
+def recreate(url: str) -> None:
+    parsed = make_url(url).set(drivername="postgresql+psycopg")
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
+def seed(url: str, *, fills: int, workers: int) -> list[tuple[Actor, Actor]]:
+    """`fills` fills at intake for as many fictional patients, and two users per workstation."""
+    engine = create_database_engine(url)
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        product_id = connection.execute(
+            insert(DrugProduct).returning(DrugProduct.id),
+            {"fda_product_id": "BENCH-1", "product_ndc": "99999-001", "substance_name": "ATENOLOL"},
+        ).scalar_one()
+        package_id = connection.execute(
+            insert(DrugPackage).returning(DrugPackage.id),
+            {"product_id": product_id, "ndc": "99999-001-01", "ndc11": "99999000101"},
+        ).scalar_one()
+        prescriber_id = connection.execute(
+            insert(Prescriber).returning(Prescriber.id),
+            {"last_name": "Benchley", "first_name": "Orla", "npi": "1999999984"},
+        ).scalar_one()
+        patients = connection.execute(
+            insert(Patient).returning(Patient.id, sort_by_parameter_order=True),
+            [
+                {
+                    "last_name": f"Sprinter{n}",
+                    "first_name": "Ada",
+                    "date_of_birth": date(1970, 1, 1),
+                    "sex": "F",
+                }
+                for n in range(fills)
+            ],
+        ).scalars()
+        prescriptions = connection.execute(
+            insert(Prescription).returning(Prescription.id, sort_by_parameter_order=True),
+            [
+                {
+                    "rx_number": str(8_000_000 + n),
+                    "patient_id": patient_id,
+                    "prescriber_id": prescriber_id,
+                    "package_id": package_id,
+                    "written_date": date.today(),
+                    "quantity": Decimal(30),
+                    "days_supply": 30,
+                }
+                for n, patient_id in enumerate(patients)
+            ],
+        ).scalars()
+        connection.execute(
+            insert(Fill),
+            [
+                {
+                    "prescription_id": prescription_id,
+                    "state": FillState.INTAKE.value,
+                    "quantity": Decimal(30),
+                    "days_supply": 30,
+                }
+                for prescription_id in prescriptions
+            ],
+        )
+        pairs = []
+        for n in range(workers):
+            actors = []
+            for role in (Role.TECHNICIAN, Role.PHARMACIST):
+                username = f"{role.value[:4]}{n}"
+                user_id = connection.execute(
+                    insert(User).returning(User.id),
+                    {"username": username, "full_name": username, "password_hash": "-"},
+                ).scalar_one()
+                connection.execute(insert(UserRole), {"user_id": user_id, "role": role.value})
+                actors.append(Actor(user_id, username, username, frozenset({role}), f"bench-{n}"))
+            pairs.append((actors[0], actors[1]))
+    engine.dispose()
+    return pairs
+
+
+def work(url: str, technician: Actor, pharmacist: Actor) -> int:
+    """One workstation: take the next fill either person may work on, move it one step."""
+    engine = create_database_engine(url)
+    workflow = WorkflowService(Database(engine, describe_database(engine.url)))
+    moved = 0
+    turns = [(pharmacist, PHARMACIST_STATES), (technician, TECHNICIAN_STATES)]
+    try:
+        while True:
+            for actor, states in turns:
+                row = workflow.take_next(actor, states=states)
+                if row is not None:
+                    break
+            else:
+                with engine.connect() as connection:
+                    left = connection.scalar(
+                        select(Fill.id).where(Fill.state != FillState.READY.value).limit(1)
+                    )
+                if left is None:
+                    return moved
+                time.sleep(0.005)  # another workstation holds what is left
+                continue
+            workflow.advance(
+                actor, row.fill_id, to_state=NEXT[row.state], expected_version=row.version
+            )
+            moved += 1
+            turns.reverse()
+    finally:
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("database_url")
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--fills", type=int, default=1_000)
+    args = parser.parse_args()
+    recreate(args.database_url)
+    pairs = seed(args.database_url, fills=args.fills, workers=args.workers)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(args.workers) as pool:
+        pool.apply(time.sleep, (0,))  # the processes are up before the clock starts
+        started = time.perf_counter()
+        moved = pool.starmap(work, [(args.database_url, tech, pharm) for tech, pharm in pairs])
+        elapsed = time.perf_counter() - started
+    total = sum(moved)
+    print(
+        f"{total} transitions (each: claim + advance + audit + change notice, committed) by "
+        f"{args.workers} processes in {elapsed:.1f} s: {total / elapsed:.0f} transitions/s "
+        "(target >= 200)"
+    )
+
+
+if __name__ == "__main__":
+    main()
