@@ -26,7 +26,10 @@ from app.db.models import (
     DrugPackage,
     DrugProduct,
     Fill,
+    InsuranceCoverage,
     Patient,
+    PatientAllergy,
+    PatientCondition,
     Pharmacy,
     Prescriber,
     Prescription,
@@ -108,6 +111,33 @@ _LAST_NAMES = (
 _STREETS = ("Larkspur Lane", "Thistle Court", "Bramble Way", "Foxglove Road", "Marigold Avenue")
 _SEXES = ("F", "M", "F", "M", "X", "U")
 PATIENT_COUNT = 40
+PENICILLIN_CLASS = "Penicillin-class Antibacterial [EPC]"
+# patient index → (substance, pharmacologic class, reaction, severity)
+_ALLERGIES = {
+    0: (("Amoxicillin", PENICILLIN_CLASS, "hives", "moderate"),),
+    5: (("Sulfamethoxazole", "Sulfonamide Antibacterial [EPC]", "rash", "mild"),),
+    9: (
+        ("Codeine", "", "nausea and vomiting", "mild"),
+        ("Latex", "", "contact dermatitis", "mild"),
+    ),
+    14: (("Lisinopril", "Angiotensin Converting Enzyme Inhibitor [EPC]", "angioedema", "severe"),),
+}
+_CONDITIONS = (
+    ("Hypertension",),
+    (),
+    ("Type 2 diabetes mellitus", "Hyperlipidemia"),
+    ("Asthma",),
+    (),
+    ("Hypothyroidism",),
+    ("Generalized anxiety disorder",),
+)
+# Fictional plans: the 99xxxx BINs are not assigned to any real processor.
+_PLANS = (
+    ("Larkspur Demo Health Plan", "990101", "LDPRX", "LDP100"),
+    ("Prairie Demo Secondary Plan", "990202", "PDSRX", "PDS200"),
+)
+# What each credential's DEA registration covers in the demo: every schedule.
+_PRESCRIBER_SCHEDULES = dict.fromkeys(("MD", "DO", "NP", "PA-C", "DDS"), "2,2N,3,3N,4,5")
 MAIN_LOT_MINIMUM = Decimal(500)
 
 
@@ -164,6 +194,38 @@ _RX_TEMPLATES = (
     RxTemplate("27808-065", Decimal(120), 10, "5ML PO Q6H PRN", "Take 5 mL every 6 hours", 0),
 )
 PRESCRIPTIONS_PER_TEMPLATE = 2
+_INDICATIONS = {
+    "65862-039": "Hypertension",
+    "62175-891": "Hyperlipidemia",
+    "53746-218": "Type 2 diabetes mellitus",
+    "65862-102": "Hypertension",
+    "0378-1803": "Hypothyroidism",
+    "0093-3109": "Acute otitis media",
+    "0093-4161": "Streptococcal pharyngitis",
+    "0093-3174": "Asthma",
+    "0054-3270": "Allergic rhinitis",
+    "0002-8799": "Type 1 diabetes mellitus",
+    "0093-1010": "Impetigo",
+    "65862-012": "Major depressive disorder",
+    "59651-002": "Gastroesophageal reflux disease",
+    "65162-102": "Postherpetic neuralgia",
+    "0781-5701": "Hypertension",
+    "65862-574": "Asthma",
+    "0591-5443": "Asthma exacerbation",
+    "0781-5776": "Community-acquired pneumonia",
+    "65162-047": "Acute pain after surgery",
+    "53746-109": "Acute pain after injury",
+    "0591-5883": "Attention deficit hyperactivity disorder",
+    "0093-0150": "Acute dental pain",
+    "0378-4003": "Generalized anxiety disorder",
+    "0093-0074": "Insomnia",
+    "57664-377": "Acute back pain",
+    "0071-1014": "Diabetic peripheral neuropathy",
+    "27808-065": "Cough",
+}
+_SOURCES = ("electronic", "electronic", "faxed", "phoned", "written", "transferred")
+EMERGENCY_ORAL_NDC = "65162-047"
+TRANSFERRED_FROM = "Elm Street Demo Pharmacy, (217) 555-0190, NCPDP 5550190"
 FIRST_RX_NUMBER = 6100001
 
 # The state of each prescription's current fill, in turn; every FillState appears.
@@ -239,9 +301,9 @@ def load_demo(
     with database.unit_of_work(actor) as uow:
         load_catalogue_subset(uow, catalogue_dir)
     with database.unit_of_work(actor) as uow:
-        _add_prescribers(uow)
+        _add_prescribers(uow, now.date())
     with database.unit_of_work(actor) as uow:
-        _add_patients(uow)
+        _add_patients(uow, now.date())
     with database.unit_of_work(actor) as uow:
         _add_stock(uow, now)
     with database.unit_of_work(actor) as uow:
@@ -402,7 +464,7 @@ def load_catalogue_subset(uow: UnitOfWork, directory: Path) -> None:
 # --- people -----------------------------------------------------------------------------------
 
 
-def _add_prescribers(uow: UnitOfWork) -> None:
+def _add_prescribers(uow: UnitOfWork, today: date) -> None:
     for index, (first, last, credentials, registrant) in enumerate(_PRESCRIBERS):
         prescriber = Prescriber(
             first_name=first,
@@ -417,21 +479,23 @@ def _add_prescribers(uow: UnitOfWork) -> None:
             city="Springfield",
             state="IL",
             postal_code="62702",
+            dea_schedules=_PRESCRIBER_SCHEDULES[credentials],
+            dea_expires_on=today + timedelta(days=200 + 90 * index),
         )
         uow.session.add(prescriber)
         uow.audit(LOADED, prescriber)
 
 
-def _add_patients(uow: UnitOfWork) -> None:
+def _add_patients(uow: UnitOfWork, today: date) -> None:
     for index in range(PATIENT_COUNT):
         first = _FIRST_NAMES[index % len(_FIRST_NAMES)]
         last = _LAST_NAMES[(index * 3) % len(_LAST_NAMES)]
+        born = date(1938 + (index * 7) % 80, 1 + (index * 5) % 12, 1 + (index * 11) % 28)
+        allergies = _ALLERGIES.get(index, ())
         patient = Patient(
             first_name=first,
             last_name=last,
-            date_of_birth=date(
-                1938 + (index * 7) % 80, 1 + (index * 5) % 12, 1 + (index * 11) % 28
-            ),
+            date_of_birth=born,
             sex=_SEXES[index % len(_SEXES)],
             address_line1=f"{101 + 17 * index} {_STREETS[index % len(_STREETS)]}",
             city="Springfield",
@@ -440,9 +504,47 @@ def _add_patients(uow: UnitOfWork) -> None:
             phone=f"(217) 555-01{10 + index:02d}",
             email=f"{first.lower()}.{last.lower()}@example.com" if index % 3 == 0 else "",
             preferred_language="es" if index % 9 == 4 else "en",
+            # Some have allergies, some said "no known allergies", the rest were never asked.
+            no_known_allergies=False if allergies else (True if index % 3 == 1 else None),
+            easy_open_caps=born.year < 1950,
+            large_print_labels=index % 7 == 3,
+            delivery=index % 8 == 5,
+            privacy_notice_acknowledged_on=today - timedelta(days=30 + 11 * index)
+            if index % 5
+            else None,
         )
         uow.session.add(patient)
         uow.audit(LOADED, patient)
+        for substance, drug_class, reaction, severity in allergies:
+            allergy = PatientAllergy(
+                patient_id=patient.id,
+                substance=substance,
+                drug_class=drug_class,
+                reaction=reaction,
+                severity=severity,
+            )
+            uow.session.add(allergy)
+            uow.audit(LOADED, allergy, patient_id=patient.id)
+        for description in _CONDITIONS[index % len(_CONDITIONS)]:
+            condition = PatientCondition(patient_id=patient.id, description=description)
+            uow.session.add(condition)
+            uow.audit(LOADED, condition, patient_id=patient.id)
+        plans = _PLANS if index == 2 else _PLANS[:1] if index % 6 != 5 else ()
+        for rank, (plan_name, bin_number, pcn, group) in enumerate(plans, start=1):
+            coverage = InsuranceCoverage(
+                patient_id=patient.id,
+                rank=rank,
+                plan_name=plan_name,
+                bin=bin_number,
+                pcn=pcn,
+                group_number=group,
+                cardholder_id=f"LDP{100000 + 37 * index:06d}",
+                person_code="01",
+                relationship_code="1",
+                effective_on=date(today.year, 1, 1),
+            )
+            uow.session.add(coverage)
+            uow.audit(LOADED, coverage, patient_id=patient.id, rank=rank)
 
 
 # --- stock ------------------------------------------------------------------------------------
@@ -602,18 +704,33 @@ def _add_prescriptions_and_fills(uow: UnitOfWork, now: datetime) -> None:
         quantity = template.quantity or package.billing_quantity or Decimal(1)
         state = _STATE_CYCLE[index % len(_STATE_CYCLE)]
         written = now.date() - timedelta(days=2 + (index * 3) % 40)
+        source = _SOURCES[index % len(_SOURCES)]
+        schedule_ii = package.product.dea_schedule == "CII"
+        # The first C-II is an emergency oral one; the others are written or electronic, as a
+        # C-II may not be phoned, faxed or transferred after a fill.
+        emergency_oral = template.product_ndc == EMERGENCY_ORAL_NDC and index < len(_RX_TEMPLATES)
+        if emergency_oral:
+            written = now.date() - timedelta(days=2)
+        if schedule_ii:
+            source = "phoned" if emergency_oral else ("electronic", "written")[index % 2]
         prescription = Prescription(
             rx_number=str(FIRST_RX_NUMBER + index),
             patient=patients[(index * 7) % len(patients)],
             prescriber=prescribers[index % len(prescribers)],
             package=package,
-            source=("electronic", "electronic", "faxed", "phoned", "written")[index % 5],
+            source=source,
             written_date=written,
             quantity=quantity,
+            quantity_unit=package.billing_unit,
             days_supply=template.days_supply,
             refills_authorized=template.refills,
             sig_code=template.sig_code,
             directions=template.directions,
+            indication=_INDICATIONS[template.product_ndc],
+            transferred_from=TRANSFERRED_FROM if source == "transferred" else "",
+            transfer_count=1 if source == "transferred" else 0,
+            emergency_oral=emergency_oral,
+            written_follow_up_due=written + timedelta(days=7) if emergency_oral else None,
         )
         uow.session.add(prescription)
         uow.audit(LOADED, prescription)

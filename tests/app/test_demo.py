@@ -21,7 +21,10 @@ from app.db.models import (
     DrugPackage,
     DrugProduct,
     Fill,
+    InsuranceCoverage,
     Patient,
+    PatientAllergy,
+    PatientCondition,
     Pharmacy,
     Prescriber,
     Prescription,
@@ -40,6 +43,7 @@ from app.demo import (
 from app.domain.fill_states import FillState
 from app.domain.identifiers import validate_dea, validate_npi
 from app.domain.roles import Role
+from app.domain.rx_rules import dea_schedule_allowed
 from app.errors import PermissionDenied, ValidationFailed
 from app.services.passwords import SecretHasher
 from app.services.unit_of_work import Actor
@@ -53,6 +57,9 @@ DEMO_TABLES: tuple[type[Base], ...] = (
     DrugPackage,
     Prescriber,
     Patient,
+    PatientAllergy,
+    PatientCondition,
+    InsuranceCoverage,
     StockLot,
     StockMovement,
     Prescription,
@@ -134,6 +141,70 @@ def test_patients_are_fictional_with_reserved_phone_numbers(
         assert patient.email == "" or patient.email.endswith("@example.com")
         assert patient.date_of_birth < NOW.date()
     assert len({(p.last_name, p.first_name) for p in patients}) == len(patients)
+
+
+def test_patients_have_allergy_answers_conditions_coverages_and_preferences(
+    services: Services, demo: DemoOutcome
+) -> None:
+    with services.database.reading() as session:
+        patients = session.scalars(select(Patient)).all()
+        allergies = session.scalars(select(PatientAllergy)).all()
+        conditions = session.scalars(select(PatientCondition)).all()
+        coverages = session.scalars(select(InsuranceCoverage)).all()
+    with_allergies = {allergy.patient_id for allergy in allergies}
+    assert any(a.drug_class == "Penicillin-class Antibacterial [EPC]" for a in allergies)
+    for patient in patients:
+        if patient.id in with_allergies:
+            assert patient.no_known_allergies is False
+        else:
+            assert patient.no_known_allergies in (True, None)
+    answers = [patient.no_known_allergies for patient in patients]
+    assert answers.count(True) >= 3 and answers.count(None) >= 3
+    assert conditions and {c.patient_id for c in conditions} < {p.id for p in patients}
+    ranks: dict[int, list[int]] = defaultdict(list)
+    for coverage in coverages:
+        assert re.fullmatch(r"99\d{4}", coverage.bin) and coverage.cardholder_id
+        assert coverage.active and coverage.relationship_code in "01234"
+        ranks[coverage.patient_id].append(coverage.rank)
+    assert sorted(rank for found in ranks.values() for rank in found).count(2) == 1
+    assert all(sorted(found) in ([1], [1, 2]) for found in ranks.values())
+    assert len(ranks) < len(patients)  # some pay cash
+    assert any(p.easy_open_caps for p in patients) and any(p.large_print_labels for p in patients)
+    assert any(p.delivery for p in patients)
+    assert any(p.privacy_notice_acknowledged_on for p in patients)
+
+
+def test_prescriptions_carry_indication_every_source_a_transfer_and_an_emergency_c2(
+    services: Services, demo: DemoOutcome
+) -> None:
+    with services.database.reading() as session:
+        rows = session.execute(
+            select(Prescription, DrugProduct.dea_schedule, Prescriber)
+            .join(DrugPackage, Prescription.package_id == DrugPackage.id)
+            .join(DrugProduct, DrugPackage.product_id == DrugProduct.id)
+            .join(Prescriber, Prescription.prescriber_id == Prescriber.id)
+        ).all()
+    assert {rx.source for rx, _, _ in rows} == {
+        "electronic",
+        "written",
+        "phoned",
+        "faxed",
+        "transferred",
+    }
+    for rx, schedule, prescriber in rows:
+        assert rx.indication
+        assert rx.quantity_unit in ("EA", "ML", "GM")
+        assert (rx.transfer_count == 1) == (rx.source == "transferred") == bool(rx.transferred_from)
+        if schedule:
+            assert dea_schedule_allowed(prescriber.dea_schedules.split(","), schedule)
+            assert prescriber.dea_expires_on is not None and prescriber.dea_expires_on > NOW.date()
+        if schedule == "CII":
+            assert rx.refills_authorized == 0
+            assert rx.source in ("electronic", "written") or (
+                rx.emergency_oral and rx.source == "phoned"
+            )
+    (emergency,) = [rx for rx, _, _ in rows if rx.emergency_oral]
+    assert emergency.written_follow_up_due == emergency.written_date + timedelta(days=7)
 
 
 def test_fills_exist_in_every_state_and_the_queue_has_every_priority(
