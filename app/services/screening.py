@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -31,17 +30,17 @@ from app.db.models import (
     DrugProduct,
     Fill,
     PatientAllergy,
-    PharmacySetting,
     Prescription,
     User,
 )
 from app.domain.fill_states import FillState
 from app.domain.roles import Role
-from app.domain.rx_rules import RuleOutcome, StateLawConfig, check_refill
+from app.domain.rx_rules import RuleOutcome, check_refill
 from app.domain.workflow import check_clinical_override
 from app.errors import NotFound, StaleRecord, ValidationFailed
 from app.services.changes import publish
 from app.services.fills import read_fill_row
+from app.services.house_settings import read_house_settings
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 from app.services.worklist import CLINICAL_FINDING, close_items, open_item
 
@@ -62,8 +61,6 @@ KIND_LABELS = {
     EARLY_REFILL: "Refill too soon",
 }
 
-REFILL_TOO_SOON_SETTING = "refill_too_soon_threshold"
-DEFAULT_REFILL_TOO_SOON = StateLawConfig().refill_too_soon_fraction
 
 SALT_WORDS = frozenset(
     """ACETATE ANHYDROUS BESYLATE BITARTRATE BROMIDE CALCIUM CHLORIDE CITRATE DIHYDRATE
@@ -131,13 +128,6 @@ def class_matches(allergy_class: str, pharm_classes: str) -> bool:
     return bool({wanted, _BRACKETED.sub("", wanted)} & _class_names(pharm_classes))
 
 
-def state_law(session: Session) -> StateLawConfig:
-    """The rules in force, with the pharmacy's refill-too-soon fraction (house setting)."""
-    setting = session.get(PharmacySetting, REFILL_TOO_SOON_SETTING)
-    fraction = Decimal(str(setting.value)) if setting is not None else DEFAULT_REFILL_TOO_SOON
-    return StateLawConfig(refill_too_soon_fraction=fraction)
-
-
 @dataclass(frozen=True)
 class _Candidate:
     """A finding screening would raise; `key` says which facts it is about, to raise it once."""
@@ -181,7 +171,7 @@ def refill_outcome(
         refills_dispensed=sum(1 for fill in earlier if fill.fill_number > 0),
         last_filled=last.state_changed_at.date() if last else prescription.written_date,
         last_days_supply=last.days_supply if last else 0,
-        config=state_law(session),
+        config=read_house_settings(session).state_law,
     )
     return outcome, last
 
@@ -202,7 +192,7 @@ def early_refill_candidate(session: Session, fill: Fill, today: date) -> _Candid
         details={
             "previous_fill_id": last.id,
             "earliest": too_soon[0].facts["earliest"].isoformat(),
-            "fraction": str(state_law(session).refill_too_soon_fraction),
+            "fraction": str(read_house_settings(session).refill_too_soon_threshold),
         },
     )
 

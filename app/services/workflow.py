@@ -23,7 +23,6 @@ from app.db.base import utc_now
 from app.db.models import (
     Fill,
     FillTransition,
-    PharmacySetting,
     Prescription,
     StockLot,
     StockMovement,
@@ -35,6 +34,7 @@ from app.domain.workflow import check_transition
 from app.errors import NotFound, RxBenchError, StaleRecord, ValidationFailed
 from app.services.changes import publish
 from app.services.fills import FillRow, fill_rows_statement, read_fill_row, read_fill_rows
+from app.services.house_settings import read_house_settings
 from app.services.screening import (
     FindingDTO,
     UnacknowledgedFindings,
@@ -50,8 +50,6 @@ from app.services.worklist import DATA_REVIEW, FINAL_VERIFICATION, close_items, 
 
 TOPIC = "fills"
 BENCH_ROLES = (Role.TECHNICIAN, Role.PHARMACIST)
-WILL_CALL_AGING_SETTING = "will_call_aging_days"
-DEFAULT_WILL_CALL_AGING_DAYS = 10
 # The pharmacist's work list holds a fill while it waits in these states.
 _PHARMACIST_STATES = {
     FillState.DATA_REVIEW: DATA_REVIEW,
@@ -134,11 +132,6 @@ def _record_transition(
             occurred_at=utc_now(),
         )
     )
-
-
-def _setting(session: Session, key: str, default: int) -> int:
-    setting = session.get(PharmacySetting, key)
-    return int(setting.value) if setting is not None else default
 
 
 def reverse_claim(uow: UnitOfWork, fill: Fill) -> None:
@@ -368,7 +361,7 @@ class WorkflowService:
         with self._db.reading() as session:
             days = older_than_days
             if days is None:
-                days = _setting(session, WILL_CALL_AGING_SETTING, DEFAULT_WILL_CALL_AGING_DAYS)
+                days = read_house_settings(session).will_call_aging_days
             cutoff = utc_now() - timedelta(days=days)
             statement = fill_rows_statement(
                 Fill.state == FillState.READY.value, Fill.state_changed_at < cutoff

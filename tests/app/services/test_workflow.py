@@ -17,7 +17,6 @@ from app.db.models import (
     ClinicalFinding,
     Fill,
     FillTransition,
-    PharmacySetting,
     Prescription,
     StockLot,
     StockMovement,
@@ -374,11 +373,10 @@ def test_a_refill_too_soon_is_allowed_with_a_warning_finding_for_the_pharmacist(
 def test_the_refill_too_soon_threshold_is_a_house_setting(
     services: Services, admin: Actor, technician: Actor
 ) -> None:
-    with services.database.unit_of_work(admin) as uow:
-        setting = PharmacySetting(key="refill_too_soon_threshold", value=0.25)
-        uow.session.add(setting)
-        uow.audit(SEEDED, setting)
-    rx = _prescription_with_sold_fill(services, admin, sold_days_ago=10)
+    early = _prescription_with_sold_fill(services, admin, sold_days_ago=20)
+    assert len(services.workflow.refill(technician, early).warnings) == 1
+    services.house_settings.set_refill_too_soon_threshold(admin, Decimal("0.5"))
+    rx = _prescription_with_sold_fill(services, admin, sold_days_ago=20)
     assert services.workflow.refill(technician, rx).warnings == ()
 
 
@@ -473,10 +471,7 @@ def test_will_call_aging_lists_ready_fills_older_than_the_house_days(
         ages[12],
         ages[3],
     ]
-    with services.database.unit_of_work(admin) as uow:
-        setting = PharmacySetting(key="will_call_aging_days", value=14)
-        uow.session.add(setting)
-        uow.audit(SEEDED, setting)
+    services.house_settings.set_will_call_aging_days(admin, 14)
     assert [r.fill_id for r in services.workflow.will_call_aging(technician)] == [ages[30]]
 
 
