@@ -1,4 +1,4 @@
-"""The main window: five docks, their menus and shortcuts, and the status bar."""
+"""The main window: six docks, their menus and shortcuts, live updates and the status bar."""
 
 from __future__ import annotations
 
@@ -11,22 +11,29 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QLabel, QMainWindow, Q
 
 from app.db.engine import ping
 from app.domain.barcodes import ScanKind, interpret_scan
+from app.domain.fill_states import FillState
 from app.domain.roles import Role
 from app.errors import DatabaseUnavailable, RxBenchError
+from app.services.changes import RESYNC_TOPIC
 from app.services.fills import FillRow
 from app.services.unit_of_work import Actor
+from app.services.workflow import TOPIC as TOPIC_FILLS
+from app.services.worklist import TOPIC as TOPIC_WORKLIST
 from ui.context import UiContext
 from ui.dialogs.scanner_settings import open_scanner_settings, open_scanner_test
 from ui.docks.base import DataDock, Dock
 from ui.docks.fill_queue import FillQueueDock
 from ui.docks.inventory import InventoryDock
-from ui.docks.label import LabelDock
+from ui.docks.label import LabelDock, label_text
 from ui.docks.payment import PaymentDock
 from ui.docks.verify import VerifyDock
+from ui.docks.worklist import WorklistDock
 from ui.errors import show_error
+from ui.live_updates import LiveUpdates
 from ui.scanner import install_scanner
 from ui.tasks import TaskRunner
 from ui.window_state import restore_window_state, save_window_state
+from ui.workflow_actions import WorkflowActions
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +97,14 @@ class MainWindow(QMainWindow):
         self.label = LabelDock(pharmacy=services.pharmacy, tasks=self.tasks, actor=actor)
         self.inventory = InventoryDock(stock=services.stock, tasks=self.tasks, actor=actor)
         self.payment = PaymentDock(fills=services.fills, tasks=self.tasks, actor=actor)
+        self.worklist = WorklistDock(worklist=services.worklist, tasks=self.tasks, actor=actor)
         self.docks: tuple[Dock, ...] = (
             self.fill_queue,
             self.verify,
             self.label,
             self.inventory,
             self.payment,
+            self.worklist,
         )
         self._lay_out_docks()
         for dock in self.docks:
@@ -104,6 +113,7 @@ class MainWindow(QMainWindow):
         self.fill_queue.fill_selected.connect(self.select_fill)
         self.payment.fill_selected.connect(self.select_fill)
         self.fill_queue.loaded.connect(self._reselect_after_reload)
+        self._connect_workflow(services)
 
         app = QApplication.instance()
         assert isinstance(app, QApplication)
@@ -137,6 +147,7 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.verify, self.label, Qt.Orientation.Vertical)
         self.addDockWidget(bottom, self.payment)
         self.splitDockWidget(self.payment, self.inventory, Qt.Orientation.Horizontal)
+        self.splitDockWidget(self.payment, self.worklist, Qt.Orientation.Horizontal)
 
     def _size_default_layout(self) -> None:
         # Dock sizes only take once the window has its own size, hence at first show.
@@ -146,7 +157,9 @@ class MainWindow(QMainWindow):
             [self.fill_queue, self.verify], [width * 3 // 5, width * 2 // 5], horizontal
         )
         self.resizeDocks(
-            [self.payment, self.inventory], [width * 2 // 5, width * 3 // 5], horizontal
+            [self.payment, self.worklist, self.inventory],
+            [width * 3 // 10, width * 3 // 10, width * 2 // 5],
+            horizontal,
         )
         self.resizeDocks(
             [self.fill_queue, self.payment], [height * 3 // 5, height * 2 // 5], vertical
@@ -219,8 +232,13 @@ class MainWindow(QMainWindow):
         self.database_status.setAccessibleName("Database")
         self.health_status = QLabel(CHECKING_TEXT)
         self.health_status.setAccessibleName("Database health")
+        self.live_status = QLabel()
+        self.live_status.setAccessibleName("Live updates")
+        self.live.status_changed.connect(self.live_status.setText)
         bar = self.statusBar()
         bar.addWidget(self.user_status)
+        bar.addWidget(self.worklist.badge)
+        bar.addPermanentWidget(self.live_status)
         for label in (self.workstation_status, self.database_status, self.health_status):
             bar.addPermanentWidget(label)
         self._show_actor(self._session.actor)
@@ -262,6 +280,9 @@ class MainWindow(QMainWindow):
         self._show_actor(actor)
         self.reload()
         self.check_database()
+        if actor is not None and not self._live_started:
+            self._live_started = True
+            self.live.start()
 
     def _show_actor(self, actor: Actor | None) -> None:
         if actor is None:
@@ -299,6 +320,66 @@ class MainWindow(QMainWindow):
         self.fill_queue.show_fill_row(fill.fill_id)
         self.select_fill(fill)
 
+    # --- the workflow ---------------------------------------------------------------------------
+
+    def _connect_workflow(self, services: Any) -> None:
+        self.workflow = WorkflowActions(
+            services=services,
+            tasks=self.tasks,
+            actor=self._current_actor,
+            cosign=lambda purpose: self._session.cosign(purpose=purpose, parent=self),
+            label_text=lambda fill: label_text(self.label.profile, fill),
+            parent=self,
+        )
+        self.fill_queue.fill_opened.connect(self.open_fill)
+        self.fill_queue.action_requested.connect(self.workflow.perform)
+        self.worklist.item_opened.connect(
+            lambda item: self.workflow.open_work_item(item, self.fill_queue.row_for)
+        )
+        self.workflow.fill_changed.connect(self._fill_changed)
+        self.workflow.fills_stale.connect(self.reload_fills)
+        self.workflow.findings_changed.connect(self.worklist.reload)
+        self.live = LiveUpdates(services.changes, parent=self)
+        self.live.changed.connect(self._changes_arrived)
+        self._live_started = False
+
+    def open_fill(self, fill: FillRow) -> None:
+        """Enter on a fill opens it where its next step is done."""
+        if fill.state is FillState.DATA_REVIEW:
+            self.workflow.open_review(fill)
+        elif fill.state is FillState.FILL:
+            self.focus_dock(self.verify)
+        elif fill.state is FillState.FINAL_VERIFICATION:
+            self.workflow.open_final_verification(fill)
+        elif fill.state is FillState.READY:
+            self.payment.show_fill_row(fill.fill_id)
+            self.focus_dock(self.payment)
+        else:
+            # No dialog of its own (yet): the moves it allows, its facts in the Verify dock.
+            self.fill_queue.show_actions_menu()
+
+    def _fill_changed(self, fill: FillRow) -> None:
+        self.fill_queue.update_fill(fill)
+        if self._selected_fill_id == fill.fill_id:
+            self.select_fill(fill)
+        self.statusBar().showMessage(
+            f"Rx {fill.rx_number}-{fill.fill_number}: {fill.state.label}", 10_000
+        )
+        self.reload_fills()
+
+    def reload_fills(self) -> None:
+        """Only the docks that show fills: the queue, pickup and the pharmacist's list."""
+        for dock in (self.fill_queue, self.payment, self.worklist):
+            dock.reload()
+
+    def _changes_arrived(self, topics: set[str]) -> None:
+        if RESYNC_TOPIC in topics:
+            self.reload()
+        elif TOPIC_FILLS in topics:
+            self.reload_fills()
+        elif TOPIC_WORKLIST in topics:
+            self.worklist.reload()
+
     def _reselect_after_reload(self) -> None:
         if self._selected_fill_id is not None:
             self.select_fill(self.fill_queue.row_for(self._selected_fill_id))
@@ -333,6 +414,7 @@ class MainWindow(QMainWindow):
         self.database_reachable = reachable
         self.health_status.setText(CONNECTED_TEXT if reachable else UNREACHABLE_TEXT)
         self.health_status.setStyleSheet("" if reachable else "QLabel { color: #b3261e; }")
+        self.live.set_database_reachable(reachable)
 
     # --- tools --------------------------------------------------------------------------------
 
@@ -368,6 +450,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop background work; no callback reaches the window afterwards."""
         self._health_timer.stop()
+        self.live.stop()
         self.tasks.shutdown()
         app = QApplication.instance()
         if app is not None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from app.db.base import utc_now
-from app.db.models import WorkItem
+from app.db.models import ClinicalFinding, WorkItem
 from app.domain.roles import Role
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 
@@ -110,3 +110,18 @@ class WorklistService:
         statement = select(func.count()).select_from(WorkItem).where(WorkItem.closed_at.is_(None))
         with self._db.reading() as session:
             return session.scalar(statement) or 0
+
+    def fill_for_item(self, actor: Actor, item_id: int) -> int | None:
+        """The fill an item is about (a fill's review or a finding on it), or None."""
+        require_role(actor, Role.PHARMACIST, Role.ADMINISTRATOR, action="see the work list")
+        with self._db.reading() as session:
+            item = session.get(WorkItem, item_id)
+            if item is None:
+                return None
+            if item.entity_type == "fills":
+                return int(item.entity_id)
+            if item.entity_type == "clinical_findings":
+                return session.scalar(
+                    select(ClinicalFinding.fill_id).where(ClinicalFinding.id == int(item.entity_id))
+                )
+            return None

@@ -1,4 +1,4 @@
-"""The main window against a real (seeded) database: five docks, menus, shortcuts, status."""
+"""The main window against a real (seeded) database: six docks, menus, shortcuts, status."""
 
 from __future__ import annotations
 
@@ -66,13 +66,14 @@ def window(
     yield open_window(qtbot, ui_context, session, technician)
 
 
-def test_five_docks_show_the_pharmacy_data(window: MainWindow, seeded_pharmacy: SeededPharmacy):
+def test_six_docks_show_the_pharmacy_data(window: MainWindow, seeded_pharmacy: SeededPharmacy):
     assert [dock.windowTitle() for dock in window.docks] == [
         "Fill queue",
         "Verify",
         "Label",
         "Inventory",
         "Pickup",
+        "Pharmacist",
     ]
     assert all(dock.isVisible() for dock in window.docks)
     queue_ids = {row.fill_id for row in window.fill_queue.model.rows}
@@ -137,7 +138,7 @@ def test_stage_filter_shows_only_that_stage(window: MainWindow):
 def test_view_menu_toggles_each_dock_with_ctrl_number(qtbot, window: MainWindow):
     view_menu = next(m for m in window.menuBar().actions() if m.text() == "&View").menu()
     toggles = [action for action in view_menu.actions() if action.isCheckable()]
-    assert [a.shortcut().toString() for a in toggles] == [f"Ctrl+{n}" for n in range(1, 6)]
+    assert [a.shortcut().toString() for a in toggles] == [f"Ctrl+{n}" for n in range(1, 7)]
     assert [a.text() for a in toggles] == [dock.windowTitle() for dock in window.docks]
 
     toggles[3].trigger()

@@ -36,7 +36,7 @@ class PaymentDock(DataDock):
         self.model = PickupModel(self)
         self.summary = QLabel()
         self.summary.setAccessibleName("Fills ready for pickup")
-        self.table, _ = row_table(
+        self.table, self.proxy = row_table(
             self.model,
             accessible_name="Ready for pickup table",
             sort_column=PickupModel.PATIENT,
@@ -65,6 +65,15 @@ class PaymentDock(DataDock):
             if count
             else "Nothing is ready for pickup."
         )
+
+    def show_fill_row(self, fill_id: int) -> None:
+        """Make the fill current in the table, if it is ready for pickup."""
+        row = next((n for n, r in enumerate(self.model.rows) if r.fill_id == fill_id), None)
+        if row is None:
+            return
+        proxied = self.proxy.mapFromSource(self.model.index(row, 0))
+        self.table.setCurrentIndex(proxied)
+        self.table.scrollTo(proxied)
 
     def _activated(self, index: QModelIndex) -> None:
         self.fill_selected.emit(index.data(ROW_ROLE))

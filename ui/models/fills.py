@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor
 
 from app.domain.fill_states import FillState
+from app.domain.workflow import next_step
 from app.services.fills import FillRow
 from ui.models.formatting import age_text, quantity_text, time_text
 from ui.models.table import RowTableModel
@@ -31,6 +33,48 @@ STATE_COLOURS = {
 }
 LATE_COLOUR = "#b3261e"
 TEXT_ON_COLOUR = "#000000"
+
+PRIORITY_LABELS = {
+    "waiting": "Waiting",
+    "waiter": "Waiting",
+    "today": "Today",
+    "delivery": "Delivery",
+    "mail": "Mail",
+}
+# The patient standing at the counter first, the mail order last.
+PRIORITY_ORDER = {"waiting": 0, "waiter": 0, "today": 1, "delivery": 2, "mail": 3}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A tab of the fill queue: the workflow states a person at one bench station works on."""
+
+    label: str
+    states: frozenset[FillState]
+
+    def holds(self, state: FillState) -> bool:
+        return state in self.states
+
+
+STAGES = (
+    Stage("All active", frozenset(state for state in FillState if state.is_active)),
+    Stage("Intake / data entry", frozenset({FillState.INTAKE, FillState.DATA_ENTRY})),
+    Stage("Pharmacist review", frozenset({FillState.DATA_REVIEW})),
+    Stage(
+        "Billing",
+        frozenset(
+            {FillState.BILLING_PENDING, FillState.WAITING_ON_SWITCH, FillState.CLAIM_REJECTED}
+        ),
+    ),
+    Stage("Fill", frozenset({FillState.FILL})),
+    Stage("Final verification", frozenset({FillState.FINAL_VERIFICATION})),
+    Stage("Ready", frozenset({FillState.READY})),
+    Stage("On hold", frozenset({FillState.ON_HOLD})),
+)
+
+
+def priority_text(priority: str) -> str:
+    return PRIORITY_LABELS.get(priority) or priority.replace("_", " ").capitalize()
 
 
 def _utc_now() -> datetime:
@@ -66,7 +110,7 @@ class FillQueueModel(RowTableModel[FillRow]):
         if column == self.STATUS:
             return row.state.label
         if column == self.PRIORITY:
-            return row.priority.replace("_", " ").capitalize()
+            return priority_text(row.priority)
         if column == self.PROMISED:
             return _promised_text(row, self._clock())
         if column == self.RX:
@@ -84,6 +128,8 @@ class FillQueueModel(RowTableModel[FillRow]):
         return ""
 
     def sort_key(self, row: FillRow, column: int) -> Any:
+        if column == self.PRIORITY:
+            return PRIORITY_ORDER.get(row.priority, len(PRIORITY_ORDER))
         if column == self.PROMISED:
             # No promise sorts after every promise.
             return row.promised_at.timestamp() if row.promised_at else float("inf")
@@ -106,7 +152,16 @@ class FillQueueModel(RowTableModel[FillRow]):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and column == self.DRUG:
             return f"{row.drug}\nNDC {row.ndc}"  # the column is often elided
+        if role == Qt.ItemDataRole.ToolTipRole and column == self.STATUS:
+            return _status_tip(row)
         return None
+
+
+def _status_tip(row: FillRow) -> str:
+    tip = f"Next: {next_step(row.state)}"
+    if row.state is FillState.ON_HOLD and row.hold_reason:
+        tip += f"\nHeld because: {row.hold_reason}"
+    return tip
 
 
 class PickupModel(RowTableModel[FillRow]):
