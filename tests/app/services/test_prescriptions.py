@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -39,6 +40,7 @@ from app.services.prescriptions import (
     checked_image,
 )
 from app.services.unit_of_work import Actor
+from tests.conftest import BACKEND
 
 TODAY = date(2026, 3, 2)
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -430,3 +432,19 @@ def test_unknown_patient_prescriber_or_package_is_refused(bench: Bench) -> None:
             bench.enter(**change)
     with pytest.raises(ValidationFailed, match="not a prescription source"):
         bench.enter(source="carrier pigeon")
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="several workstations share only PostgreSQL")
+def test_workstations_entering_at_once_never_share_an_rx_number(bench: Bench) -> None:
+    draft = bench.draft()
+
+    def enter_three(_: int) -> list[str]:
+        return [
+            bench.entry.enter_prescription(bench.technician, draft=draft).rx_number
+            for _ in range(3)
+        ]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        numbers = [rx for batch in pool.map(enter_three, range(4)) for rx in batch]
+
+    assert sorted(numbers) == [str(6100100 + offset) for offset in range(12)]
