@@ -13,6 +13,7 @@ from app.services.catalogue import CatalogueService
 from app.services.changes import ChangeFeed
 from app.services.fills import FillQueryService
 from app.services.house_settings import HouseSettingsService
+from app.services.identify import IdentifyService
 from app.services.passwords import SecretHasher
 from app.services.patients import PatientService
 from app.services.pharmacy import PharmacyService
@@ -43,6 +44,7 @@ class Services:
     stock: StockQueryService
     patients: PatientService
     catalogue: CatalogueService
+    identify: IdentifyService
     prescribers: PrescriberService
     house_settings: HouseSettingsService
     prescriptions: PrescriptionService
@@ -87,6 +89,7 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         stock=StockQueryService(database),
         patients=PatientService(database),
         catalogue=CatalogueService(database),
+        identify=IdentifyService(database),
         prescribers=PrescriberService(database),
         house_settings=HouseSettingsService(database),
         prescriptions=PrescriptionService(database),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from app import __version__
-from app.cli import backup, catalogue, db, demo, user
+from app.cli import backup, catalogue, db, demo, identify, user
 from app.config import Settings, load_settings
 from app.errors import EnvironmentFault, RxBenchError
 
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(sqlite:///path/to/file.sqlite3 or postgresql://user@host:5432/database)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (db, user, demo, backup, catalogue):
+    for module in (db, user, demo, backup, catalogue, identify):
         module.register(commands)
     return parser
 
