@@ -197,13 +197,18 @@ def _expected_unusable(expect: str, expected: Sequence[_Package]) -> ExpectedNdc
     )
 
 
-_COLUMNS = (
+_PACKAGE_COLUMNS = (
     DrugPackage.id,
+    DrugPackage.product_id,
     DrugPackage.ndc,
     DrugPackage.ndc11,
     DrugPackage.description,
     DrugPackage.billing_unit,
     DrugPackage.sample_package,
+    DrugPackage.discontinued,
+)
+_PRODUCT_COLUMNS = (
+    DrugProduct.id,
     DrugProduct.product_ndc,
     DrugProduct.proprietary_name,
     DrugProduct.proprietary_name_suffix,
@@ -214,49 +219,64 @@ _COLUMNS = (
     DrugProduct.dosage_form,
     DrugProduct.labeler,
     DrugProduct.dea_schedule,
+    DrugProduct.discontinued,
 )
 
 
 def _packages(session: Session, keys: Sequence[str]) -> dict[str, _Package]:
-    """One package per NDC; when listings share an NDC, the current one (not discontinued)."""
+    """One package per NDC; when listings share an NDC, the current one (not discontinued).
+
+    Two statements, each answered by an index, rather than a join: right after a bulk import
+    PostgreSQL has no statistics yet and joined by hashing the whole product table (60 ms).
+    """
     if not keys:
         return {}
-    rows = session.execute(
-        select(*_COLUMNS)
-        .join(DrugProduct, DrugProduct.id == DrugPackage.product_id)
-        .where(DrugPackage.ndc.in_(sorted(set(keys))))
-        .order_by(DrugPackage.discontinued, DrugProduct.discontinued, DrugPackage.id.desc())
+    package_rows = session.execute(
+        select(*_PACKAGE_COLUMNS).where(DrugPackage.ndc.in_(sorted(set(keys))))
     ).all()
+    if not package_rows:
+        return {}
+    products = {
+        row.id: row
+        for row in session.execute(
+            select(*_PRODUCT_COLUMNS).where(
+                DrugProduct.id.in_(sorted({row.product_id for row in package_rows}))
+            )
+        )
+    }
     packages: dict[str, _Package] = {}
-    for row in rows:
-        packages.setdefault(row.ndc, _package(row))
+    for row in sorted(
+        package_rows,
+        key=lambda row: (row.discontinued, products[row.product_id].discontinued, -row.id),
+    ):
+        packages.setdefault(row.ndc, _package(row, products[row.product_id]))
     return packages
 
 
-def _package(row: Any) -> _Package:
+def _package(package: Any, product: Any) -> _Package:
     name = (
-        f"{row.proprietary_name} {row.proprietary_name_suffix}".strip()
-        if row.proprietary_name
-        else row.nonproprietary_name
+        f"{product.proprietary_name} {product.proprietary_name_suffix}".strip()
+        if product.proprietary_name
+        else product.nonproprietary_name
     )
-    strength = strength_text(row.strength, row.strength_unit)
+    strength = strength_text(product.strength, product.strength_unit)
     return _Package(
-        package_id=row.id,
-        ndc11=row.ndc11,
-        display=" ".join(part for part in (name, strength, row.dosage_form) if part),
+        package_id=package.id,
+        ndc11=package.ndc11,
+        display=" ".join(part for part in (name, strength, product.dosage_form) if part),
         facts=ProductFacts(
-            package_ndc=row.ndc,
-            product_ndc=row.product_ndc,
-            substance_name=row.substance_name,
-            strength=row.strength,
-            strength_unit=row.strength_unit,
-            dosage_form=row.dosage_form,
-            labeler=row.labeler,
-            billing_unit=row.billing_unit,
-            sample_package=bool(row.sample_package),
-            description=row.description.strip(),
+            package_ndc=package.ndc,
+            product_ndc=product.product_ndc,
+            substance_name=product.substance_name,
+            strength=product.strength,
+            strength_unit=product.strength_unit,
+            dosage_form=product.dosage_form,
+            labeler=product.labeler,
+            billing_unit=package.billing_unit,
+            sample_package=bool(package.sample_package),
+            description=package.description.strip(),
             name=name,
-            dea_schedule=row.dea_schedule,
+            dea_schedule=product.dea_schedule,
         ),
     )
 
