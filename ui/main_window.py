@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any, Protocol
 
 from PySide6.QtCore import Qt, QTimer, Signal, SignalInstance
@@ -14,12 +15,18 @@ from app.domain.barcodes import ScanKind, interpret_scan
 from app.domain.fill_states import FillState
 from app.domain.roles import Role
 from app.errors import DatabaseUnavailable, RxBenchError
+from app.services.catalogue import SnapshotInfo
 from app.services.changes import RESYNC_TOPIC
 from app.services.fills import FillRow
 from app.services.unit_of_work import Actor
 from app.services.workflow import TOPIC as TOPIC_FILLS
 from app.services.worklist import TOPIC as TOPIC_WORKLIST
 from ui.context import UiContext
+from ui.dialogs.catalogue_import import (
+    STALE_AFTER_DAYS,
+    CatalogueImportDialog,
+    describe_snapshot,
+)
 from ui.dialogs.scanner_settings import open_scanner_settings, open_scanner_test
 from ui.docks.base import DataDock, Dock
 from ui.docks.fill_queue import FillQueueDock
@@ -206,6 +213,9 @@ class MainWindow(QMainWindow):
         self.unlock_account_action = QAction("&Unlock a locked account…", self)
         self.unlock_account_action.triggered.connect(self._ask_account_to_unlock)
         tools_menu.addAction(self.unlock_account_action)
+        self.import_catalogue_action = tools_menu.addAction(
+            "&Import drug catalogue…", self.import_catalogue
+        )
         tools_menu.addSeparator()
         self.scanner_settings_action = tools_menu.addAction(
             "&Scanner settings…",
@@ -232,12 +242,15 @@ class MainWindow(QMainWindow):
         self.database_status.setAccessibleName("Database")
         self.health_status = QLabel(CHECKING_TEXT)
         self.health_status.setAccessibleName("Database health")
+        self.drug_data_status = QLabel()
+        self.drug_data_status.setAccessibleName("Drug data")
         self.live_status = QLabel()
         self.live_status.setAccessibleName("Live updates")
         self.live.status_changed.connect(self.live_status.setText)
         bar = self.statusBar()
         bar.addWidget(self.user_status)
         bar.addWidget(self.worklist.badge)
+        bar.addPermanentWidget(self.drug_data_status)
         bar.addPermanentWidget(self.live_status)
         for label in (self.workstation_status, self.database_status, self.health_status):
             bar.addPermanentWidget(label)
@@ -280,6 +293,7 @@ class MainWindow(QMainWindow):
         self._show_actor(actor)
         self.reload()
         self.check_database()
+        self.show_drug_data_age()
         if actor is not None and not self._live_started:
             self._live_started = True
             self.live.start()
@@ -290,6 +304,36 @@ class MainWindow(QMainWindow):
             return
         roles = f" ({actor.roles_text})" if actor.roles_text else ""
         self.user_status.setText(f"Signed in: {actor.full_name or actor.username}{roles}")
+
+    def show_drug_data_age(self) -> None:
+        """Stale drug data is a risk the pharmacist must see: its age stays in the status bar."""
+        catalogue = self._context.services.catalogue
+        self.tasks.run(
+            catalogue.snapshot,
+            on_success=self._show_snapshot,
+            on_failure=lambda exc: log.warning("catalogue age unknown (%s)", type(exc).__name__),
+        )
+
+    def _show_snapshot(self, snapshot: SnapshotInfo | None) -> None:
+        text, stale = describe_snapshot(snapshot, today=date.today())
+        self.drug_data_status.setText(text)
+        self.drug_data_status.setStyleSheet("QLabel { color: #8a4b00; }" if stale else "")
+        self.drug_data_status.setToolTip(
+            "The drug catalogue is older than "
+            f"{STALE_AFTER_DAYS} days: import a current FDA NDC Directory (Tools menu)."
+            if stale
+            else "The FDA NDC Directory snapshot the drug catalogue holds."
+        )
+
+    def import_catalogue(self) -> None:
+        actor = self._session.actor
+        if actor is None:
+            return
+        dialog = CatalogueImportDialog(
+            catalogue=self._context.services.catalogue, actor=actor, tasks=self.tasks, parent=self
+        )
+        dialog.imported.connect(lambda _report: self.show_drug_data_age())
+        dialog.open()
 
     # --- selection fan-out --------------------------------------------------------------------
 
