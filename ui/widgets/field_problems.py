@@ -60,6 +60,12 @@ class FieldProblems:
         """A field laid out by hand, with a label from `problem_label()` placed under it."""
         self._rows[fact] = (field, problem)
 
+    def field(self, fact: str) -> QWidget:
+        return self._rows[fact][0]
+
+    def problem(self, fact: str) -> QLabel:
+        return self._rows[fact][1]
+
     def knows(self, fact: str | None) -> bool:
         return fact is not None and fact in self._rows
 
