@@ -312,6 +312,8 @@ def compare_products(expected: ProductFacts, scanned: ProductFacts) -> Verdict:
         return Verdict.MATCH
     if scanned.product_ndc == expected.product_ndc:
         return Verdict.PACKAGE_SIZE_DIFFERS
+    if not (expected.substance_name.strip() and scanned.substance_name.strip()):
+        return Verdict.WRONG_DRUG  # unlisted ingredients (some kits) cannot be shown the same
     if _ingredients(scanned) == _ingredients(expected) and normalise_dosage_form(
         scanned.dosage_form
     ) == normalise_dosage_form(expected.dosage_form):
@@ -320,6 +322,8 @@ def compare_products(expected: ProductFacts, scanned: ProductFacts) -> Verdict:
 
 
 def _differences(expected: ProductFacts, scanned: ProductFacts) -> str:
+    if not (expected.substance_name.strip() and scanned.substance_name.strip()):
+        return "the directory lists no ingredients to compare"
     moieties = {moiety for moiety, _ in _ingredients(expected)}
     if moieties != {moiety for moiety, _ in _ingredients(scanned)}:
         return "the ingredients differ"

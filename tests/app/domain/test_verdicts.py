@@ -5,7 +5,7 @@ sample package, a real ten-digit collision)."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -135,7 +135,6 @@ class Case:
     gs_substitute: str | None = None
     says: tuple[str, ...] = ()
     warns: tuple[str, ...] = ()
-    options: dict[str, object] = field(default_factory=dict)
 
 
 MONTELUKAST_30 = "0093-7426-56"
@@ -602,6 +601,18 @@ def test_precedence_is_the_documented_order() -> None:
 def test_compare_products_on_the_same_package_is_a_match_whatever_else() -> None:
     lisinopril = catalogue()[LISINOPRIL_100]
     assert compare_products(lisinopril, lisinopril) is Verdict.MATCH
+
+
+def test_products_without_listed_ingredients_are_never_the_same_drug() -> None:
+    kit = dataclasses.replace(catalogue()[METFORMIN_500], substance_name="", strength="")
+    other_kit = dataclasses.replace(
+        kit, package_ndc="99999-999-99", product_ndc="99999-999", labeler="Another Labeler"
+    )
+    assert compare_products(kit, other_kit) is Verdict.WRONG_DRUG
+    result = judge_scan(
+        expected=kit, scan=interpret_scan(upc(METFORMIN_500)), found=[other_kit], today=TODAY
+    )
+    assert "no ingredients to compare" in result.message
 
 
 # --- normalisers ------------------------------------------------------------------------------
