@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
@@ -35,6 +35,7 @@ from ui.models.table import RowTableModel
 from ui.tasks import TaskRunner
 
 PROFILE_PURPOSE = "patient profile"
+Table = TypeVar("Table", bound=QTableView)
 
 
 class PatientHitModel(RowTableModel[PatientHit]):
@@ -63,9 +64,8 @@ class HistoryModel(RowTableModel[PrescriptionHistoryEntry]):
         return values[column]
 
 
-def _table(model: RowTableModel[Any], name: str, table: QTableView | None = None) -> QTableView:
+def configure_table(model: RowTableModel[Any], name: str, table: Table) -> Table:
     """A read-only, row-selecting table; Tab leaves it rather than moving between cells."""
-    table = table or QTableView()
     table.setModel(model)
     table.setAccessibleName(name)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -78,8 +78,11 @@ def _table(model: RowTableModel[Any], name: str, table: QTableView | None = None
     return table
 
 
-class _ResultsTable(QTableView):
-    """Enter opens the current row (a table otherwise passes Enter to the dialog)."""
+class ResultsTable(QTableView):
+    """Enter opens the current row (a table otherwise passes Enter to the dialog).
+
+    Signals: row_activated(int)  # Enter on a row; its number
+    """
 
     row_activated = Signal(int)
 
@@ -125,8 +128,8 @@ class PatientSearchDialog(QDialog):
         )
         self._query.returnPressed.connect(self.search)
         self.model = PatientHitModel(self)
-        self._results = _ResultsTable()
-        _table(self.model, "Patients found", self._results)
+        self._results = ResultsTable()
+        configure_table(self.model, "Patients found", self._results)
         self._results.row_activated.connect(self.open_row)
         self._results.doubleClicked.connect(lambda index: self.open_row(index.row()))
         self._status = QLabel("")
@@ -261,7 +264,7 @@ class PatientProfileDialog(QDialog):
         self.setMinimumSize(760, 520)
         self._form = QFormLayout()
         self.history = HistoryModel(self)
-        history = _table(self.history, "Prescription history")
+        history = configure_table(self.history, "Prescription history", QTableView())
         buttons = QDialogButtonBox()
         edit = buttons.addButton("&Edit…", QDialogButtonBox.ButtonRole.ActionRole)
         edit.setAccessibleName("Edit")
