@@ -20,17 +20,15 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.db.base import utc_now
 from app.db.models import (
     Counter,
     DrugPackage,
     DrugProduct,
     Fill,
-    FillTransition,
     Patient,
     Prescriber,
     Prescription,
@@ -51,15 +49,11 @@ from app.domain.rx_rules import (
     parse_schedule,
 )
 from app.domain.sig import days_supply_for, expand_sig, ismp_problems
-from app.domain.workflow import check_transition
 from app.errors import NotFound, ValidationFailed
-from app.services.changes import publish
-from app.services.fills import read_fill_row
 from app.services.house_settings import read_house_settings
 from app.services.prescribers import parse_schedules
-from app.services.screening import screen_fill
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
-from app.services.worklist import DATA_REVIEW, open_item
+from app.services.workflow import move_fill, record_transition
 
 RX_NUMBER_COUNTER = "rx_number"
 FIRST_RX_NUMBER = 6100100
@@ -77,6 +71,7 @@ SIG_REVIEW_NOTICE = (
     "The directions need the pharmacist's review: they will be flagged at data review."
 )
 _ENTRY_STEPS = (FillState.DATA_ENTRY, FillState.DATA_REVIEW)
+ENTRY_REASON = "prescription entered"
 
 
 @dataclass(frozen=True)
@@ -547,11 +542,10 @@ def _cii_series_total(session: Session, draft: PrescriptionDraft, days_supply: i
 
 
 def _first_fill(uow: UnitOfWork, prescription: Prescription) -> Fill:
-    """Fill 0, moved through data entry to data review as the state machine allows.
+    """Fill 0, born at intake and moved through data entry to data review.
 
-    The fill-workflow service moves fills that exist; this is the one place a fill is born
-    at entry, so its first steps are written here with the same history, audit, work-list,
-    screening and change-note effects.
+    The moves go through the workflow's `move_fill`, so history, audit, the pharmacist's
+    work-list item, screening and change notes are exactly those of any other move.
     """
     fill = Fill(
         prescription_id=prescription.id,
@@ -562,51 +556,11 @@ def _first_fill(uow: UnitOfWork, prescription: Prescription) -> Fill:
     )
     uow.session.add(fill)
     uow.session.flush()
-    _history(uow, fill, source=None, target=FillState.INTAKE)
+    record_transition(uow, fill, source=None, target=FillState.INTAKE, reason=ENTRY_REASON)
     uow.audit("fill.created", fill, rx_number=prescription.rx_number, state=fill.state)
     for target in _ENTRY_STEPS:
-        source = FillState(fill.state)
-        edge = check_transition(source, target, roles=uow.actor.roles, reason=None)
-        fill.state = target.value
-        fill.state_changed_at = utc_now()
-        _history(uow, fill, source=source, target=target)
-        uow.audit(
-            "fill.advanced",
-            fill,
-            before={"state": source.value},
-            after={"state": target.value},
-            step=edge.action,
-        )
-    uow.session.flush()
-    row = read_fill_row(uow.session, fill.id)
-    open_item(
-        uow,
-        kind=DATA_REVIEW,
-        entity_type="fills",
-        entity_id=str(fill.id),
-        summary=f"Rx {row.rx_number}-{row.fill_number} · {row.patient_name} · {row.drug}",
-    )
-    screen_fill(uow, fill)
-    workstation = uow.actor.workstation
-    publish(uow.session, topic="fills", entity_id=str(fill.id), workstation=workstation)
-    publish(uow.session, topic="worklist", entity_id=None, workstation=workstation)
+        move_fill(uow, fill, target, ENTRY_REASON)
     return fill
-
-
-def _history(uow: UnitOfWork, fill: Fill, *, source: FillState | None, target: FillState) -> None:
-    """The append-only history row (Core insert: the fill's audit event for the step covers it)."""
-    uow.session.execute(
-        insert(FillTransition).values(
-            fill_id=fill.id,
-            from_state=source.value if source else None,
-            to_state=target.value,
-            reason="prescription entered",
-            user_id=uow.actor.user_id,
-            username=uow.actor.username,
-            workstation=uow.actor.workstation,
-            occurred_at=utc_now(),
-        )
-    )
 
 
 def _detail(prescription: Prescription, *, has_image: bool) -> PrescriptionDetail:

@@ -116,7 +116,7 @@ def _summary(row: FillRow) -> str:
     return f"Rx {row.rx_number}-{row.fill_number} · {row.patient_name} · {row.drug}"
 
 
-def _record_transition(
+def record_transition(
     uow: UnitOfWork, fill: Fill, *, source: FillState | None, target: FillState, reason: str
 ) -> None:
     """The append-only history row (Core insert: the fill's audit event covers it)."""
@@ -182,8 +182,12 @@ def _reverse_dispensing(uow: UnitOfWork, fill: Fill, reason: str) -> None:
         )
 
 
-def _move(uow: UnitOfWork, fill: Fill, target: FillState, reason: str) -> FillRow:
-    """Take one edge of the state machine with everything it implies; returns the new row."""
+def move_fill(uow: UnitOfWork, fill: Fill, target: FillState, reason: str) -> FillRow:
+    """Take one edge of the state machine with everything it implies; returns the new row.
+
+    History, audit, work-list items, screening on entering data review, stock and claim
+    reversal on return to stock, change notes: every caller that moves a fill goes through here.
+    """
     source = FillState(fill.state)
     held_from = FillState(fill.resume_state) if fill.resume_state else None
     edge = check_transition(
@@ -208,7 +212,7 @@ def _move(uow: UnitOfWork, fill: Fill, target: FillState, reason: str) -> FillRo
     fill.state = target.value
     fill.state_changed_at = utc_now()
     fill.held_by_user_id = None
-    _record_transition(uow, fill, source=source, target=target, reason=reason)
+    record_transition(uow, fill, source=source, target=target, reason=reason)
     uow.audit(
         "fill.advanced",
         fill,
@@ -330,7 +334,7 @@ class WorkflowService:
                     state=fill.state,
                 )
             _refuse_if_held_by_another(uow.session, fill, actor)
-            return _move(uow, fill, to_state, reason)
+            return move_fill(uow, fill, to_state, reason)
 
     def resume(self, actor: Actor, fill_id: int, *, expected_version: int) -> FillRow:
         """Take a fill off hold, back to the state it was held from."""
@@ -400,7 +404,7 @@ class WorkflowService:
             )
             session.add(fill)
             session.flush()
-            _record_transition(uow, fill, source=None, target=FillState.INTAKE, reason="refill")
+            record_transition(uow, fill, source=None, target=FillState.INTAKE, reason="refill")
             uow.audit(
                 "fill.refill_started",
                 fill,
