@@ -2,7 +2,7 @@
 
     .venv/bin/rxbench-admin --database sqlite:////tmp/demo.sqlite3 demo
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots/make_main_window.py \\
-        sqlite:////tmp/demo.sqlite3 tech tech-demo-1
+        sqlite:////tmp/demo.sqlite3 pharm pharm-demo-1
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from ui.errors import show_error
 from ui.models.formatting import date_text, quantity_text
 from ui.tasks import TaskRunner
 
-IMAGE_WIDTH = 460
+IMAGE_WIDTH = 420
 NO_IMAGE_TEXT = "No scanned prescription is attached."
 PDF_TEXT = "PDF attached — open it to see the prescription as written."
 NO_FINDINGS_TEXT = "Screening raised no findings for this fill."
@@ -356,8 +356,8 @@ class PharmacistReviewDialog(_PharmacistDialog):
         facts = QWidget()
         facts.setLayout(_facts_form(self._facts(prescription)))
         columns = QHBoxLayout()
-        columns.addWidget(facts, 3)
-        columns.addWidget(self._image_view(review.image), 2)
+        columns.addWidget(facts, 1)
+        columns.addWidget(self._image_view(review.image), 1)
 
         self.findings_box = QGroupBox()
         self.findings_box.setAccessibleName("Clinical findings")
