@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -33,6 +33,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Table,
     and_,
     case,
     column,
@@ -296,7 +297,10 @@ class CatalogueService:
             finally:
                 if connection.dialect.name == "sqlite":
                     connection.exec_driver_sql("PRAGMA cache_size = -2000")
-            uow.audit(IMPORTED, snapshot, **report.counts())
+            if connection.dialect.name == "postgresql":
+                # Without statistics after a bulk load the planner scans whole tables for joins.
+                connection.exec_driver_sql("ANALYZE drug_products, drug_packages")
+            uow.audit(IMPORTED, snapshot, counts=report.counts())
         report_progress(total, total)
         return report
 
@@ -308,10 +312,10 @@ class CatalogueService:
         progress: Callable[[int, int], None],
         total: int,
     ) -> ImportReport:
-        products = DrugProduct.__table__
-        packages = DrugPackage.__table__
+        products = cast(Table, DrugProduct.__table__)
+        packages = cast(Table, DrugPackage.__table__)
         today = self._today()
-        was_discontinued = dict(
+        was_discontinued: dict[str, bool] = dict(
             connection.execute(select(products.c.fda_product_id, products.c.discontinued)).all()
         )
         product_rows = [_product_row(record, snapshot_id, today) for record in directory.products]
@@ -320,7 +324,7 @@ class CatalogueService:
         _upsert(connection, products, ["fda_product_id"], product_rows)
         progress(len(product_rows), total)
 
-        product_ids = dict(
+        product_ids: dict[str, int] = dict(
             connection.execute(select(products.c.fda_product_id, products.c.id)).all()
         )
         words = {record.fda_product_id: _product_words(record) for record in directory.products}
@@ -534,7 +538,7 @@ class CatalogueService:
             DrugPackage.ndc_exclude_flag != "N",
         )
 
-    def _hits(self) -> Select[Any]:
+    def _hits(self) -> Select[*tuple[Any, ...]]:
         return select(
             DrugPackage.id,
             DrugProduct.id,
@@ -586,9 +590,9 @@ class CatalogueService:
         order.append(case((self._inactive(), 1), else_=0))
         if first_text:
             order.append(case((DrugProduct.search_name.like(f"{first_text}%"), 0), else_=1))
-        name = DrugProduct.search_name
-        if connection.dialect.name == "postgresql":
-            name = name.collate("C")  # byte order, as SQLite sorts, whatever the server locale
+        # Byte order on PostgreSQL, as SQLite sorts, whatever the server's locale.
+        postgresql = connection.dialect.name == "postgresql"
+        name = DrugProduct.search_name.collate("C") if postgresql else DrugProduct.search_name
         order.extend((name, DrugPackage.ndc, DrugPackage.id))
         return order
 

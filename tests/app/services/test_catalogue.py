@@ -84,7 +84,7 @@ def test_import_loads_everything_and_writes_one_audit_event(
     assert len(events) == 1
     assert events[0].entity_type == "catalogue_snapshots"
     assert events[0].entity_id == str(report.snapshot_id)
-    assert events[0].summary["products_added"] == 11
+    assert events[0].summary["counts"]["products_added"] == 11
     assert (inhaler.billing_unit, inhaler.billing_quantity) == ("GM", Decimal("8.5"))
     assert inhaler.billing_quantity_source == "parsed"
     snapshot = services.catalogue.snapshot()
