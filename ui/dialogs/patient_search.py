@@ -155,6 +155,10 @@ class PatientSearchDialog(QDialog):
         layout.addWidget(buttons)
         self._query.setFocus()
 
+    def search_for(self, text: str) -> None:
+        self._query.setText(text.strip())
+        self.search()
+
     def search(self) -> None:
         """Search off the GUI thread; only the answer to the latest search is shown."""
         text = self._query.text().strip()

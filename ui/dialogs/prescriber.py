@@ -324,6 +324,10 @@ class PrescriberSearchDialog(QDialog):
         layout.addWidget(buttons)
         self._query.setFocus()
 
+    def search_for(self, text: str) -> None:
+        self._query.setText(text.strip())
+        self.search()
+
     def search(self) -> None:
         text = self._query.text().strip()
         if not text:
