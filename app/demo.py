@@ -8,10 +8,7 @@ into the database that already holds it changes nothing.
 
 from __future__ import annotations
 
-import csv
 import math
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -22,7 +19,6 @@ from sqlalchemy import func, select
 from app.db.base import utc_now
 from app.db.models import (
     AuditEvent,
-    CatalogueSnapshot,
     DrugPackage,
     DrugProduct,
     Fill,
@@ -42,6 +38,7 @@ from app.domain.fill_states import FillState
 from app.domain.identifiers import dea_check_digit, npi_check_digit
 from app.domain.roles import Role
 from app.errors import ValidationFailed
+from app.services.catalogue import CatalogueService, ImportReport
 from app.services.passwords import SecretHasher
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 
@@ -298,8 +295,7 @@ def load_demo(
             )
             uow.session.add(user)
             uow.audit(LOADED, user, after={"username": user.username, "roles": sorted(login.roles)})
-    with database.unit_of_work(actor) as uow:
-        load_catalogue_subset(uow, catalogue_dir)
+    load_catalogue_subset(database, actor, catalogue_dir)
     with database.unit_of_work(actor) as uow:
         _add_prescribers(uow, now.date())
     with database.unit_of_work(actor) as uow:
@@ -362,103 +358,15 @@ def _refuse_unless_empty(uow: UnitOfWork) -> None:
 # --- the drug catalogue -----------------------------------------------------------------------
 
 
-def _fda_date(value: str) -> date | None:
-    return datetime.strptime(value, "%Y%m%d").date() if value else None
+def load_catalogue_subset(database: Database, actor: Actor, directory: Path) -> ImportReport:
+    """Put an FDA-layout product.txt/package.txt pair in through the real catalogue importer.
 
-
-def _fda_rows(path: Path) -> Iterator[dict[str, str]]:
-    with path.open(encoding="cp1252", newline="") as handle:
-        yield from csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-
-
-def ndc11(ndc: str) -> str:
-    """The 11-digit (5-4-2) form of a hyphenated 10-digit NDC, as claims and barcodes use."""
-    labeler, product, package = ndc.split("-")
-    return f"{labeler:0>5}{product:0>4}{package:0>2}"
-
-
-_QUANTITY = re.compile(r"\s*([\d.]+)\s+(.+?)\s+in\s+")
-_BILLING_UNITS = {"ml": "ML", "g": "GM"}
-
-
-def package_quantities(description: str) -> tuple[Decimal | None, str, str, Decimal | None]:
-    """Quantity and unit of the outer package, and the billing unit and quantity inside it.
-
-    "10 BLISTER PACK in 1 CARTON > 10 TABLET in 1 BLISTER PACK" is 10 BLISTER PACK, billed as
-    100 EA; the billing unit is ML or GM when the innermost content is measured, else EA.
+    The demo and the tests then hold a catalogue that is searchable and audited exactly like
+    one imported from the full FDA download (one audit event for the import as a whole).
     """
-    parts = [_QUANTITY.match(part) for part in description.split(">")]
-    if not parts or any(part is None for part in parts):
-        return None, "", "EA", None
-    quantities = [Decimal(part.group(1)) for part in parts if part]
-    units = [part.group(2) for part in parts if part]
-    billing_quantity = Decimal(1)
-    for quantity in quantities:
-        billing_quantity *= quantity
-    billing_unit = _BILLING_UNITS.get(units[-1].lower(), "EA")
-    return quantities[0], units[0], billing_unit, billing_quantity
-
-
-def load_catalogue_subset(uow: UnitOfWork, directory: Path) -> None:
-    """Read an FDA NDC Directory product.txt/package.txt pair into DrugProduct/DrugPackage."""
-    products: dict[str, DrugProduct] = {}
-    for row in _fda_rows(directory / "product.txt"):
-        product = DrugProduct(
-            fda_product_id=row["PRODUCTID"],
-            product_ndc=row["PRODUCTNDC"],
-            product_type=row["PRODUCTTYPENAME"],
-            proprietary_name=row["PROPRIETARYNAME"],
-            proprietary_name_suffix=row["PROPRIETARYNAMESUFFIX"],
-            nonproprietary_name=row["NONPROPRIETARYNAME"],
-            dosage_form=row["DOSAGEFORMNAME"],
-            route=row["ROUTENAME"],
-            start_marketing_date=_fda_date(row["STARTMARKETINGDATE"]),
-            end_marketing_date=_fda_date(row["ENDMARKETINGDATE"]),
-            marketing_category=row["MARKETINGCATEGORYNAME"],
-            application_number=row["APPLICATIONNUMBER"],
-            labeler=row["LABELERNAME"],
-            substance_name=row["SUBSTANCENAME"],
-            strength=row["ACTIVE_NUMERATOR_STRENGTH"],
-            strength_unit=row["ACTIVE_INGRED_UNIT"],
-            pharm_classes=row["PHARM_CLASSES"],
-            dea_schedule=row["DEASCHEDULE"] or None,
-            ndc_exclude_flag=row["NDC_EXCLUDE_FLAG"],
-            listing_certified_through=_fda_date(row["LISTING_RECORD_CERTIFIED_THROUGH"]),
-            discontinued=bool(row["ENDMARKETINGDATE"]),
-        )
-        uow.session.add(product)
-        uow.audit(LOADED, product, ndc=product.product_ndc)
-        products[product.fda_product_id] = product
-    package_count = 0
-    for row in _fda_rows(directory / "package.txt"):
-        quantity, unit, billing_unit, billing_quantity = package_quantities(
-            row["PACKAGEDESCRIPTION"]
-        )
-        package = DrugPackage(
-            product=products[row["PRODUCTID"]],
-            ndc=row["NDCPACKAGECODE"],
-            ndc11=ndc11(row["NDCPACKAGECODE"]),
-            description=row["PACKAGEDESCRIPTION"],
-            package_quantity=quantity,
-            package_unit=unit,
-            billing_unit=billing_unit,
-            billing_quantity=billing_quantity,
-            sample_package=row["SAMPLE_PACKAGE"] == "Y",
-            start_marketing_date=_fda_date(row["STARTMARKETINGDATE"]),
-            end_marketing_date=_fda_date(row["ENDMARKETINGDATE"]),
-            ndc_exclude_flag=row["NDC_EXCLUDE_FLAG"],
-        )
-        uow.session.add(package)
-        uow.audit(LOADED, package, ndc=package.ndc)
-        package_count += 1
-    snapshot = CatalogueSnapshot(
-        source_name=f"FDA NDC Directory (demo subset, {directory.name})",
-        snapshot_date=DEMO_CATALOGUE_SNAPSHOT,
-        product_count=len(products),
-        package_count=package_count,
+    return CatalogueService(database).import_directory(
+        actor, directory, snapshot_date=DEMO_CATALOGUE_SNAPSHOT
     )
-    uow.session.add(snapshot)
-    uow.audit(LOADED, snapshot, products=len(products), packages=package_count)
 
 
 # --- people -----------------------------------------------------------------------------------
@@ -560,7 +468,6 @@ def _prescribed_packages(uow: UnitOfWork) -> list[DrugPackage]:
             .where(
                 DrugProduct.product_ndc == template.product_ndc,
                 DrugPackage.sample_package.is_(False),
-                DrugPackage.billing_quantity.is_not(None),
             )
             .order_by(DrugPackage.ndc)
         ).first()

@@ -85,8 +85,7 @@ class Intake:
 
 def set_up_intake(services: Services, admin: Actor, technician: Actor) -> Intake:
     """The demo catalogue, one fictional patient allergic to penicillins, one prescriber."""
-    with services.database.unit_of_work(admin) as uow:
-        load_catalogue_subset(uow, DEMO_CATALOGUE_DIR)
+    load_catalogue_subset(services.database, admin, DEMO_CATALOGUE_DIR)
     patient = services.patients.create_patient(
         technician,
         draft=PatientDraft("Quillfeather", "Maren", date(1966, 4, 12), "F", phone="217-555-0188"),

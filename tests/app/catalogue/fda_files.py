@@ -92,3 +92,16 @@ def write_zip(
         for name, data in members.items():
             archive.writestr(zipfile.ZipInfo(name, date_time=date_time), data)
     return path
+
+
+def merge_directories(target: Path, *sources: Path) -> Path:
+    """One FDA-layout directory holding the rows of several (whose products do not overlap)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("product.txt", "package.txt"):
+        header, rows = b"", []
+        for source in sources:
+            lines = (source / name).read_bytes().split(b"\r\n")
+            header = lines[0]
+            rows.extend(line for line in lines[1:] if line)
+        (target / name).write_bytes(b"\r\n".join([header, *rows]) + b"\r\n")
+    return target

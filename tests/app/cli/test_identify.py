@@ -14,6 +14,7 @@ from app.demo import DEMO_CATALOGUE_DIR, load_catalogue_subset
 from app.domain.barcodes import GS, gs1_element_string, gtin14_for, upc_a_for
 from app.domain.ndc import parse_ndc
 from app.services.unit_of_work import Actor
+from tests.app.catalogue.fda_files import merge_directories
 from tests.app.cli.conftest import RunCli
 
 EXTRA_DIR = Path(__file__).resolve().parents[1] / "data" / "ndc-verdicts"
@@ -38,10 +39,9 @@ KEYS = [
 
 
 @pytest.fixture
-def loaded(services: Services, admin: Actor, database_url: str) -> str:
-    with services.database.unit_of_work(admin) as uow:
-        load_catalogue_subset(uow, DEMO_CATALOGUE_DIR)
-        load_catalogue_subset(uow, EXTRA_DIR)
+def loaded(services: Services, admin: Actor, database_url: str, tmp_path: Path) -> str:
+    both = merge_directories(tmp_path / "ndc", DEMO_CATALOGUE_DIR, EXTRA_DIR)
+    load_catalogue_subset(services.database, admin, both)
     return database_url
 
 

@@ -12,6 +12,5 @@ from app.services.unit_of_work import Actor
 @pytest.fixture
 def catalogue(services: Services, admin: Actor) -> Services:
     """Load resources/demo/ndc-demo (about 80 real products) as the demo loader does."""
-    with services.database.unit_of_work(admin) as uow:
-        load_catalogue_subset(uow, DEMO_CATALOGUE_DIR)
+    load_catalogue_subset(services.database, admin, DEMO_CATALOGUE_DIR)
     return services

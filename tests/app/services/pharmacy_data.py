@@ -29,8 +29,7 @@ SEEDED = "test.seeded"
 
 def load_demo_catalogue(services: Services, actor: Actor) -> None:
     """The real FDA rows of the demo subset (resources/demo/ndc-demo)."""
-    with services.database.unit_of_work(actor) as uow:
-        load_catalogue_subset(uow, DEMO_CATALOGUE_DIR)
+    load_catalogue_subset(services.database, actor, DEMO_CATALOGUE_DIR)
 
 
 def package_of(services: Services, product_ndc: str) -> int:

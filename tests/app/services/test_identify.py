@@ -18,6 +18,7 @@ from app.domain.verdicts import Requirement, Verdict
 from app.errors import PermissionDenied
 from app.services.identify import ExpectedNdcUnusable
 from app.services.unit_of_work import Actor
+from tests.app.catalogue.fda_files import merge_directories
 from tests.conftest import TEST_PASSWORD
 
 EXTRA_DIR = Path(__file__).resolve().parents[1] / "data" / "ndc-verdicts"
@@ -41,10 +42,9 @@ JSON_KEYS = [
 
 
 @pytest.fixture
-def catalogue(services: Services, admin: Actor) -> Services:
-    with services.database.unit_of_work(admin) as uow:
-        load_catalogue_subset(uow, DEMO_CATALOGUE_DIR)
-        load_catalogue_subset(uow, EXTRA_DIR)
+def catalogue(services: Services, admin: Actor, tmp_path: Path) -> Services:
+    both = merge_directories(tmp_path / "ndc", DEMO_CATALOGUE_DIR, EXTRA_DIR)
+    load_catalogue_subset(services.database, admin, both)
     return services
 
 
