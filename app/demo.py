@@ -40,7 +40,9 @@ from app.domain.roles import Role
 from app.errors import ValidationFailed
 from app.services.catalogue import CatalogueService, ImportReport
 from app.services.passwords import SecretHasher
+from app.services.screening import screen_fill
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
+from app.services.worklist import DATA_REVIEW, FINAL_VERIFICATION, open_item
 
 DEMO_CATALOGUE_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo" / "ndc-demo"
 DEMO_CATALOGUE_SNAPSHOT = date(2019, 4, 29)
@@ -677,6 +679,12 @@ def _add_prescriptions_and_fills(uow: UnitOfWork, now: datetime) -> None:
         )
 
 
+_WAITING_ON_PHARMACIST = {
+    FillState.DATA_REVIEW: DATA_REVIEW,
+    FillState.FINAL_VERIFICATION: FINAL_VERIFICATION,
+}
+
+
 def _add_fill(
     uow: UnitOfWork,
     prescription: Prescription,
@@ -705,6 +713,19 @@ def _add_fill(
     )
     uow.session.add(fill)
     uow.audit(LOADED, fill, rx_number=prescription.rx_number, state=state.value)
+    if state in _WAITING_ON_PHARMACIST:
+        # As the workflow would have: the pharmacist's work-list item, and screening on entry.
+        uow.session.flush()
+        open_item(
+            uow,
+            kind=_WAITING_ON_PHARMACIST[state],
+            entity_type="fills",
+            entity_id=str(fill.id),
+            summary=f"Rx {prescription.rx_number}-{fill_number} · "
+            f"{prescription.patient.display_name} · {prescription.package.product.display_name}",
+        )
+        if state is FillState.DATA_REVIEW:
+            screen_fill(uow, fill, now=changed_at)
     if state in (FillState.SOLD, FillState.RETURNED_TO_STOCK):
         dispensed = _movement(
             uow,
