@@ -18,6 +18,7 @@ from app.errors import DatabaseUnavailable, RxBenchError
 from app.services.catalogue import SnapshotInfo
 from app.services.changes import RESYNC_TOPIC
 from app.services.fills import FillRow
+from app.services.prescriptions import PrescriptionEntered
 from app.services.unit_of_work import Actor
 from app.services.workflow import TOPIC as TOPIC_FILLS
 from app.services.worklist import TOPIC as TOPIC_WORKLIST
@@ -27,6 +28,7 @@ from ui.dialogs.catalogue_import import (
     CatalogueImportDialog,
     describe_snapshot,
 )
+from ui.dialogs.intake import IntakeMenu
 from ui.dialogs.scanner_settings import open_scanner_settings, open_scanner_test
 from ui.docks.base import DataDock, Dock
 from ui.docks.fill_queue import FillQueueDock
@@ -209,6 +211,9 @@ class MainWindow(QMainWindow):
         self.reload_action = self._action("&Reload", QKeySequence.StandardKey.Refresh, self.reload)
         view_menu.addAction(self.reload_action)
 
+        self.intake = IntakeMenu(
+            self, self._context.services, self._current_actor, self.scan_router, self._entered
+        )
         tools_menu = self.menuBar().addMenu("&Tools")
         self.unlock_account_action = QAction("&Unlock a locked account…", self)
         self.unlock_account_action.triggered.connect(self._ask_account_to_unlock)
@@ -408,6 +413,14 @@ class MainWindow(QMainWindow):
             self.select_fill(fill)
         self.statusBar().showMessage(
             f"Rx {fill.rx_number}-{fill.fill_number}: {fill.state.label}", 10_000
+        )
+        self.reload_fills()
+
+    def _entered(self, entered: PrescriptionEntered) -> None:
+        flags = f" — {len(entered.warnings)} flag(s) for the pharmacist" if entered.warnings else ""
+        self.statusBar().showMessage(
+            f"Rx {entered.rx_number} entered: waiting for the pharmacist's data review{flags}.",
+            15_000,
         )
         self.reload_fills()
 

@@ -93,6 +93,17 @@ class ResultsTable(QTableView):
         super().keyPressEvent(event)
 
 
+def open_patient_profile(
+    parent: QWidget, services: Services, actor: Actor, patient_id: int
+) -> PatientProfileDialog:
+    """Open the record (an audited view) in a read-only profile over `parent`."""
+    record = services.patients.open_record(actor, patient_id, purpose=PROFILE_PURPOSE)
+    profile = PatientProfileDialog(services, actor, record, parent=parent)
+    profile.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    profile.open()
+    return profile
+
+
 class PatientSearchDialog(QDialog):
     """Type, Enter to search; Down to the list, Enter to open (or, when picking, to choose).
 
@@ -210,16 +221,10 @@ class PatientSearchDialog(QDialog):
     def open_profile(self, patient_id: int) -> PatientProfileDialog | None:
         """Open the record (an audited view) in the read-only profile."""
         try:
-            record = self._services.patients.open_record(
-                self._actor, patient_id, purpose=PROFILE_PURPOSE
-            )
+            return open_patient_profile(self, self._services, self._actor, patient_id)
         except Exception as exc:
             self._message.show_problem(explain(exc)[1])
             return None
-        profile = PatientProfileDialog(self._services, self._actor, record, parent=self)
-        profile.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        profile.open()
-        return profile
 
     def new_patient(self) -> PatientDialog:
         dialog = PatientDialog(self._services, self._actor, parent=self)
