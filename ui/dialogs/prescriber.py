@@ -137,7 +137,7 @@ class PrescriberDialog(QDialog):
         self._state.setCurrentIndex(-1)
         self._postal_code = add(office, "&ZIP code:", _line(), fact="postal_code")
         self._phone = add(office, "&Phone:", _line("(217) 555-0100"), fact="phone")
-        self._fax = add(office, "Fa&x:", _line(), fact="fax")
+        self._fax = add(office, "F&ax:", _line(), fact="fax")
 
         self._warnings = QLabel()
         self._warnings.setWordWrap(True)

@@ -163,7 +163,7 @@ class PrescriptionEntryDialog(QDialog):
         self._transfer_pharmacy = add(
             form, "Transferred &from:", _line("pharmacy name, phone, DEA"), fact="transfer"
         )
-        self._previous_transfers = add(form, "Previous trans&fers:", _NumberBox())
+        self._previous_transfers = add(form, "Times transferred &before:", _NumberBox())
         self._previous_transfers.setRange(0, 9)
         self._faxed_exception = QCheckBox("Faxed C-II for long-term care, hospice or home infusion")
         self._faxed_exception.setAccessibleName("Faxed C-II exception")
@@ -196,7 +196,7 @@ class PrescriptionEntryDialog(QDialog):
         form.addRow("", self.problems.problem("image"))
 
         what = QGroupBox("Drug and directions")
-        drug_form = QFormLayout(what)
+        drug_form = self._drug_form = QFormLayout(what)
         self.drug = add(
             drug_form,
             "&Drug:",
@@ -211,6 +211,7 @@ class PrescriptionEntryDialog(QDialog):
         self._quantity = _line("e.g. 30")
         self._quantity.setMaximumWidth(110)
         self._unit = QLabel("")
+        self._unit.setWordWrap(True)
         self._unit.setAccessibleName("Quantity unit")
         quantity_layout.addWidget(self._quantity)
         quantity_layout.addWidget(self._unit, 1)
@@ -240,9 +241,10 @@ class PrescriptionEntryDialog(QDialog):
         days_layout.addWidget(self._override)
         days_layout.addStretch()
         self._add_row(drug_form, "Days suppl&y:", self._days, days_row, "days_supply")
-        self._refills = add(drug_form, "Re&fills:", _NumberBox(), fact="refills")
+        self._refills = add(drug_form, "Refi&lls:", _NumberBox(), fact="refills")
         self._refills.setRange(0, 99)
-        self._daw = add(drug_form, "DA&W:", QComboBox(), fact="daw_code")
+        self._refills.setMaximumWidth(110)
+        self._daw = add(drug_form, "D&AW:", QComboBox(), fact="daw_code")
         for code, meaning in enumerate(DAW_CODES):
             self._daw.addItem(f"{code} — {meaning}", code)
         self._not_before = add(
@@ -262,7 +264,7 @@ class PrescriptionEntryDialog(QDialog):
 
         self._message = MessageLine()
         buttons = QDialogButtonBox()
-        enter = buttons.addButton("E&nter prescription", QDialogButtonBox.ButtonRole.AcceptRole)
+        enter = buttons.addButton("Enter prescr&iption", QDialogButtonBox.ButtonRole.AcceptRole)
         enter.setDefault(True)
         enter.setAccessibleName("Enter prescription")
         cancel = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
@@ -344,6 +346,7 @@ class PrescriptionEntryDialog(QDialog):
         if not typed:
             self._directions.setText("")
             self._sig_flag.setText("")
+            self._drug_form.setRowVisible(self._sig_flag, False)
             self._show_computed_days(None)
             return
         expansion = expand_sig(typed, self._sig_table)
@@ -353,6 +356,7 @@ class PrescriptionEntryDialog(QDialog):
         else:
             reasons = " ".join(expansion.review_reasons)
             self._sig_flag.setText(f"{FLAGGED}: {reasons}" if reasons else f"{FLAGGED}.")
+        self._drug_form.setRowVisible(self._sig_flag, bool(self._sig_flag.text()))
         quantity = self._quantity_value()
         computed = days_supply_for(expansion, quantity) if quantity and quantity > 0 else None
         self._show_computed_days(computed)

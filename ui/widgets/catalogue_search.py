@@ -31,6 +31,7 @@ from ui.tasks import TaskRunner
 SEARCH_DELAY_MS = 120
 RESULT_LIMIT = 30
 VISIBLE_ROWS = 10
+POPUP_WIDTH = 1000
 MIN_QUERY_LENGTH = 2
 # Twelve to fourteen digits are a UPC, EAN or GTIN off the box, not an NDC typed by hand.
 _BARCODE_DIGITS = re.compile(r"\d{12,14}")
@@ -100,10 +101,16 @@ class _HitsPopup(QFrame):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        # The package description and labeler are long: they give way (elided) to the rest.
+        header.setSectionResizeMode(CatalogueHitModel.PACKAGE, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(CatalogueHitModel.LABELER, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(CatalogueHitModel.LABELER, 170)
         self.status = QLabel()
+        self.status.setWordWrap(True)
         self.status.setAccessibleName("Drug search status")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -271,22 +278,23 @@ class CatalogueSearchField(QLineEdit):
         self._popup.show()
 
     def _place_popup(self, rows: int) -> None:
+        """Under the field, as wide as the window allows, as many rows as fit below."""
         window = self.window()
         if self._popup.parentWidget() is not window:
             self._popup.setParent(window)
         below = self.mapTo(window, QPoint(0, self.height()))
         table = self._popup.table
-        table.resizeColumnsToContents()
         row_height = table.verticalHeader().defaultSectionSize()
-        room = window.height() - below.y() - self._popup.status.sizeHint().height() - 16
+        width = min(max(self.width(), POPUP_WIDTH), window.width() - 8)
+        left = max(min(below.x(), window.width() - width - 4), 4)
+        self._popup.setFixedWidth(width)
+        status_height = self._popup.status.heightForWidth(width - 8)
+        room = window.height() - below.y() - status_height - 16
         fitting = max((room - table.horizontalHeader().height()) // row_height, 3)
         shown_rows = min(max(rows, 1), VISIBLE_ROWS, fitting)
         table.setFixedHeight(table.horizontalHeader().height() + shown_rows * row_height + 4)
-        wanted = table.horizontalHeader().length() + 24
-        available = window.width() - below.x() - 8
-        self._popup.setFixedWidth(max(min(wanted, available), self.width()))
         self._popup.adjustSize()
-        self._popup.move(below)
+        self._popup.move(left, below.y())
         self._popup.raise_()
 
     # --- keys and focus -----------------------------------------------------------------------

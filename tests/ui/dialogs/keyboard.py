@@ -41,3 +41,21 @@ def show_active(qtbot, dialog: QWidget) -> QWidget:
     dialog.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
     return dialog
+
+
+def visible_mnemonics(dialog: QWidget) -> list[str]:
+    """The Alt letters of the visible labels, buttons and tabs (a letter used twice is a trap)."""
+    from PySide6.QtWidgets import QAbstractButton, QLabel, QTabBar
+
+    texts = [
+        widget.text()
+        for widget in dialog.findChildren(QWidget)
+        if isinstance(widget, QLabel | QAbstractButton) and widget.isVisible()
+    ]
+    for bar in dialog.findChildren(QTabBar):
+        texts += [bar.tabText(index) for index in range(bar.count())]
+    return [
+        text[text.index("&") + 1].lower()
+        for text in texts
+        if "&" in text and text.index("&") + 1 < len(text) and text[text.index("&") + 1] != "&"
+    ]

@@ -107,3 +107,27 @@ def test_an_entered_prescription_is_announced_in_the_status_bar(qtbot, window: M
     )
     message = window.statusBar().currentMessage()
     assert message == "Rx 6100100 entered: waiting for the pharmacist's data review."
+
+
+def _page_mnemonics(qtbot, dialog) -> list[list[str]]:
+    from tests.ui.dialogs.keyboard import show_active, visible_mnemonics
+
+    show_active(qtbot, dialog)
+    tabs = getattr(dialog, "tabs", None)
+    if tabs is None:
+        return [visible_mnemonics(dialog)]
+    pages = []
+    for index in range(tabs.count()):
+        tabs.setCurrentIndex(index)
+        pages.append(visible_mnemonics(dialog))
+    return pages
+
+
+@pytest.mark.parametrize("kind", [PatientDialog, PrescriberDialog, PrescriptionEntryDialog])
+def test_no_alt_letter_is_used_twice_on_one_page(qtbot, services, technician: Actor, kind) -> None:
+    for page in _page_mnemonics(qtbot, kind(services, technician)):
+        doubled = sorted({letter for letter in page if page.count(letter) > 1})
+        # The primary and secondary cards share their letters on purpose: Alt+B twice
+        # reaches the second BIN, as Qt cycles through a letter used more than once.
+        allowed = {"n", "b", "c", "g", "h", "o", "p"} if page.count("b") == 2 else set()
+        assert set(doubled) <= allowed, doubled
