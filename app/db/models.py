@@ -613,6 +613,66 @@ class StockMovement(Base):
     )
 
 
+class FillBottle(Base):
+    """One stock bottle scanned for a fill at verification: what it was judged, how much it gave.
+
+    A bottle that was accepted points to the dispensing movement it caused; a stop is never
+    stored here (nothing was taken from the shelf). A voided bottle keeps its row, with why.
+    """
+
+    __tablename__ = "fill_bottles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fill_id: Mapped[int] = mapped_column(ForeignKey("fills.id"), index=True)
+    scanned_text: Mapped[str] = mapped_column(String(200))
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    package_id: Mapped[int] = mapped_column(ForeignKey("drug_packages.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("stock_lots.id"))
+    lot_number: Mapped[str] = mapped_column(String(40), default="")
+    expiry: Mapped[date | None] = mapped_column(Date)
+    serial: Mapped[str | None] = mapped_column(String(40), index=True)
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    verdict: Mapped[str] = mapped_column(String(24))
+    verdict_message: Mapped[str] = mapped_column(Text, default="")
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    overridden_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    override_reason: Mapped[str] = mapped_column(Text, default="")
+    movement_id: Mapped[int | None] = mapped_column(ForeignKey("stock_movements.id"))
+    voided_at: Mapped[datetime | None]
+    voided_reason: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    workstation: Mapped[str] = mapped_column(String(100))
+    scanned_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (CheckConstraint("quantity > 0", name="positive_quantity"),)
+
+
+class ControlledSubstanceEntry(Base):
+    """The perpetual controlled-substance log: one line per change of a CII–CV package's stock."""
+
+    __tablename__ = "controlled_substance_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("drug_packages.id"), index=True)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("stock_lots.id"))
+    schedule: Mapped[str] = mapped_column(String(4))
+    kind: Mapped[str] = mapped_column(String(24))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    balance_after: Mapped[Decimal] = mapped_column(Quantity)
+    fill_id: Mapped[int | None] = mapped_column(ForeignKey("fills.id"))
+    movement_id: Mapped[int | None] = mapped_column(ForeignKey("stock_movements.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    witness_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    occurred_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        CheckConstraint("schedule IN ('CII', 'CIII', 'CIV', 'CV')", name="known_schedule"),
+    )
+
+
 # --- audit ------------------------------------------------------------------------------------
 
 

@@ -25,8 +25,13 @@ from app.errors import PermissionDenied
 log = logging.getLogger(__name__)
 
 # Tables whose changes are covered by the audit event of another record: a user's role rows by
-# the user's event, a lot's maintained balance by the stock movement's event.
-AUDITED_THROUGH_ANOTHER_RECORD = frozenset({"audit_events", "user_roles", "stock_lots"})
+# the user's event, a lot's maintained balance by its movement. The stock ledger and the
+# controlled-substance log are append-only records that carry who, when and where themselves and
+# are only ever written with the audited record that caused them (a verified bottle, a receipt, a
+# count), whose one event names them.
+AUDITED_THROUGH_ANOTHER_RECORD = frozenset(
+    {"audit_events", "user_roles", "stock_lots", "stock_movements", "controlled_substance_log"}
+)
 
 
 @dataclass(frozen=True)
