@@ -11,9 +11,10 @@ scan it accepts as part of that fill.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -90,11 +91,83 @@ class Identification:
 
 
 @dataclass(frozen=True)
-class _Package:
+class CataloguePackage:
+    """One catalogue package as the scanning path reads it."""
+
     package_id: int
     ndc11: str
     display: str
     facts: ProductFacts
+    # How many billing units one whole package holds; None when the directory does not say.
+    billing_quantity: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedScan:
+    """A scan interpreted and looked up: what `identify` and fill verification both start from.
+
+    `scan` is the usable part of the scan (the product of a GS1 scan whose lot and serial were
+    lost with a separator, so it can still be shown), `found` the catalogue packages its code
+    names, `lot_status`/`lot_expiry` those of the stock lot the scan names when exactly one
+    package was found, and `looked_up` every package read (the scan's and `also_lookup`'s).
+    """
+
+    scan_or_error: Scan | ScanError
+    scan: Scan | None
+    found: tuple[CataloguePackage, ...]
+    lot_status: str | None
+    lot_expiry: date | None
+    looked_up: dict[str, CataloguePackage]
+
+
+def resolve_scan(
+    session: Session,
+    text: str,
+    *,
+    gs_substitute: str | None = None,
+    also_lookup: Sequence[str] = (),
+) -> ResolvedScan:
+    """Interpret `text` and find its package(s) and stock lot with indexed reads only."""
+    scan_or_error: Scan | ScanError
+    try:
+        scan_or_error = interpret_scan(text, gs_substitute=gs_substitute)
+    except ScanError as error:
+        scan_or_error = error
+    shown = scan_or_error.partial if isinstance(scan_or_error, LotSerialRunTogether) else None
+    scan = scan_or_error if isinstance(scan_or_error, Scan) else shown
+    scanned_keys = _lookup_keys(scan.candidates) if scan is not None else ()
+    lot_status: str | None = None
+    lot_expiry: date | None = None
+    packages = _packages(session, (*scanned_keys, *also_lookup))
+    found = tuple(packages[key] for key in scanned_keys if key in packages)
+    if scan is not None and scan.lot and len(found) == 1:
+        lot = session.execute(
+            select(StockLot.status, StockLot.expiry).where(
+                StockLot.package_id == found[0].package_id,
+                StockLot.lot_number == scan.lot,
+            )
+        ).first()
+        if lot is not None:
+            lot_status, lot_expiry = lot
+    return ResolvedScan(scan_or_error, scan, found, lot_status, lot_expiry, packages)
+
+
+def packages_by_id(session: Session, package_ids: Collection[int]) -> dict[int, CataloguePackage]:
+    """Catalogue packages by id, with the facts a verdict compares (same shape as a scan's)."""
+    if not package_ids:
+        return {}
+    rows = session.execute(
+        select(*_PACKAGE_COLUMNS).where(DrugPackage.id.in_(sorted(package_ids)))
+    ).all()
+    products = {
+        row.id: row
+        for row in session.execute(
+            select(*_PRODUCT_COLUMNS).where(
+                DrugProduct.id.in_(sorted({row.product_id for row in rows}))
+            )
+        )
+    }
+    return {row.id: _package(row, products[row.product_id]) for row in rows}
 
 
 class IdentifyService:
@@ -114,28 +187,12 @@ class IdentifyService:
         """Interpret `text`, find its package; with `expect` (an NDC in any form) judge it."""
         require_role(actor, *Role, action="identify a barcode")
         expected_keys = _expected_keys(expect) if expect is not None else ()
-        scan_or_error: Scan | ScanError
-        try:
-            scan_or_error = interpret_scan(text, gs_substitute=gs_substitute)
-        except ScanError as error:
-            scan_or_error = error
-        shown = scan_or_error.partial if isinstance(scan_or_error, LotSerialRunTogether) else None
-        scan = scan_or_error if isinstance(scan_or_error, Scan) else shown
-        scanned_keys = _lookup_keys(scan.candidates) if scan is not None else ()
-        lot_status: str | None = None
-        lot_expiry: date | None = None
         with self._database.reading() as session:
-            packages = _packages(session, (*scanned_keys, *expected_keys))
-            found = [packages[key] for key in scanned_keys if key in packages]
-            if scan is not None and scan.lot and len(found) == 1:
-                lot = session.execute(
-                    select(StockLot.status, StockLot.expiry).where(
-                        StockLot.package_id == found[0].package_id,
-                        StockLot.lot_number == scan.lot,
-                    )
-                ).first()
-                if lot is not None:
-                    lot_status, lot_expiry = lot
+            resolved = resolve_scan(
+                session, text, gs_substitute=gs_substitute, also_lookup=expected_keys
+            )
+        scan_or_error, scan, found = resolved.scan_or_error, resolved.scan, resolved.found
+        packages = resolved.looked_up
         identification = _identification(scan_or_error, scan, found)
         if expect is None:
             return identification
@@ -147,8 +204,8 @@ class IdentifyService:
             scan=scan_or_error,
             found=[package.facts for package in found],
             today=today or self._today(),
-            lot_status=lot_status,
-            expiry=lot_expiry,
+            lot_status=resolved.lot_status,
+            expiry=resolved.lot_expiry,
         )
         return _with_judgement(identification, judgement)
 
@@ -184,7 +241,7 @@ def _expected_keys(expect: str) -> tuple[str, ...]:
         ) from None
 
 
-def _expected_unusable(expect: str, expected: Sequence[_Package]) -> ExpectedNdcUnusable:
+def _expected_unusable(expect: str, expected: Sequence[CataloguePackage]) -> ExpectedNdcUnusable:
     if expected:
         ndcs = ", ".join(package.facts.package_ndc for package in expected)
         return ExpectedNdcUnusable(
@@ -204,6 +261,7 @@ _PACKAGE_COLUMNS = (
     DrugPackage.ndc11,
     DrugPackage.description,
     DrugPackage.billing_unit,
+    DrugPackage.billing_quantity,
     DrugPackage.sample_package,
     DrugPackage.discontinued,
 )
@@ -223,7 +281,7 @@ _PRODUCT_COLUMNS = (
 )
 
 
-def _packages(session: Session, keys: Sequence[str]) -> dict[str, _Package]:
+def _packages(session: Session, keys: Sequence[str]) -> dict[str, CataloguePackage]:
     """One package per NDC; when listings share an NDC, the current one (not discontinued).
 
     Two statements, each answered by an index, rather than a join: right after a bulk import
@@ -244,7 +302,7 @@ def _packages(session: Session, keys: Sequence[str]) -> dict[str, _Package]:
             )
         )
     }
-    packages: dict[str, _Package] = {}
+    packages: dict[str, CataloguePackage] = {}
     for row in sorted(
         package_rows,
         key=lambda row: (row.discontinued, products[row.product_id].discontinued, -row.id),
@@ -253,16 +311,17 @@ def _packages(session: Session, keys: Sequence[str]) -> dict[str, _Package]:
     return packages
 
 
-def _package(package: Any, product: Any) -> _Package:
+def _package(package: Any, product: Any) -> CataloguePackage:
     name = (
         f"{product.proprietary_name} {product.proprietary_name_suffix}".strip()
         if product.proprietary_name
         else product.nonproprietary_name
     )
     strength = strength_text(product.strength, product.strength_unit)
-    return _Package(
+    return CataloguePackage(
         package_id=package.id,
         ndc11=package.ndc11,
+        billing_quantity=package.billing_quantity,
         display=" ".join(part for part in (name, strength, product.dosage_form) if part),
         facts=ProductFacts(
             package_ndc=package.ndc,
@@ -282,7 +341,7 @@ def _package(package: Any, product: Any) -> _Package:
 
 
 def _identification(
-    scan_or_error: Scan | ScanError, scan: Scan | None, found: Sequence[_Package]
+    scan_or_error: Scan | ScanError, scan: Scan | None, found: Sequence[CataloguePackage]
 ) -> Identification:
     if scan is None:
         assert isinstance(scan_or_error, ScanError)
@@ -323,7 +382,7 @@ def _identification(
     return Identification(status=OK, **common, **package)
 
 
-def _package_fields(package: _Package) -> dict[str, Any]:
+def _package_fields(package: CataloguePackage) -> dict[str, Any]:
     return {
         "ndc": package.facts.package_ndc,
         "ndc11": package.ndc11,
