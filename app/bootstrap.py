@@ -23,6 +23,7 @@ from app.services.screening import ScreeningService
 from app.services.stock import StockQueryService
 from app.services.unit_of_work import Database
 from app.services.users import UserService
+from app.services.verification import VerificationService
 from app.services.workflow import WorkflowService
 from app.services.worklist import WorklistService
 
@@ -51,6 +52,7 @@ class Services:
     workflow: WorkflowService
     screening: ScreeningService
     worklist: WorklistService
+    verification: VerificationService
     changes: ChangeFeed
     warnings: list[str] = field(default_factory=list)
 
@@ -96,6 +98,7 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         workflow=WorkflowService(database),
         screening=ScreeningService(database),
         worklist=WorklistService(database),
+        verification=VerificationService(database),
         changes=ChangeFeed(database),
         warnings=warnings,
     )

@@ -28,6 +28,9 @@ SIG_OVERRIDES = "sig_overrides"
 REFILL_TOO_SOON_THRESHOLD = "refill_too_soon_threshold"
 WILL_CALL_AGING_DAYS = "will_call_aging_days"
 BILLING_POINT = "billing_point"
+REQUIRE_SCANNING = "require_scanning"
+REQUIRE_LOT_FOR_UPC = "require_lot_for_upc"
+CII_COUNT_MODE = "cii_count_mode"
 
 DEFAULT_REFILL_TOO_SOON_THRESHOLD = Decimal("0.75")
 DEFAULT_WILL_CALL_AGING_DAYS = 10
@@ -54,6 +57,27 @@ class BillingPoint(StrEnum):
         return "at data entry" if self is BillingPoint.AT_DATA_ENTRY else "before fill"
 
 
+class CiiCountMode(StrEnum):
+    """How the count of a Schedule II bottle is proven at verification."""
+
+    DOUBLE_ENTRY = "double-entry"  # the technician types the exact count twice
+    SECOND_PERSON = "second-person"  # a second person counts and confirms
+
+    @property
+    def label(self) -> str:
+        return "count entered twice" if self is CiiCountMode.DOUBLE_ENTRY else "second person"
+
+
+@dataclass(frozen=True)
+class VerificationPolicy:
+    """Fill verification rules: typed NDCs only when scanning is not required (and recorded
+    as manual); lot and expiry typed when only a UPC was scanned; how a C-II count is proven."""
+
+    require_scanning: bool = True
+    require_lot_for_upc: bool = True
+    cii_count_mode: CiiCountMode = CiiCountMode.DOUBLE_ENTRY
+
+
 @dataclass(frozen=True)
 class HouseSettings:
     state_law: StateLawConfig
@@ -61,6 +85,7 @@ class HouseSettings:
     refill_too_soon_threshold: Decimal
     will_call_aging_days: int
     billing_point: BillingPoint
+    verification: VerificationPolicy = VerificationPolicy()
 
     @property
     def sig_table(self) -> SigTable:
@@ -109,12 +134,25 @@ def read_house_settings(session: Session) -> HouseSettings:
     )
     aging = _value(session, WILL_CALL_AGING_DAYS)
     point = _value(session, BILLING_POINT)
+    defaults = VerificationPolicy()
+    scanning, lot_for_upc, count_mode = (
+        _value(session, key) for key in (REQUIRE_SCANNING, REQUIRE_LOT_FOR_UPC, CII_COUNT_MODE)
+    )
     return HouseSettings(
         state_law=state_law,
         sig_overrides=tuple(_entry(values) for values in _value(session, SIG_OVERRIDES) or []),
         refill_too_soon_threshold=threshold,
         will_call_aging_days=DEFAULT_WILL_CALL_AGING_DAYS if aging is None else int(aging),
         billing_point=BillingPoint.AT_DATA_ENTRY if point is None else BillingPoint(point),
+        verification=VerificationPolicy(
+            require_scanning=defaults.require_scanning if scanning is None else bool(scanning),
+            require_lot_for_upc=(
+                defaults.require_lot_for_upc if lot_for_upc is None else bool(lot_for_upc)
+            ),
+            cii_count_mode=defaults.cii_count_mode
+            if count_mode is None
+            else CiiCountMode(count_mode),
+        ),
     )
 
 
@@ -223,6 +261,23 @@ class HouseSettingsService:
             ) from None
         with self._db.unit_of_work(actor) as uow:
             _save(uow, BILLING_POINT, chosen.value)
+            return read_house_settings(uow.session)
+
+    def set_verification_policy(self, actor: Actor, policy: VerificationPolicy) -> HouseSettings:
+        """The fill-verification rules; each changed rule is its own audited setting."""
+        _require_manager(actor, "change the verification rules")
+        try:
+            mode = CiiCountMode(policy.cii_count_mode)
+        except ValueError:
+            choices = ", ".join(member.value for member in CiiCountMode)
+            raise ValidationFailed(
+                f"“{policy.cii_count_mode}” is not a C-II count mode: use {choices}.",
+                field=CII_COUNT_MODE,
+            ) from None
+        with self._db.unit_of_work(actor) as uow:
+            _save(uow, REQUIRE_SCANNING, bool(policy.require_scanning))
+            _save(uow, REQUIRE_LOT_FOR_UPC, bool(policy.require_lot_for_upc))
+            _save(uow, CII_COUNT_MODE, mode.value)
             return read_house_settings(uow.session)
 
 

@@ -1,0 +1,1 @@
+"""Hardware and outside services behind Protocols, each with a fake that ships in the package."""
