@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QApplication, QInputDialog, QLabel, QMainWindow, QWidget
 
+from app.adapters.sound import Sounds
 from app.db.engine import ping
 from app.domain.barcodes import ScanKind, interpret_scan
 from app.domain.fill_states import FillState
@@ -40,6 +41,7 @@ from ui.docks.worklist import WorklistDock
 from ui.errors import show_error
 from ui.live_updates import LiveUpdates
 from ui.scanner import install_scanner
+from ui.sound import QtSounds
 from ui.tasks import TaskRunner
 from ui.window_state import restore_window_state, save_window_state
 from ui.workflow_actions import WorkflowActions
@@ -81,6 +83,7 @@ class MainWindow(QMainWindow):
         session: Session,
         *,
         health_interval_ms: int = HEALTH_INTERVAL_MS,
+        sounds: Sounds | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -102,7 +105,13 @@ class MainWindow(QMainWindow):
         services = context.services
         actor = self._current_actor
         self.fill_queue = FillQueueDock(fills=services.fills, tasks=self.tasks, actor=actor)
-        self.verify = VerifyDock()
+        self.verify = VerifyDock(
+            verification=services.verification,
+            tasks=self.tasks,
+            actor=actor,
+            sounds=sounds or QtSounds(parent=self),
+            cosign=lambda purpose: self._session.cosign(purpose=purpose, parent=self),
+        )
         self.label = LabelDock(pharmacy=services.pharmacy, tasks=self.tasks, actor=actor)
         self.inventory = InventoryDock(stock=services.stock, tasks=self.tasks, actor=actor)
         self.payment = PaymentDock(fills=services.fills, tasks=self.tasks, actor=actor)
@@ -128,6 +137,8 @@ class MainWindow(QMainWindow):
         assert isinstance(app, QApplication)
         self.scanner, self.scan_router = install_scanner(app, context.qsettings())
         self.scan_router.unclaimed_scan.connect(self.open_scanned_label)
+        self.verify.attach_scanner(self.scan_router)
+        self.verify.rx_label_scanned.connect(self.open_scanned_label)
         self._build_menus()
         self._build_status_bar()
         self.scanner.scan_rejected.connect(
@@ -368,6 +379,8 @@ class MainWindow(QMainWindow):
             return
         self.fill_queue.show_fill_row(fill.fill_id)
         self.select_fill(fill)
+        if fill.state is FillState.FILL:
+            self.open_fill(fill)
 
     # --- the workflow ---------------------------------------------------------------------------
 
@@ -386,6 +399,8 @@ class MainWindow(QMainWindow):
             lambda item: self.workflow.open_work_item(item, self.fill_queue.row_for)
         )
         self.workflow.fill_changed.connect(self._fill_changed)
+        self.verify.fill_changed.connect(self._fill_changed)
+        self.verify.fills_stale.connect(self.reload_fills)
         self.workflow.fills_stale.connect(self.reload_fills)
         self.workflow.findings_changed.connect(self.worklist.reload)
         self.live = LiveUpdates(services.changes, parent=self)
@@ -397,6 +412,7 @@ class MainWindow(QMainWindow):
         if fill.state is FillState.DATA_REVIEW:
             self.workflow.open_review(fill)
         elif fill.state is FillState.FILL:
+            self.verify.open_fill(fill)
             self.focus_dock(self.verify)
         elif fill.state is FillState.FINAL_VERIFICATION:
             self.workflow.open_final_verification(fill)
