@@ -9,18 +9,23 @@ The federal rules (app.domain.rx_rules) with the house state-law settings decide
 refused; every problem is reported at once so all can be fixed together. A sig the house table
 cannot read is never refused: the typed text becomes the directions, `sig_needs_review` is set
 and the pharmacist is told at review.
+
+A prescription is corrected only while its fill waits at intake or data entry (after the
+pharmacist sends it back, for instance): the correction passes the same rules as an entry, keeps
+the Rx number and records the changed fields before and after; `submit_for_review` then sends the
+fill back to the pharmacist. Once reviewed, the prescription is fixed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -29,10 +34,12 @@ from app.db.models import (
     DrugPackage,
     DrugProduct,
     Fill,
+    FillTransition,
     Patient,
     Prescriber,
     Prescription,
     PrescriptionImage,
+    User,
 )
 from app.domain.fill_states import FillState
 from app.domain.roles import Role
@@ -49,11 +56,15 @@ from app.domain.rx_rules import (
     parse_schedule,
 )
 from app.domain.sig import days_supply_for, expand_sig, ismp_problems
-from app.errors import NotFound, ValidationFailed
+from app.domain.workflow import TransitionNotAllowed
+from app.errors import NotFound, StaleRecord, ValidationFailed
+from app.services.changes import publish
+from app.services.fills import FillRow
 from app.services.house_settings import read_house_settings
 from app.services.prescribers import parse_schedules
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
-from app.services.workflow import move_fill, record_transition
+from app.services.workflow import TOPIC as FILLS_TOPIC
+from app.services.workflow import FillHeldByAnother, move_fill, record_transition
 
 RX_NUMBER_COUNTER = "rx_number"
 FIRST_RX_NUMBER = 6100100
@@ -72,6 +83,17 @@ SIG_REVIEW_NOTICE = (
 )
 _ENTRY_STEPS = (FillState.DATA_ENTRY, FillState.DATA_REVIEW)
 ENTRY_REASON = "prescription entered"
+# Where a fill still is before review, and the steps that take it from there to data review.
+_STEPS_TO_REVIEW = {
+    FillState.INTAKE: _ENTRY_STEPS,
+    FillState.DATA_ENTRY: (FillState.DATA_REVIEW,),
+}
+
+
+class PrescriptionFixed(ValidationFailed):
+    """The prescription is past data entry (or filled before), so it can no longer be changed."""
+
+    code = "prescription-fixed"
 
 
 @dataclass(frozen=True)
@@ -131,6 +153,24 @@ class PrescriptionEntered:
 
 
 @dataclass(frozen=True)
+class PrescriptionCorrected(PrescriptionEntered):
+    """A correction saved: the fields it changed, and the versions the next step must send."""
+
+    changed: tuple[str, ...]
+    prescription_version: int
+    fill_version: int
+
+
+@dataclass(frozen=True)
+class SendBack:
+    """Why the pharmacist sent the fill back to data entry, who did, and when."""
+
+    reason: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class PrescriptionDetail:
     id: int
     rx_number: str
@@ -163,6 +203,8 @@ class PrescriptionDetail:
     status: str
     has_image: bool
     version: int
+    # Set while the current fill waits at data entry after the pharmacist sent it back.
+    send_back: SendBack | None
 
 
 @dataclass(frozen=True)
@@ -232,6 +274,31 @@ def next_rx_number(session: Session) -> str:
     return str(taken - 1)
 
 
+@dataclass(frozen=True)
+class _Evaluated:
+    """A draft that passed every entry rule: the prescription columns it decides, and the
+    flags the bench must see now (rule warnings, why the sig needs review)."""
+
+    columns: dict[str, Any]
+    warnings: tuple[str, ...]
+
+    def entered(self, prescription: Prescription, fill: Fill) -> dict[str, Any]:
+        """The fields of PrescriptionEntered, read after the write."""
+        return {
+            "prescription_id": prescription.id,
+            "rx_number": prescription.rx_number,
+            "fill_id": fill.id,
+            "fill_state": FillState(fill.state),
+            "directions": prescription.directions,
+            "sig_needs_review": prescription.sig_needs_review,
+            "days_supply": prescription.days_supply,
+            "days_supply_overridden": prescription.days_supply_overridden,
+            "quantity_unit": prescription.quantity_unit,
+            "written_follow_up_due": prescription.written_follow_up_due,
+            "warnings": self.warnings,
+        }
+
+
 class PrescriptionService:
     def __init__(self, database: Database, *, today: Callable[[], date] = date.today) -> None:
         self._db = database
@@ -241,120 +308,219 @@ class PrescriptionService:
         """Enter a new prescription and send its first fill to pharmacist data review."""
         require_role(actor, Role.TECHNICIAN, Role.PHARMACIST, action="enter prescriptions")
         image = checked_image(draft.image) if draft.image else None
-        today = self._today()
         with self._db.unit_of_work(actor) as uow:
             session = uow.session
-            patient = _get(session, Patient, draft.patient_id, "patient")
-            prescriber = _get(session, Prescriber, draft.prescriber_id, "prescriber")
-            package = _get(session, DrugPackage, draft.package_id, "drug package")
-            product = package.product
-            house = read_house_settings(session)
-
-            expansion = expand_sig(draft.sig_code, house.sig_table)
-            directions = expansion.directions
-            needs_review = not expansion.parsed or expansion.needs_pharmacist_review
-            if expansion.parsed and ismp_problems(directions):
-                needs_review = True
-            quantity = Decimal(draft.quantity)
-            # A quantity of zero or less is refused with the other problems below.
-            computed = days_supply_for(expansion, quantity) if quantity > 0 else None
-            if draft.days_supply is None and computed is None and quantity > 0:
-                raise ValidationFailed(
-                    "Enter the days supply: the directions give no daily amount to count it from.",
-                    field="days_supply",
-                )
-            days_supply = draft.days_supply if draft.days_supply is not None else computed or 0
-            overridden = draft.days_supply is not None and draft.days_supply != computed
-
-            schedule = parse_schedule(product.dea_schedule)
-            problems, warnings = self._check(
-                session,
-                draft,
-                today=today,
-                schedule=schedule,
-                days_supply=days_supply,
-                package=package,
-                prescriber=prescriber,
-                state_law=house.state_law,
-            )
-            if problems:
-                raise PrescriptionRefused(
-                    " ".join(problem.message for problem in problems), problems=tuple(problems)
-                )
-            follow_up = (
-                draft.written_date + timedelta(days=EMERGENCY_ORAL_FOLLOW_UP_DAYS)
-                if draft.emergency_oral and schedule is Schedule.CII
-                else None
-            )
-            prescription = Prescription(
-                rx_number=next_rx_number(session),
-                patient_id=patient.id,
-                prescriber_id=prescriber.id,
-                package_id=package.id,
-                source=draft.source,
-                written_date=draft.written_date,
-                quantity=quantity,
-                quantity_unit=package.billing_unit,
-                days_supply=days_supply,
-                days_supply_overridden=overridden,
-                refills_authorized=draft.refills,
-                sig_code=" ".join(draft.sig_code.split()),
-                directions=directions,
-                sig_needs_review=needs_review,
-                daw_code=draft.daw_code,
-                indication=draft.indication.strip(),
-                notes=draft.notes.strip(),
-                do_not_fill_before=draft.do_not_fill_before,
-                emergency_oral=draft.emergency_oral,
-                written_follow_up_due=follow_up,
-                transferred_from=draft.transfer.pharmacy.strip() if draft.transfer else "",
-                transfer_count=draft.transfer.previous_transfers + 1 if draft.transfer else 0,
-            )
+            evaluated = self._evaluate(session, draft)
+            prescription = Prescription(rx_number=next_rx_number(session), **evaluated.columns)
             session.add(prescription)
             session.flush()
             uow.audit(
                 "prescription.entered",
                 prescription,
                 rx_number=prescription.rx_number,
-                patient_id=patient.id,
-                prescriber_id=prescriber.id,
-                ndc=package.ndc,
-                source=draft.source,
-                sig_needs_review=needs_review,
-                days_supply_overridden=overridden,
+                patient_id=prescription.patient_id,
+                prescriber_id=prescription.prescriber_id,
+                ndc=prescription.package.ndc,
+                source=prescription.source,
+                sig_needs_review=prescription.sig_needs_review,
+                days_supply_overridden=prescription.days_supply_overridden,
             )
             if image is not None:
-                stored = PrescriptionImage(
-                    prescription_id=prescription.id,
-                    file_name=image.file_name,
-                    media_type=image.media_type,
-                    content=image.content,
-                )
-                session.add(stored)
-                uow.audit(
-                    "prescription.image_added",
-                    stored,
-                    prescription_id=prescription.id,
-                    media_type=image.media_type,
-                    size=len(image.content),
-                )
+                _add_image(uow, prescription, image)
             fill = _first_fill(uow, prescription)
-            review = list(expansion.review_reasons)
-            if needs_review:
-                review.append(SIG_REVIEW_NOTICE)
-            return PrescriptionEntered(
-                prescription_id=prescription.id,
-                rx_number=prescription.rx_number,
-                fill_id=fill.id,
-                fill_state=FillState(fill.state),
-                directions=directions,
-                sig_needs_review=needs_review,
-                days_supply=days_supply,
-                days_supply_overridden=overridden,
-                quantity_unit=prescription.quantity_unit,
-                written_follow_up_due=follow_up,
-                warnings=tuple(problem.message for problem in warnings) + tuple(review),
+            return PrescriptionEntered(**evaluated.entered(prescription, fill))
+
+    def correct_prescription(
+        self,
+        actor: Actor,
+        prescription_id: int,
+        *,
+        expected_version: int,
+        draft: PrescriptionDraft,
+    ) -> PrescriptionCorrected:
+        """Correct a prescription whose fill waits at intake or data entry; the Rx number stays.
+
+        Every entry rule is applied again to the whole draft. The audit event names only the
+        fields that changed, before and after; the fill's quantity and days supply follow the
+        prescription's. The fill stays where it is: `submit_for_review` sends it on.
+        """
+        require_role(actor, Role.TECHNICIAN, Role.PHARMACIST, action="correct prescriptions")
+        image = checked_image(draft.image) if draft.image else None
+        with self._db.unit_of_work(actor) as uow:
+            session = uow.session
+            prescription = session.get(Prescription, prescription_id, with_for_update=True)
+            if prescription is None:
+                raise NotFound(
+                    f"There is no prescription with id {prescription_id}.",
+                    prescription_id=prescription_id,
+                )
+            if prescription.version != expected_version:
+                raise StaleRecord(
+                    f"Someone else changed Rx {prescription.rx_number} since you opened it; "
+                    "nothing was saved. Open the fill again to see their change, then redo yours.",
+                    prescription_id=prescription_id,
+                    expected_version=expected_version,
+                    current_version=prescription.version,
+                )
+            fill = _fill_at_data_entry(session, prescription)
+            _refuse_if_held_by_another(session, fill, actor)
+            evaluated = self._evaluate(session, draft, correcting=prescription.id)
+            before, after = _changed(
+                {name: getattr(prescription, name) for name in evaluated.columns},
+                evaluated.columns,
             )
+            if before:
+                for name, value in evaluated.columns.items():
+                    setattr(prescription, name, value)
+                session.flush()
+                uow.audit(
+                    "prescription.corrected",
+                    prescription,
+                    before=before,
+                    after=after,
+                    rx_number=prescription.rx_number,
+                    fill_id=fill.id,
+                )
+            fill_before, fill_after = _changed(
+                {"quantity": fill.quantity, "days_supply": fill.days_supply},
+                {"quantity": prescription.quantity, "days_supply": prescription.days_supply},
+            )
+            if fill_before:
+                fill.quantity = prescription.quantity
+                fill.days_supply = prescription.days_supply
+                session.flush()
+                uow.audit("fill.corrected", fill, before=fill_before, after=fill_after)
+            if image is not None:
+                _add_image(uow, prescription, image)
+            if before or fill_before or image is not None:
+                publish(
+                    session,
+                    topic=FILLS_TOPIC,
+                    entity_id=str(fill.id),
+                    workstation=actor.workstation,
+                )
+            return PrescriptionCorrected(
+                **evaluated.entered(prescription, fill),
+                changed=tuple(before),
+                prescription_version=prescription.version,
+                fill_version=fill.version,
+            )
+
+    def submit_for_review(self, actor: Actor, fill_id: int, *, expected_version: int) -> FillRow:
+        """Send a fill at intake or data entry on to the pharmacist's data review.
+
+        Each step goes through the workflow's `move_fill`: history, audit, the pharmacist's
+        work-list item, screening and change notes as for any move.
+        """
+        require_role(actor, Role.TECHNICIAN, Role.PHARMACIST, action="submit fills for review")
+        with self._db.unit_of_work(actor) as uow:
+            session = uow.session
+            fill = session.get(Fill, fill_id, with_for_update=True)
+            if fill is None:
+                raise NotFound(f"There is no fill with id {fill_id}.", fill_id=fill_id)
+            state = FillState(fill.state)
+            if fill.version != expected_version:
+                raise StaleRecord(
+                    "Someone else changed this fill since you opened it (it is now "
+                    f"“{state.label}”); nothing was sent. Look at it again.",
+                    fill_id=fill_id,
+                    expected_version=expected_version,
+                    current_version=fill.version,
+                    state=state.value,
+                )
+            steps = _STEPS_TO_REVIEW.get(state)
+            if steps is None:
+                raise TransitionNotAllowed(
+                    f"This fill is at “{state.label}”, not at data entry: there is nothing to "
+                    "send for review.",
+                    source=state,
+                    target=FillState.DATA_REVIEW,
+                )
+            _refuse_if_held_by_another(session, fill, actor)
+            for target in steps[:-1]:
+                move_fill(uow, fill, target, "")
+            return move_fill(uow, fill, steps[-1], "")
+
+    def _evaluate(
+        self, session: Session, draft: PrescriptionDraft, *, correcting: int | None = None
+    ) -> _Evaluated:
+        """Apply every entry rule to the draft; PrescriptionRefused lists every problem.
+
+        `correcting` is the prescription being corrected, left out of its own C-II series.
+        """
+        today = self._today()
+        patient = _get(session, Patient, draft.patient_id, "patient")
+        prescriber = _get(session, Prescriber, draft.prescriber_id, "prescriber")
+        package = _get(session, DrugPackage, draft.package_id, "drug package")
+        house = read_house_settings(session)
+
+        expansion = expand_sig(draft.sig_code, house.sig_table)
+        directions = expansion.directions
+        needs_review = not expansion.parsed or expansion.needs_pharmacist_review
+        if expansion.parsed and ismp_problems(directions):
+            needs_review = True
+        quantity = Decimal(draft.quantity)
+        # A quantity of zero or less is refused with the other problems below.
+        computed = days_supply_for(expansion, quantity) if quantity > 0 else None
+        if draft.days_supply is None and computed is None and quantity > 0:
+            raise ValidationFailed(
+                "Enter the days supply: the directions give no daily amount to count it from.",
+                field="days_supply",
+            )
+        days_supply = draft.days_supply if draft.days_supply is not None else computed or 0
+        overridden = draft.days_supply is not None and draft.days_supply != computed
+
+        schedule = parse_schedule(package.product.dea_schedule)
+        problems, warnings = self._check(
+            session,
+            draft,
+            today=today,
+            schedule=schedule,
+            days_supply=days_supply,
+            package=package,
+            prescriber=prescriber,
+            state_law=house.state_law,
+            correcting=correcting,
+        )
+        if problems:
+            raise PrescriptionRefused(
+                " ".join(problem.message for problem in problems), problems=tuple(problems)
+            )
+        follow_up = (
+            draft.written_date + timedelta(days=EMERGENCY_ORAL_FOLLOW_UP_DAYS)
+            if draft.emergency_oral and schedule is Schedule.CII
+            else None
+        )
+        review = list(expansion.review_reasons)
+        if needs_review:
+            review.append(SIG_REVIEW_NOTICE)
+        columns = {
+            "patient_id": patient.id,
+            "prescriber_id": prescriber.id,
+            "package_id": package.id,
+            "source": draft.source,
+            "written_date": draft.written_date,
+            "quantity": quantity,
+            "quantity_unit": package.billing_unit,
+            "days_supply": days_supply,
+            "days_supply_overridden": overridden,
+            "refills_authorized": draft.refills,
+            "sig_code": " ".join(draft.sig_code.split()),
+            "directions": directions,
+            "sig_needs_review": needs_review,
+            "daw_code": draft.daw_code,
+            "indication": draft.indication.strip(),
+            "notes": draft.notes.strip(),
+            "do_not_fill_before": draft.do_not_fill_before,
+            "emergency_oral": draft.emergency_oral,
+            "written_follow_up_due": follow_up,
+            "transferred_from": draft.transfer.pharmacy.strip() if draft.transfer else "",
+            "transfer_count": draft.transfer.previous_transfers + 1 if draft.transfer else 0,
+        }
+        return _Evaluated(
+            columns=columns,
+            warnings=tuple(problem.message for problem in warnings) + tuple(review),
+        )
 
     def get_prescription(self, actor: Actor, rx_number: str) -> PrescriptionDetail:
         """One prescription by Rx number; it names the patient, so the view is audited."""
@@ -371,7 +537,11 @@ class PrescriptionService:
                 .where(PrescriptionImage.prescription_id == prescription.id)
             )
             uow.audit("prescription.viewed", prescription)
-            return _detail(prescription, has_image=bool(images))
+            return _detail(
+                prescription,
+                has_image=bool(images),
+                send_back=_pending_send_back(uow.session, prescription.id),
+            )
 
     def prescription_image(self, actor: Actor, prescription_id: int) -> PrescriptionImageContent:
         """The scanned prescription (the latest when rescanned); viewing it is audited."""
@@ -402,6 +572,7 @@ class PrescriptionService:
         package: DrugPackage,
         prescriber: Prescriber,
         state_law: StateLawConfig,
+        correcting: int | None,
     ) -> tuple[list[RuleProblem], list[RuleProblem]]:
         """Every refusal and flag: the federal rules, then the prescriber, package and form."""
         per_package = package.billing_quantity
@@ -417,7 +588,9 @@ class PrescriptionService:
             do_not_fill_before=draft.do_not_fill_before,
             emergency_oral=draft.emergency_oral,
             config=state_law,
-            series_days_supply_total=_cii_series_total(session, draft, days_supply)
+            series_days_supply_total=_cii_series_total(
+                session, draft, days_supply, excluding=correcting
+            )
             if schedule is Schedule.CII and draft.do_not_fill_before
             else None,
             max_reasonable_quantity=limit,
@@ -523,9 +696,12 @@ def _transfer_problems(transfer: TransferIn | None, schedule: Schedule | None) -
     return list(outcome.errors)
 
 
-def _cii_series_total(session: Session, draft: PrescriptionDraft, days_supply: int) -> int:
+def _cii_series_total(
+    session: Session, draft: PrescriptionDraft, days_supply: int, *, excluding: int | None
+) -> int:
     """Days supply of the C-II prescriptions for this patient, drug and prescriber written the
-    same day (a multiple-prescription series), this one included."""
+    same day (a multiple-prescription series), this one included (`excluding` is its stored
+    self when it is being corrected)."""
     others = session.scalar(
         select(func.coalesce(func.sum(Prescription.days_supply), 0))
         .join(DrugPackage, Prescription.package_id == DrugPackage.id)
@@ -536,6 +712,7 @@ def _cii_series_total(session: Session, draft: PrescriptionDraft, days_supply: i
             Prescription.written_date == draft.written_date,
             DrugProduct.dea_schedule == Schedule.CII.value,
             Prescription.status == "active",
+            Prescription.id != excluding if excluding is not None else true(),
         )
     )
     return int(others or 0) + days_supply
@@ -563,7 +740,120 @@ def _first_fill(uow: UnitOfWork, prescription: Prescription) -> Fill:
     return fill
 
 
-def _detail(prescription: Prescription, *, has_image: bool) -> PrescriptionDetail:
+def _add_image(uow: UnitOfWork, prescription: Prescription, image: ScannedImage) -> None:
+    """Store a checked scan; a rescan is added beside the earlier one, which stays on record."""
+    stored = PrescriptionImage(
+        prescription_id=prescription.id,
+        file_name=image.file_name,
+        media_type=image.media_type,
+        content=image.content,
+    )
+    uow.session.add(stored)
+    uow.audit(
+        "prescription.image_added",
+        stored,
+        prescription_id=prescription.id,
+        media_type=image.media_type,
+        size=len(image.content),
+    )
+
+
+def _audit_value(value: Any) -> Any:
+    """A column value as the audit event's JSON holds it."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")  # 30, not 30.000 or 3E+1
+    return value
+
+
+def _changed(
+    stored: dict[str, Any], wanted: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields whose value differs, before and after, in audit form."""
+    names = [name for name in wanted if stored[name] != wanted[name]]
+    return (
+        {name: _audit_value(stored[name]) for name in names},
+        {name: _audit_value(wanted[name]) for name in names},
+    )
+
+
+def _current_fill(session: Session, prescription_id: int, *, lock: bool = False) -> Fill | None:
+    """The prescription's latest fill (the one the bench works on now)."""
+    statement = (
+        select(Fill)
+        .where(Fill.prescription_id == prescription_id)
+        .order_by(Fill.fill_number.desc())
+        .limit(1)
+    )
+    return session.scalars(statement.with_for_update() if lock else statement).first()
+
+
+def _fill_at_data_entry(session: Session, prescription: Prescription) -> Fill:
+    """The fill whose data entry a correction belongs to, locked; PrescriptionFixed otherwise."""
+    fill = _current_fill(session, prescription.id, lock=True)
+    rx = prescription.rx_number
+    if fill is None:
+        raise PrescriptionFixed(f"Rx {rx} has no fill to correct.", rx_number=rx)
+    state = FillState(fill.state)
+    if fill.fill_number > 0:
+        raise PrescriptionFixed(
+            f"Rx {rx} has been filled before, so it cannot be changed: enter a new "
+            "prescription for the corrected order.",
+            rx_number=rx,
+            fill_number=fill.fill_number,
+        )
+    if state is FillState.DATA_REVIEW:
+        raise PrescriptionFixed(
+            f"Rx {rx} is waiting for the pharmacist's data review: only the pharmacist can send "
+            "it back to data entry, with the reason, for it to be corrected.",
+            rx_number=rx,
+            state=state.value,
+        )
+    if state not in _STEPS_TO_REVIEW:
+        raise PrescriptionFixed(
+            f"Rx {rx} is at “{state.label}”: the pharmacist has reviewed it, so the prescription "
+            "is fixed. A change needs the fill sent back to data entry.",
+            rx_number=rx,
+            state=state.value,
+        )
+    return fill
+
+
+def _refuse_if_held_by_another(session: Session, fill: Fill, actor: Actor) -> None:
+    if fill.held_by_user_id is None or fill.held_by_user_id == actor.user_id:
+        return
+    holder = session.get(User, fill.held_by_user_id)
+    name = holder.username if holder else "another user"
+    raise FillHeldByAnother(
+        f"{name} is working on this fill. Ask them to release it, or pick another fill.",
+        fill_id=fill.id,
+        held_by=name,
+    )
+
+
+def _pending_send_back(session: Session, prescription_id: int) -> SendBack | None:
+    """The pharmacist's send-back, while the current fill still waits at data entry for it."""
+    fill = _current_fill(session, prescription_id)
+    if fill is None or fill.state != FillState.DATA_ENTRY.value:
+        return None
+    arrival = session.scalars(
+        select(FillTransition)
+        .where(
+            FillTransition.fill_id == fill.id,
+            FillTransition.to_state == FillState.DATA_ENTRY.value,
+        )
+        .order_by(FillTransition.id.desc())
+        .limit(1)
+    ).first()
+    if arrival is None or arrival.from_state != FillState.DATA_REVIEW.value:
+        return None
+    return SendBack(reason=arrival.reason, by=arrival.username, at=arrival.occurred_at)
+
+
+def _detail(
+    prescription: Prescription, *, has_image: bool, send_back: SendBack | None
+) -> PrescriptionDetail:
     product = prescription.package.product
     return PrescriptionDetail(
         id=prescription.id,
@@ -597,4 +887,5 @@ def _detail(prescription: Prescription, *, has_image: bool) -> PrescriptionDetai
         status=prescription.status,
         has_image=has_image,
         version=prescription.version,
+        send_back=send_back,
     )

@@ -1,4 +1,5 @@
-"""Prescription entry: end to end to data review, every refusal at its boundary, all or nothing."""
+"""Prescription entry and correction: end to end to data review, every refusal at its boundary,
+all or nothing."""
 
 from __future__ import annotations
 
@@ -28,18 +29,23 @@ from app.domain.fill_states import FillState
 from app.domain.roles import Role
 from app.domain.rx_rules import PrescriptionRefused
 from app.domain.sig import ismp_problems
-from app.errors import NotFound, PermissionDenied, ValidationFailed
+from app.domain.workflow import TransitionNotAllowed
+from app.errors import NotFound, PermissionDenied, StaleRecord, ValidationFailed
+from app.services.fills import FillRow
 from app.services.patients import AllergyDraft, PatientDraft
 from app.services.prescribers import PrescriberDraft
 from app.services.prescriptions import (
     MAX_IMAGE_BYTES,
+    SIG_REVIEW_NOTICE,
     PrescriptionDraft,
+    PrescriptionFixed,
     PrescriptionService,
     ScannedImage,
     TransferIn,
     checked_image,
 )
 from app.services.unit_of_work import Actor
+from app.services.workflow import FillHeldByAnother
 from tests.conftest import BACKEND
 
 TODAY = date(2026, 3, 2)
@@ -448,3 +454,340 @@ def test_workstations_entering_at_once_never_share_an_rx_number(bench: Bench) ->
         numbers = [rx for batch in pool.map(enter_three, range(4)) for rx in batch]
 
     assert sorted(numbers) == [str(6100100 + offset) for offset in range(12)]
+
+
+# --- correcting at data entry ---------------------------------------------------------------
+
+
+def _row(bench: Bench, fill_id: int) -> FillRow:
+    return next(
+        row for row in bench.services.fills.queue(bench.pharmacist) if row.fill_id == fill_id
+    )
+
+
+def _send_back(
+    bench: Bench, fill_id: int, reason: str = "Quantity is 60 on the written Rx"
+) -> None:
+    bench.services.workflow.advance(
+        bench.pharmacist,
+        fill_id,
+        to_state=FillState.DATA_ENTRY,
+        expected_version=_row(bench, fill_id).version,
+        reason=reason,
+    )
+
+
+def _correct(bench: Bench, entered: Any, ndc: str = LISINOPRIL_30, **change: Any) -> Any:
+    version = _stored(bench, entered.prescription_id)[0]  # unaudited: counts stay comparable
+    return bench.entry.correct_prescription(
+        bench.technician,
+        entered.prescription_id,
+        expected_version=version,
+        draft=bench.draft(ndc, **change),
+    )
+
+
+def _stored(bench: Bench, prescription_id: int) -> tuple[Any, ...]:
+    with bench.services.database.reading() as session:
+        rx = session.get(Prescription, prescription_id)
+        fill = session.scalars(
+            select(Fill).where(Fill.prescription_id == prescription_id, Fill.fill_number == 0)
+        ).one()
+        assert rx is not None
+        return (
+            rx.version,
+            rx.package_id,
+            rx.quantity,
+            rx.refills_authorized,
+            rx.sig_code,
+            fill.quantity,
+            fill.version,
+        )
+
+
+def test_a_sent_back_prescription_is_corrected_and_resubmitted(bench: Bench) -> None:
+    entered = bench.enter(quantity=Decimal(30), sig_code="1 T PO QD")
+    _send_back(bench, entered.fill_id, "Quantity is 60 and the sig is BID on the written Rx")
+    detail = bench.entry.get_prescription(bench.technician, entered.rx_number)
+    assert detail.send_back is not None
+    assert detail.send_back.reason == "Quantity is 60 and the sig is BID on the written Rx"
+    assert detail.send_back.by == "phil"
+
+    corrected = bench.entry.correct_prescription(
+        bench.technician,
+        entered.prescription_id,
+        expected_version=detail.version,
+        draft=bench.draft(quantity=Decimal(60), sig_code="1 T  PO BID"),
+    )
+
+    assert corrected.rx_number == entered.rx_number
+    assert corrected.fill_state is FillState.DATA_ENTRY
+    assert corrected.directions == "Take 1 tablet by mouth twice daily"
+    assert corrected.days_supply == 30
+    assert set(corrected.changed) == {"quantity", "sig_code", "directions"}
+    assert corrected.prescription_version == detail.version + 1
+    after = bench.entry.get_prescription(bench.technician, entered.rx_number)
+    assert (after.quantity, after.sig_code) == (Decimal(60), "1 T PO BID")
+    assert after.send_back is not None  # still waiting at data entry for the pharmacist
+    row = _row(bench, entered.fill_id)
+    assert (row.quantity, row.version) == (Decimal(60), corrected.fill_version)
+    with bench.services.database.reading() as session:
+        events = {
+            event.action: event.summary
+            for event in session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action.in_(["prescription.corrected", "fill.corrected"])
+                )
+            )
+        }
+    assert events["prescription.corrected"]["before"] == {
+        "quantity": "30",
+        "sig_code": "1 T PO QD",
+        "directions": "Take 1 tablet by mouth once daily",
+    }
+    assert events["prescription.corrected"]["after"] == {
+        "quantity": "60",
+        "sig_code": "1 T PO BID",
+        "directions": "Take 1 tablet by mouth twice daily",
+    }
+    assert events["fill.corrected"]["before"] == {"quantity": "30"}
+    assert events["fill.corrected"]["after"] == {"quantity": "60"}
+
+    submitted = bench.entry.submit_for_review(
+        bench.technician, entered.fill_id, expected_version=corrected.fill_version
+    )
+
+    assert submitted.state is FillState.DATA_REVIEW
+    assert submitted.quantity == Decimal(60)
+    with bench.services.database.reading() as session:
+        steps = session.execute(
+            select(FillTransition.from_state, FillTransition.to_state, FillTransition.username)
+            .where(FillTransition.fill_id == entered.fill_id)
+            .order_by(FillTransition.id)
+        ).all()
+        items = session.execute(
+            select(WorkItem.kind, WorkItem.closed_at.is_(None)).where(
+                WorkItem.entity_id == str(entered.fill_id)
+            )
+        ).all()
+    assert [tuple(step) for step in steps[-2:]] == [
+        ("data_review", "data_entry", "phil"),
+        ("data_entry", "data_review", "tess"),
+    ]
+    assert sorted(tuple(item) for item in items) == [("data_review", False), ("data_review", True)]
+    assert bench.entry.get_prescription(bench.technician, entered.rx_number).send_back is None
+
+
+def test_a_correction_without_changes_writes_nothing_but_may_be_submitted(bench: Bench) -> None:
+    entered = bench.enter()
+    _send_back(bench, entered.fill_id)
+    before = _counts(bench.services)
+    corrected = _correct(bench, entered)
+    assert corrected.changed == ()
+    assert _counts(bench.services) == before
+    row = bench.entry.submit_for_review(
+        bench.technician, entered.fill_id, expected_version=corrected.fill_version
+    )
+    assert row.state is FillState.DATA_REVIEW
+
+
+def test_a_reviewed_prescription_is_fixed(bench: Bench) -> None:
+    entered = bench.enter()
+    before = _counts(bench.services)
+    with pytest.raises(PrescriptionFixed, match="only the pharmacist can send it back"):
+        _correct(bench, entered, quantity=Decimal(60))
+    row = bench.services.workflow.advance(
+        bench.pharmacist,
+        entered.fill_id,
+        to_state=FillState.FILL,
+        expected_version=_row(bench, entered.fill_id).version,
+    )
+    before = _counts(bench.services)
+    with pytest.raises(PrescriptionFixed, match="the prescription is fixed") as fixed:
+        _correct(bench, entered, quantity=Decimal(60))
+    assert fixed.value.facts["state"] == "fill"
+    assert _counts(bench.services) == before
+    assert _stored(bench, entered.prescription_id)[2] == Decimal(30)
+    with pytest.raises(TransitionNotAllowed, match="nothing to send"):
+        bench.entry.submit_for_review(
+            bench.technician, entered.fill_id, expected_version=row.version
+        )
+
+
+@pytest.mark.parametrize(
+    ("ndc", "change", "code"),
+    [
+        (OXYCODONE_30, {"refills": 1, "quantity": Decimal(20)}, "too-many-refills"),
+        (OXYCODONE_30, {"source": "phoned", "quantity": Decimal(20)}, "cii-phoned"),
+        (LISINOPRIL_30, {"quantity": Decimal(0), "days_supply": 30}, "quantity-not-positive"),
+        (LISINOPRIL_30, {"quantity": Decimal(3001)}, "quantity-unreasonable"),
+        (LISINOPRIL_30, {"quantity": Decimal(400), "days_supply": 366}, "days-supply-over-limit"),
+        (LISINOPRIL_30, {"written_date": TODAY + timedelta(days=1)}, "written-in-future"),
+        (LISINOPRIL_30, {"daw_code": 10}, "daw-code"),
+        (LISINOPRIL_30, {"source": "transferred"}, "transfer-pharmacy-missing"),
+    ],
+)
+def test_a_correction_passes_every_entry_rule_again(
+    bench: Bench, ndc: str, change: dict[str, Any], code: str
+) -> None:
+    entered = bench.enter(refills=2)
+    _send_back(bench, entered.fill_id)
+    stored = _stored(bench, entered.prescription_id)
+    before = _counts(bench.services)
+    with pytest.raises(PrescriptionRefused) as refused:
+        _correct(bench, entered, ndc, **change)
+    assert code in {problem.code for problem in refused.value.facts["problems"]}
+    assert _counts(bench.services) == before
+    assert _stored(bench, entered.prescription_id) == stored
+
+
+def test_a_correction_to_a_c_ii_needs_a_dea_registration_covering_it(bench: Bench) -> None:
+    prescriber_id = _prescriber(bench, dea_schedules=frozenset({"3", "4", "5"}))
+    entered = bench.enter(prescriber_id=prescriber_id)
+    _send_back(bench, entered.fill_id, "The written Rx is for oxycodone")
+    with pytest.raises(PrescriptionRefused) as refused:
+        _correct(bench, entered, OXYCODONE_30, prescriber_id=prescriber_id, quantity=Decimal(20))
+    codes = {problem.code for problem in refused.value.facts["problems"]}
+    assert codes == {"prescriber-schedule-not-registered"}
+    corrected = _correct(bench, entered, OXYCODONE_30, quantity=Decimal(20))
+    assert set(corrected.changed) >= {"package_id", "prescriber_id", "quantity"}
+
+
+def test_a_corrected_c_ii_is_not_counted_twice_in_its_own_series(bench: Bench) -> None:
+    series = {"quantity": Decimal(240), "sig_code": "1 T PO Q6H PRN PAIN"}
+    entered = bench.enter(OXYCODONE_30, do_not_fill_before=TODAY, **series)
+    assert entered.days_supply == 60
+    _send_back(bench, entered.fill_id)
+    corrected = _correct(
+        bench, entered, OXYCODONE_30, do_not_fill_before=TODAY, days_supply=80, **series
+    )
+    assert (corrected.days_supply, corrected.days_supply_overridden) == (80, True)
+    with pytest.raises(PrescriptionRefused) as refused:
+        _correct(bench, entered, OXYCODONE_30, do_not_fill_before=TODAY, days_supply=91, **series)
+    assert {problem.code for problem in refused.value.facts["problems"]} == {
+        "cii-series-over-90-days"
+    }
+
+
+def test_a_corrected_sig_is_expanded_and_flagged_again(bench: Bench) -> None:
+    entered = bench.enter()
+    _send_back(bench, entered.fill_id)
+    corrected = _correct(bench, entered, sig_code="1 T PO UTD TAPER PER CHART", days_supply=30)
+    assert corrected.sig_needs_review
+    assert corrected.directions == "1 T PO UTD TAPER PER CHART"
+    assert SIG_REVIEW_NOTICE in corrected.warnings
+    assert "sig_needs_review" in corrected.changed
+    assert bench.entry.get_prescription(bench.pharmacist, entered.rx_number).sig_needs_review
+
+
+def test_a_stale_version_is_refused_and_nothing_is_written(bench: Bench) -> None:
+    entered = bench.enter()
+    _send_back(bench, entered.fill_id)
+    opened = bench.entry.get_prescription(bench.technician, entered.rx_number)
+    first = bench.entry.correct_prescription(
+        bench.technician,
+        entered.prescription_id,
+        expected_version=opened.version,
+        draft=bench.draft(quantity=Decimal(60)),
+    )
+    stored = _stored(bench, entered.prescription_id)
+    before = _counts(bench.services)
+    with pytest.raises(StaleRecord, match="Someone else changed Rx"):
+        bench.entry.correct_prescription(
+            bench.pharmacist,
+            entered.prescription_id,
+            expected_version=opened.version,
+            draft=bench.draft(quantity=Decimal(90)),
+        )
+    with pytest.raises(StaleRecord):
+        bench.entry.submit_for_review(
+            bench.technician, entered.fill_id, expected_version=first.fill_version - 1
+        )
+    assert _counts(bench.services) == before
+    assert _stored(bench, entered.prescription_id) == stored
+
+
+def test_a_fill_held_by_someone_else_is_not_corrected_or_submitted(bench: Bench) -> None:
+    entered = bench.enter()
+    _send_back(bench, entered.fill_id)
+    held = bench.services.workflow.take_fill(bench.pharmacist, entered.fill_id)
+    with pytest.raises(FillHeldByAnother, match="phil is working on this fill"):
+        _correct(bench, entered, quantity=Decimal(60))
+    with pytest.raises(FillHeldByAnother):
+        bench.entry.submit_for_review(
+            bench.technician, entered.fill_id, expected_version=held.version
+        )
+    # The holder may do both; the move hands the fill on.
+    corrected = bench.entry.correct_prescription(
+        bench.pharmacist,
+        entered.prescription_id,
+        expected_version=bench.entry.get_prescription(bench.pharmacist, entered.rx_number).version,
+        draft=bench.draft(quantity=Decimal(60)),
+    )
+    row = bench.entry.submit_for_review(
+        bench.pharmacist, entered.fill_id, expected_version=corrected.fill_version
+    )
+    assert (row.state, row.held_by) == (FillState.DATA_REVIEW, None)
+
+
+def test_a_rescan_is_added_beside_the_first_image(bench: Bench) -> None:
+    entered = bench.enter(image=ScannedImage("first.png", "image/png", PNG))
+    _send_back(bench, entered.fill_id, "The scan is of another patient's Rx")
+    rescan = b"%PDF-1.4 fictional rescan"
+    _correct(bench, entered, image=ScannedImage("rescan.pdf", "application/pdf", rescan))
+    image = bench.entry.prescription_image(bench.pharmacist, entered.prescription_id)
+    assert (image.file_name, image.content) == ("rescan.pdf", rescan)
+    with bench.services.database.reading() as session:
+        assert session.scalar(select(func.count()).select_from(PrescriptionImage)) == 2
+
+
+def test_a_refill_is_submitted_from_intake_but_its_prescription_is_fixed(bench: Bench) -> None:
+    entered = bench.enter(refills=2)
+    workflow, fill_id = bench.services.workflow, entered.fill_id
+    for actor, state in (
+        (bench.pharmacist, FillState.FILL),
+        (bench.technician, FillState.FINAL_VERIFICATION),
+        (bench.pharmacist, FillState.READY),
+        (bench.technician, FillState.SOLD),
+    ):
+        version = next(
+            row.version for row in bench.services.fills.queue(actor) if row.fill_id == fill_id
+        )
+        workflow.advance(actor, fill_id, to_state=state, expected_version=version)
+    refill = workflow.refill(bench.technician, entered.prescription_id).fill
+    assert refill.state is FillState.INTAKE
+    with pytest.raises(PrescriptionFixed, match="filled before"):
+        _correct(bench, entered, quantity=Decimal(60))
+
+    row = bench.entry.submit_for_review(
+        bench.technician, refill.fill_id, expected_version=refill.version
+    )
+
+    assert row.state is FillState.DATA_REVIEW
+    with bench.services.database.reading() as session:
+        steps = session.execute(
+            select(FillTransition.from_state, FillTransition.to_state)
+            .where(FillTransition.fill_id == refill.fill_id)
+            .order_by(FillTransition.id)
+        ).all()
+    assert [tuple(step) for step in steps] == [
+        (None, "intake"),
+        ("intake", "data_entry"),
+        ("data_entry", "data_review"),
+    ]
+
+
+def test_only_the_bench_corrects_and_submits(bench: Bench) -> None:
+    entered = bench.enter()
+    _send_back(bench, entered.fill_id)
+    office = Actor(None, "office", "Office", frozenset({Role.ADMINISTRATOR}), "ws")
+    with pytest.raises(PermissionDenied):
+        bench.entry.correct_prescription(
+            office, entered.prescription_id, expected_version=1, draft=bench.draft()
+        )
+    with pytest.raises(PermissionDenied):
+        bench.entry.submit_for_review(office, entered.fill_id, expected_version=1)
+    with pytest.raises(NotFound):
+        bench.entry.correct_prescription(
+            bench.technician, 999_999, expected_version=1, draft=bench.draft()
+        )
