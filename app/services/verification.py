@@ -786,7 +786,8 @@ def _stop_or_steps(
     if remaining <= 0:
         return (
             StopReason.FILL_COMPLETE,
-            f"The fill already has its {fill.quantity} {fill.unit}: nothing more is needed.",
+            f"The fill already has its {_shown(fill.quantity)} {fill.unit}: nothing more is "
+            "needed.",
             (),
         )
     steps: list[NextStep] = []
@@ -894,6 +895,11 @@ def _view(session: Session, fill: _FillContext, policy: VerificationPolicy) -> V
     )
 
 
+def _shown(quantity: Decimal) -> str:
+    """A quantity as people write it: 30, 2.5 (the column keeps three decimals: 30.000)."""
+    return f"{quantity.normalize():f}"
+
+
 # --- writing ----------------------------------------------------------------------------------
 
 
@@ -986,16 +992,16 @@ def _check_quantity(judgement: ScanJudgement, quantity: Decimal, fill: _FillCont
     package_quantity = judgement.package_quantity
     if package_quantity is not None and quantity > package_quantity:
         raise QuantityRefused(
-            f"{quantity} {fill.unit} is more than this package holds ({package_quantity} "
-            f"{fill.unit}).",
+            f"{_shown(quantity)} {fill.unit} is more than this package holds "
+            f"({_shown(package_quantity)} {fill.unit}).",
             reason="more-than-package",
             quantity=str(quantity),
             package_quantity=str(package_quantity),
         )
     if quantity > judgement.remaining:
         raise QuantityRefused(
-            f"{quantity} {fill.unit} would exceed the fill: it needs {judgement.remaining} "
-            f"{fill.unit} more of {fill.quantity}.",
+            f"{_shown(quantity)} {fill.unit} would exceed the fill: it needs "
+            f"{_shown(judgement.remaining)} {fill.unit} more of {_shown(fill.quantity)}.",
             reason="more-than-fill",
             quantity=str(quantity),
             remaining=str(judgement.remaining),
@@ -1019,12 +1025,13 @@ def _check_cii_count(
         first, second = cii_count
         if first != second:
             raise ControlledCountRefused(
-                f"The two counts differ ({first} and {second}): count again.",
+                f"The two counts differ ({_shown(first)} and {_shown(second)}): count again.",
                 reason="counts-differ",
             )
         if first != quantity:
             raise ControlledCountRefused(
-                f"The count ({first}) is not the quantity taken ({quantity}): count again.",
+                f"The count ({_shown(first)}) is not the quantity taken ({_shown(quantity)}): "
+                "count again.",
                 reason="count-not-quantity",
             )
     if NextStep.CII_SECOND_PERSON in judgement.next_steps:
@@ -1107,10 +1114,16 @@ class VerificationService:
         *,
         text: str,
         manual: bool = False,
+        lot_number: str | None = None,
+        expiry: date | None = None,
         gs_substitute: str | None = None,
         today: date | None = None,
     ) -> ScanJudgement:
-        """The verdict on a scan for this fill and what is needed next; writes nothing."""
+        """The verdict on a scan for this fill and what is needed next; writes nothing.
+
+        `lot_number`/`expiry` typed from the package (after a UPC) are judged too, so the
+        window can show a recalled lot or a past expiry before anything is accepted.
+        """
         require_role(actor, *BENCH_ROLES, action="verify a fill")
         with self._db.reading() as session:
             fill = _fill_context(session, fill_id, lock=False)
@@ -1122,7 +1135,7 @@ class VerificationService:
                 fill,
                 resolved,
                 manual=manual,
-                typed=_Typed(),
+                typed=_Typed(lot_number=lot_number, expiry=expiry),
                 policy=read_house_settings(session).verification,
                 today=today or self._today(),
                 lock=False,
@@ -1444,8 +1457,8 @@ class VerificationService:
             total = _accepted_total(session, fill_id)
             if total != context.quantity:
                 raise VerificationIncomplete(
-                    f"The bottles scanned give {total} {context.unit} of the "
-                    f"{context.quantity} {context.unit} prescribed: scan the rest first.",
+                    f"The bottles scanned give {_shown(total)} {context.unit} of the "
+                    f"{_shown(context.quantity)} {context.unit} prescribed: scan the rest first.",
                     fill_id=fill_id,
                     accepted=str(total),
                     quantity=str(context.quantity),
