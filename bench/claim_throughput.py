@@ -1,8 +1,10 @@
 """Workflow throughput on PostgreSQL: N workstation processes claim and advance fills.
 
-Each transition is what a workstation really commits: take the next fill (SKIP LOCKED),
-then move it one step with its history row, audit events, work-list items, screening at data
-review and a change note with NOTIFY. Target: at least 200 transitions a second with 8
+Each transition is what a workstation really commits: take the next fill (SKIP LOCKED, its
+own committed transaction, audited, with a change note), then move it one step (a second
+committed transaction) with its history row, audit event, work-list items, screening at data
+review and a change note with NOTIFY. Reports throughput and the p50/p95 time of one
+transition (claim start to move commit). Target: at least 200 transitions a second with 8
 processes. The database named on the command line is dropped and re-created.
 
     python bench/claim_throughput.py postgresql://postgres@127.0.0.1:5432/rxbench_bench_claims
@@ -11,6 +13,7 @@ processes. The database named on the command line is dropped and re-created.
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
 import time
 from datetime import date
@@ -128,14 +131,19 @@ def seed(url: str, *, fills: int, workers: int) -> list[tuple[Actor, Actor]]:
     return pairs
 
 
-def work(url: str, technician: Actor, pharmacist: Actor) -> int:
-    """One workstation: take the next fill either person may work on, move it one step."""
+def work(url: str, technician: Actor, pharmacist: Actor) -> list[float]:
+    """One workstation: take the next fill either person may work on, move it one step.
+
+    Returns how long each transition took, from the first claim attempt (one person's states
+    may have nothing waiting) to the commit of the move.
+    """
     engine = create_database_engine(url)
     workflow = WorkflowService(Database(engine, describe_database(engine.url)))
-    moved = 0
+    durations: list[float] = []
     turns = [(pharmacist, PHARMACIST_STATES), (technician, TECHNICIAN_STATES)]
     try:
         while True:
+            started = time.perf_counter()
             for actor, states in turns:
                 row = workflow.take_next(actor, states=states)
                 if row is not None:
@@ -146,13 +154,13 @@ def work(url: str, technician: Actor, pharmacist: Actor) -> int:
                         select(Fill.id).where(Fill.state != FillState.READY.value).limit(1)
                     )
                 if left is None:
-                    return moved
+                    return durations
                 time.sleep(0.005)  # another workstation holds what is left
                 continue
             workflow.advance(
                 actor, row.fill_id, to_state=NEXT[row.state], expected_version=row.version
             )
-            moved += 1
+            durations.append(time.perf_counter() - started)
             turns.reverse()
     finally:
         engine.dispose()
@@ -170,14 +178,23 @@ def main() -> None:
     with context.Pool(args.workers) as pool:
         pool.apply(time.sleep, (0,))  # the processes are up before the clock starts
         started = time.perf_counter()
-        moved = pool.starmap(work, [(args.database_url, tech, pharm) for tech, pharm in pairs])
+        timed = pool.starmap(work, [(args.database_url, tech, pharm) for tech, pharm in pairs])
         elapsed = time.perf_counter() - started
-    total = sum(moved)
+    durations = sorted(duration for worker in timed for duration in worker)
+    total = len(durations)
     print(
         f"{total} transitions (each: claim + advance + audit + change notice, committed) by "
         f"{args.workers} processes in {elapsed:.1f} s: {total / elapsed:.0f} transitions/s "
-        "(target >= 200)"
+        "(target >= 200); per transition "
+        f"p50 {_percentile(durations, 50) * 1000:.1f} ms, "
+        f"p95 {_percentile(durations, 95) * 1000:.1f} ms"
     )
+
+
+def _percentile(ordered: list[float], percent: int) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    rank = max(1, math.ceil(percent / 100 * len(ordered)))
+    return ordered[rank - 1]
 
 
 if __name__ == "__main__":

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import psycopg
-from sqlalchemy import func, insert, select
+from sqlalchemy import String, Table, bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from app.db.base import UtcDateTime, utc_now
 from app.db.models import ChangeEvent
 from app.services.unit_of_work import Database
 
@@ -42,15 +45,64 @@ def publish(session: Session, *, topic: str, entity_id: str | None, workstation:
     A Core insert, not an ORM object: a change note is a signal, not a record of what happened,
     and the audit event of the changed record already says who did it.
     """
-    note = insert(ChangeEvent).values(topic=topic, entity_id=entity_id, workstation=workstation)
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(note)
+    publish_all(session, [Change(topic, entity_id)], workstation=workstation)
+
+
+def publish_all(session: Session, changes: Sequence[Change], *, workstation: str) -> None:
+    """Note several changes at once, in one round trip on PostgreSQL whatever their number."""
+    connection = session.connection()
+    noted_at = utc_now()
+    if connection.dialect.name != "postgresql":
+        notes = [
+            {
+                "topic": change.topic,
+                "entity_id": change.entity_id,
+                "workstation": workstation,
+                "occurred_at": noted_at,
+            }
+            for change in changes
+        ]
+        connection.execute(_NOTE, notes)
         return
-    # One round trip for the note and its NOTIFY: this runs in every workflow transaction.
-    noted = note.returning(ChangeEvent.id).cte("noted")
-    session.execute(
-        select(func.pg_notify(CHANNEL, f"{topic}:{entity_id or ''}")).select_from(noted)
+    connection.execute(
+        _NOTE_AND_NOTIFY,
+        {
+            "topics": [change.topic for change in changes],
+            "entity_ids": [change.entity_id for change in changes],
+            "workstation": workstation,
+            "noted_at": noted_at,
+        },
     )
+
+
+_CHANGES = cast(Table, ChangeEvent.__table__)
+_NOTE = insert(_CHANGES)
+# PostgreSQL: the notes go in from two arrays and the NOTIFYs ride on the insert (a
+# data-modifying CTE), so any number of notes costs one prepared statement and one round trip.
+_noting = (
+    func.unnest(
+        bindparam("topics", type_=ARRAY(String)), bindparam("entity_ids", type_=ARRAY(String))
+    )
+    .table_valued("topic", "entity_id")
+    .render_derived("noting")
+)
+_noted = (
+    insert(_CHANGES)
+    .from_select(
+        ["topic", "entity_id", "workstation", "occurred_at"],
+        select(
+            _noting.c.topic,
+            _noting.c.entity_id,
+            bindparam("workstation", type_=String),
+            bindparam("noted_at", type_=UtcDateTime),
+        ),
+    )
+    .returning(_CHANGES.c.topic, _CHANGES.c.entity_id)
+    .cte("noted")
+)
+_NOTE_AND_NOTIFY = select(
+    func.pg_notify(CHANNEL, _noted.c.topic + ":" + func.coalesce(_noted.c.entity_id, ""))
+).select_from(_noted)
 
 
 def parse_payload(payload: str) -> Change:

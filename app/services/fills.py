@@ -99,7 +99,7 @@ def fill_rows_statement(*conditions: ColumnElement[bool]) -> Select[*tuple[Any, 
 
 def read_fill_rows(session: Session, statement: Select[*tuple[Any, ...]]) -> list[FillRow]:
     # Core execution: the ORM result layer costs ~15 % more on a 5,000-row queue.
-    return [_row(values) for values in session.connection().execute(statement).mappings()]
+    return [fill_row(values) for values in session.connection().execute(statement).mappings()]
 
 
 # Built once: every workflow action returns the row it changed.
@@ -108,10 +108,12 @@ _ONE_FILL = fill_rows_statement(Fill.id == bindparam("fill_id"))
 
 def read_fill_row(session: Session, fill_id: int) -> FillRow:
     """One fill as the queue shows it, read in the caller's transaction."""
-    return _row(session.execute(_ONE_FILL, {"fill_id": fill_id}).mappings().one())
+    session.flush()  # what the ORM would do before a query: the row reflects pending changes
+    return fill_row(session.connection().execute(_ONE_FILL, {"fill_id": fill_id}).mappings().one())
 
 
-def _row(values: RowMapping) -> FillRow:
+def fill_row(values: RowMapping) -> FillRow:
+    """The row `fill_rows_statement` selected, as the window shows it."""
     strength = f" {values['strength']} {values['strength_unit']}" if values["strength"] else ""
     name = values["proprietary_name"] or values["nonproprietary_name"]
     return FillRow(

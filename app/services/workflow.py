@@ -6,18 +6,23 @@ so two workstations can never both hold a fill. Every move checks the state mach
 (app.domain.workflow) and the version the person last saw, and writes, in one transaction,
 the fill, its FillTransition history row, the audit event, the pharmacist work list and a
 change note for the other workstations. A move hands the fill on: it is no longer held.
+
+Taking and moving run on every workstation all day, so they read and write the fill's workflow
+columns with prepared Core statements rather than loading the ORM `Fill`: the ORM does not see
+those writes, so each one names its audit event explicitly (`uow.audit(entity_type="fills")`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.dml import Update
 
 from app.db.base import utc_now
 from app.db.models import (
@@ -32,8 +37,14 @@ from app.domain.fill_states import FillState
 from app.domain.roles import Role
 from app.domain.workflow import check_transition
 from app.errors import NotFound, RxBenchError, StaleRecord, ValidationFailed
-from app.services.changes import publish
-from app.services.fills import FillRow, fill_rows_statement, read_fill_row, read_fill_rows
+from app.services.changes import Change, publish, publish_all
+from app.services.fills import (
+    FillRow,
+    fill_row,
+    fill_rows_statement,
+    read_fill_row,
+    read_fill_rows,
+)
 from app.services.house_settings import read_house_settings
 from app.services.screening import (
     FindingDTO,
@@ -47,6 +58,7 @@ from app.services.screening import (
 )
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 from app.services.worklist import DATA_REVIEW, FINAL_VERIFICATION, close_items, open_item
+from app.services.worklist import TOPIC as WORKLIST_TOPIC
 
 TOPIC = "fills"
 BENCH_ROLES = (Role.TECHNICIAN, Role.PHARMACIST)
@@ -76,32 +88,127 @@ class RefillOutcome:
     warnings: tuple[FindingDTO, ...]
 
 
-@contextmanager
-def _stale_refused(fill_id: int) -> Iterator[None]:
-    """The explicit version check runs under a row lock; this is the ORM's second guard."""
-    try:
-        yield
-    except StaleDataError as exc:
+@dataclass(frozen=True, slots=True)
+class LockedFill:
+    """The workflow columns of a fill, read under its row lock in the current transaction."""
+
+    id: int
+    state: FillState
+    resume_state: FillState | None
+    hold_reason: str
+    held_by_user_id: int | None
+    version: int
+
+    @classmethod
+    def of(cls, fill: Fill) -> LockedFill:
+        return cls(
+            id=fill.id,
+            state=FillState(fill.state),
+            resume_state=FillState(fill.resume_state) if fill.resume_state else None,
+            hold_reason=fill.hold_reason,
+            held_by_user_id=fill.held_by_user_id,
+            version=fill.version,
+        )
+
+
+_FILLS = cast(Table, Fill.__table__)
+_TRANSITIONS = cast(Table, FillTransition.__table__)
+# Statements built once and executed with parameters (compiled once, prepared by the server):
+# they run on every take and every move.
+
+# The fill as the queue shows it plus what a move checks, its row locked (not the joined ones).
+_LOCK = (
+    fill_rows_statement(Fill.id == bindparam("fill_id"))
+    .add_columns(Fill.resume_state, Fill.held_by_user_id)
+    .with_for_update(of=Fill)
+)
+_SEEN_VERSION = (_FILLS.c.id == bindparam("fill_id")) & (
+    _FILLS.c.version == bindparam("seen_version")
+)
+_SET_HOLDER = (
+    update(_FILLS)
+    .where(_SEEN_VERSION)
+    .values(held_by_user_id=bindparam("holder_id"), version=_FILLS.c.version + 1)
+)
+_MOVE = (
+    update(_FILLS)
+    .where(_SEEN_VERSION)
+    .values(
+        state=bindparam("to_state"),
+        state_changed_at=bindparam("changed_at"),
+        held_by_user_id=None,
+        resume_state=bindparam("resume_to"),
+        hold_reason=bindparam("why_held"),
+        version=_FILLS.c.version + 1,
+    )
+)
+_candidate = _FILLS.alias("candidate")
+# The oldest unheld fill in the states asked, locked; fills another workstation is taking
+# right now are skipped rather than waited for (SKIP LOCKED: PostgreSQL; SQLite has one writer).
+_TAKE_NEXT = (
+    update(_FILLS)
+    .where(
+        _FILLS.c.id
+        == select(_candidate.c.id)
+        .where(
+            _candidate.c.state.in_(bindparam("states", expanding=True)),
+            _candidate.c.held_by_user_id.is_(None),
+        )
+        .order_by(_candidate.c.created_at, _candidate.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    .values(held_by_user_id=bindparam("holder_id"), version=_FILLS.c.version + 1)
+    .returning(_FILLS.c.id)
+)
+_HISTORY = insert(_TRANSITIONS)
+
+
+def _locked_fill(session: Session, fill_id: int) -> tuple[LockedFill, FillRow]:
+    """The fill's workflow columns under its row lock, and its row as the window shows it.
+
+    A move changes only the fill's own columns, so its new row is this one with them
+    replaced: no second read.
+    """
+    values = session.connection().execute(_LOCK, {"fill_id": fill_id}).mappings().first()
+    if values is None:
+        raise NotFound(f"There is no fill with id {fill_id}.", fill_id=fill_id)
+    row = fill_row(values)
+    resume_state = values["resume_state"]
+    fill = LockedFill(
+        id=fill_id,
+        state=row.state,
+        resume_state=FillState(resume_state) if resume_state else None,
+        hold_reason=row.hold_reason,
+        held_by_user_id=values["held_by_user_id"],
+        version=row.version,
+    )
+    return fill, row
+
+
+def _write_fill(session: Session, fill: LockedFill, statement: Update, **values: object) -> None:
+    """Run `statement` on the fill at the version read under its lock; refuse if it moved on.
+
+    The lock makes a mismatch impossible; the version condition is the second guard (it is
+    what the ORM's version counter did), and it bumps the version other workstations compare.
+    """
+    result = session.connection().execute(
+        statement, {"fill_id": fill.id, "seen_version": fill.version, **values}
+    )
+    if result.rowcount != 1:
         raise StaleRecord(
             "Someone else changed this fill while you were working on it; nothing was saved. "
             "Look at the fill again and redo your change.",
-            fill_id=fill_id,
-        ) from exc
+            fill_id=fill.id,
+        )
+    # A copy of the fill the ORM holds (a fill created in this unit of work) is now out of date.
+    loaded = session.identity_map.get(identity_key(Fill, fill.id))
+    if loaded is not None:
+        session.expire(loaded)
 
 
-def _locked_fill(session: Session, fill_id: int) -> Fill:
-    fill = session.scalars(
-        select(Fill)
-        .where(Fill.id == fill_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if fill is None:
-        raise NotFound(f"There is no fill with id {fill_id}.", fill_id=fill_id)
-    return fill
-
-
-def _refuse_if_held_by_another(session: Session, fill: Fill, actor: Actor) -> None:
+def _refuse_if_held_by_another(session: Session, fill: LockedFill, actor: Actor) -> None:
     if fill.held_by_user_id is not None and fill.held_by_user_id != actor.user_id:
         holder = session.get(User, fill.held_by_user_id)
         name = holder.username if holder else "another user"
@@ -112,29 +219,49 @@ def _refuse_if_held_by_another(session: Session, fill: Fill, actor: Actor) -> No
         )
 
 
+def _note_holder(
+    uow: UnitOfWork, fill_id: int, before: int | None, after: int | None, action: str
+) -> None:
+    """The audit event and change note of a take or release the caller has written."""
+    uow.audit(
+        action,
+        entity_type="fills",
+        entity_id=str(fill_id),
+        before={"held_by": before},
+        after={"held_by": after},
+    )
+    publish(uow.session, topic=TOPIC, entity_id=str(fill_id), workstation=uow.actor.workstation)
+
+
 def _summary(row: FillRow) -> str:
     return f"Rx {row.rx_number}-{row.fill_number} · {row.patient_name} · {row.drug}"
 
 
 def record_transition(
-    uow: UnitOfWork, fill: Fill, *, source: FillState | None, target: FillState, reason: str
+    uow: UnitOfWork,
+    fill: Fill | LockedFill,
+    *,
+    source: FillState | None,
+    target: FillState,
+    reason: str,
 ) -> None:
     """The append-only history row (Core insert: the fill's audit event covers it)."""
-    uow.session.execute(
-        insert(FillTransition).values(
-            fill_id=fill.id,
-            from_state=source.value if source else None,
-            to_state=target.value,
-            reason=reason,
-            user_id=uow.actor.user_id,
-            username=uow.actor.username,
-            workstation=uow.actor.workstation,
-            occurred_at=utc_now(),
-        )
+    uow.session.connection().execute(
+        _HISTORY,
+        {
+            "fill_id": fill.id,
+            "from_state": source.value if source else None,
+            "to_state": target.value,
+            "reason": reason,
+            "user_id": uow.actor.user_id,
+            "username": uow.actor.username,
+            "workstation": uow.actor.workstation,
+            "occurred_at": utc_now(),
+        },
     )
 
 
-def reverse_claim(uow: UnitOfWork, fill: Fill) -> None:
+def reverse_claim(uow: UnitOfWork, fill_id: int) -> None:
     """Hook for the Claims issue: reverse a fill's paid claim when it goes back to stock.
 
     There is no claims table yet, so no fill has a claim and there is nothing to reverse: this
@@ -143,15 +270,15 @@ def reverse_claim(uow: UnitOfWork, fill: Fill) -> None:
     """
 
 
-def _reverse_dispensing(uow: UnitOfWork, fill: Fill, reason: str) -> None:
+def _reverse_dispensing(uow: UnitOfWork, fill_id: int, reason: str) -> None:
     """Put the fill's dispensed stock back with reversing movements (never deletions)."""
     reversed_ids = select(StockMovement.reverses_id).where(
-        StockMovement.fill_id == fill.id, StockMovement.reverses_id.is_not(None)
+        StockMovement.fill_id == fill_id, StockMovement.reverses_id.is_not(None)
     )
     dispensed = uow.session.scalars(
         select(StockMovement)
         .where(
-            StockMovement.fill_id == fill.id,
+            StockMovement.fill_id == fill_id,
             StockMovement.kind == "dispensed",
             StockMovement.id.not_in(reversed_ids),
         )
@@ -164,7 +291,7 @@ def _reverse_dispensing(uow: UnitOfWork, fill: Fill, reason: str) -> None:
             lot_id=lot.id,
             kind="reversal",
             quantity=-movement.quantity,
-            fill_id=fill.id,
+            fill_id=fill_id,
             reverses_id=movement.id,
             reason=reason,
             user_id=uow.actor.user_id,
@@ -175,7 +302,7 @@ def _reverse_dispensing(uow: UnitOfWork, fill: Fill, reason: str) -> None:
         uow.audit(
             "stock.reversed",
             reversal,
-            fill_id=fill.id,
+            fill_id=fill_id,
             lot=lot.lot_number,
             quantity=str(reversal.quantity),
             reverses=movement.id,
@@ -183,15 +310,27 @@ def _reverse_dispensing(uow: UnitOfWork, fill: Fill, reason: str) -> None:
 
 
 def move_fill(uow: UnitOfWork, fill: Fill, target: FillState, reason: str) -> FillRow:
+    """Move a fill this unit of work created or loaded; see `_move`.
+
+    The fill is written with Core, so the ORM copy is expired and re-read when next used.
+    """
+    row = read_fill_row(uow.session, fill.id)  # flushes the fill first
+    return _move(uow, LockedFill.of(fill), row, target, reason)
+
+
+def _move(
+    uow: UnitOfWork, fill: LockedFill, row: FillRow, target: FillState, reason: str
+) -> FillRow:
     """Take one edge of the state machine with everything it implies; returns the new row.
 
+    `row` is the fill's row as read under the lock, before the move.
+
     History, audit, work-list items, screening on entering data review, stock and claim
-    reversal on return to stock, change notes: every caller that moves a fill goes through here.
+    reversal on return to stock, change notes: every move of a fill goes through here.
     """
-    source = FillState(fill.state)
-    held_from = FillState(fill.resume_state) if fill.resume_state else None
+    source = fill.state
     edge = check_transition(
-        source, target, roles=uow.actor.roles, reason=reason, held_from=held_from
+        source, target, roles=uow.actor.roles, reason=reason, held_from=fill.resume_state
     )
     if (
         source is FillState.DATA_REVIEW
@@ -205,30 +344,48 @@ def move_fill(uow: UnitOfWork, fill: Fill, target: FillState, reason: str) -> Fi
             unacknowledged=open_findings,
         )
     reason = reason.strip()
+    resume_to, why_held = fill.resume_state, fill.hold_reason
     if target is FillState.ON_HOLD:
-        fill.resume_state, fill.hold_reason = source.value, reason
+        resume_to, why_held = source, reason
     elif source is FillState.ON_HOLD:
-        fill.resume_state, fill.hold_reason = None, ""
-    fill.state = target.value
-    fill.state_changed_at = utc_now()
-    fill.held_by_user_id = None
+        resume_to, why_held = None, ""
+    session = uow.session
+    changed_at = utc_now()
+    _write_fill(
+        session,
+        fill,
+        _MOVE,
+        to_state=target.value,
+        changed_at=changed_at,
+        resume_to=resume_to.value if resume_to else None,
+        why_held=why_held,
+    )
+    row = replace(
+        row,
+        state=target,
+        state_changed_at=changed_at,
+        held_by=None,
+        hold_reason=why_held,
+        version=fill.version + 1,
+    )
     record_transition(uow, fill, source=source, target=target, reason=reason)
+    entity_id = str(fill.id)
     uow.audit(
         "fill.advanced",
-        fill,
+        entity_type="fills",
+        entity_id=entity_id,
         before={"state": source.value},
         after={"state": target.value},
         step=edge.action,
         reason=reason,
     )
-    row = read_fill_row(uow.session, fill.id)
     worklist_changed = False
     if source in _PHARMACIST_STATES:
-        worklist_changed |= bool(
+        worklist_changed = bool(
             close_items(
                 uow,
                 entity_type="fills",
-                entity_id=str(fill.id),
+                entity_id=entity_id,
                 kinds=frozenset({_PHARMACIST_STATES[source]}),
             )
         )
@@ -237,19 +394,21 @@ def move_fill(uow: UnitOfWork, fill: Fill, target: FillState, reason: str) -> Fi
             uow,
             kind=_PHARMACIST_STATES[target],
             entity_type="fills",
-            entity_id=str(fill.id),
+            entity_id=entity_id,
             summary=_summary(row),
         )
         worklist_changed = True
     if target is FillState.DATA_REVIEW:
-        screen_fill(uow, fill)
+        loaded = session.get(Fill, fill.id)
+        assert loaded is not None  # locked above
+        screen_fill(uow, loaded)
     if target is FillState.RETURNED_TO_STOCK:
-        _reverse_dispensing(uow, fill, reason)
-        reverse_claim(uow, fill)
-    workstation = uow.actor.workstation
-    publish(uow.session, topic=TOPIC, entity_id=str(fill.id), workstation=workstation)
+        _reverse_dispensing(uow, fill.id, reason)
+        reverse_claim(uow, fill.id)
+    changes = [Change(TOPIC, entity_id)]
     if worklist_changed:
-        publish(uow.session, topic="worklist", entity_id=None, workstation=workstation)
+        changes.append(Change(WORKLIST_TOPIC, None))
+    publish_all(session, changes, workstation=uow.actor.workstation)  # one round trip
     return row
 
 
@@ -259,57 +418,51 @@ class WorkflowService:
 
     def take_fill(self, actor: Actor, fill_id: int) -> FillRow:
         """Claim the fill for the actor; refused if someone else holds it."""
-        with _stale_refused(fill_id), self._db.unit_of_work(actor) as uow:
+        with self._db.unit_of_work(actor) as uow:
             require_role(actor, *BENCH_ROLES, action="take a fill")
-            fill = _locked_fill(uow.session, fill_id)
+            fill, row = _locked_fill(uow.session, fill_id)
             _refuse_if_held_by_another(uow.session, fill, actor)
-            if not FillState(fill.state).is_active:
+            if not fill.state.is_active:
                 raise ValidationFailed(
-                    f"This fill is finished ({FillState(fill.state).label}); there is nothing to "
-                    "work on.",
+                    f"This fill is finished ({fill.state.label}); there is nothing to work on.",
                     fill_id=fill_id,
-                    state=fill.state,
+                    state=fill.state.value,
                 )
-            if fill.held_by_user_id is None:
-                self._hold(uow, fill, actor.user_id, "fill.taken")
-            return read_fill_row(uow.session, fill_id)
+            if fill.held_by_user_id is not None:
+                return row
+            _write_fill(uow.session, fill, _SET_HOLDER, holder_id=actor.user_id)
+            _note_holder(uow, fill_id, None, actor.user_id, "fill.taken")
+            return replace(row, held_by=actor.username, version=fill.version + 1)
 
     def take_next(self, actor: Actor, *, states: Collection[FillState]) -> FillRow | None:
         """Claim the oldest fill in `states` nobody holds, or None when none waits."""
         with self._db.unit_of_work(actor) as uow:
             require_role(actor, *BENCH_ROLES, action="take a fill")
-            fill = uow.session.scalars(
-                select(Fill)
-                .where(
-                    Fill.state.in_([state.value for state in states]),
-                    Fill.held_by_user_id.is_(None),
+            fill_id = (
+                uow.session.connection()
+                .execute(
+                    _TAKE_NEXT,
+                    {"states": [state.value for state in states], "holder_id": actor.user_id},
                 )
-                .order_by(Fill.created_at, Fill.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-                .execution_options(populate_existing=True)
-            ).first()
-            if fill is None:
+                .scalar()
+            )
+            if fill_id is None:
                 return None
-            self._hold(uow, fill, actor.user_id, "fill.taken")
-            return read_fill_row(uow.session, fill.id)
+            _note_holder(uow, fill_id, None, actor.user_id, "fill.taken")
+            return read_fill_row(uow.session, fill_id)
 
     def release_fill(self, actor: Actor, fill_id: int) -> FillRow:
         """Let go of a fill so someone else can take it (a pharmacist may release anyone's)."""
-        with _stale_refused(fill_id), self._db.unit_of_work(actor) as uow:
+        with self._db.unit_of_work(actor) as uow:
             require_role(actor, *BENCH_ROLES, action="release a fill")
-            fill = _locked_fill(uow.session, fill_id)
+            fill, row = _locked_fill(uow.session, fill_id)
             if not actor.has_any(Role.PHARMACIST):
                 _refuse_if_held_by_another(uow.session, fill, actor)
-            if fill.held_by_user_id is not None:
-                self._hold(uow, fill, None, "fill.released")
-            return read_fill_row(uow.session, fill_id)
-
-    def _hold(self, uow: UnitOfWork, fill: Fill, user_id: int | None, action: str) -> None:
-        before = fill.held_by_user_id
-        fill.held_by_user_id = user_id
-        uow.audit(action, fill, before={"held_by": before}, after={"held_by": user_id})
-        publish(uow.session, topic=TOPIC, entity_id=str(fill.id), workstation=uow.actor.workstation)
+            if fill.held_by_user_id is None:
+                return row
+            _write_fill(uow.session, fill, _SET_HOLDER, holder_id=None)
+            _note_holder(uow, fill_id, fill.held_by_user_id, None, "fill.released")
+            return replace(row, held_by=None, version=fill.version + 1)
 
     def advance(
         self,
@@ -321,20 +474,20 @@ class WorkflowService:
         reason: str = "",
     ) -> FillRow:
         """Move the fill one step; refused if it changed since `expected_version` was read."""
-        with _stale_refused(fill_id), self._db.unit_of_work(actor) as uow:
-            fill = _locked_fill(uow.session, fill_id)
+        with self._db.unit_of_work(actor) as uow:
+            fill, row = _locked_fill(uow.session, fill_id)
             if fill.version != expected_version:
                 raise StaleRecord(
                     "Someone else changed this fill since you opened it (it is now "
-                    f"“{FillState(fill.state).label}”); nothing was saved. Look at it again "
+                    f"“{fill.state.label}”); nothing was saved. Look at it again "
                     "before moving it.",
                     fill_id=fill_id,
                     expected_version=expected_version,
                     current_version=fill.version,
-                    state=fill.state,
+                    state=fill.state.value,
                 )
             _refuse_if_held_by_another(uow.session, fill, actor)
-            return move_fill(uow, fill, to_state, reason)
+            return _move(uow, fill, row, to_state, reason)
 
     def resume(self, actor: Actor, fill_id: int, *, expected_version: int) -> FillRow:
         """Take a fill off hold, back to the state it was held from."""

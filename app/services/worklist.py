@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 
 from app.db.base import utc_now
 from app.db.models import ClinicalFinding, WorkItem
@@ -33,6 +34,26 @@ KIND_LABELS = {
 }
 TOPIC = "worklist"
 
+# Core statements, built once: the workflow opens and closes items in most of its moves. The
+# ORM does not see these writes, so each names its audit event (entity type "work_items").
+_ITEMS = cast(Table, WorkItem.__table__)
+_OPEN = insert(_ITEMS).returning(_ITEMS.c.id)
+_CLOSE = (
+    update(_ITEMS)
+    .where(
+        _ITEMS.c.entity_type == bindparam("about_type"),
+        _ITEMS.c.entity_id == bindparam("about_id"),
+        _ITEMS.c.kind.in_(bindparam("kinds", expanding=True)),
+        _ITEMS.c.closed_at.is_(None),
+    )
+    .values(
+        closed_at=bindparam("now"),
+        closed_by_user_id=bindparam("closer_id"),
+        version=_ITEMS.c.version + 1,
+    )
+    .returning(_ITEMS.c.id, _ITEMS.c.kind)
+)
+
 
 def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind) or kind.replace("_", " ").capitalize()
@@ -49,33 +70,55 @@ class WorkItemRow:
     opened_at: datetime
 
 
-def open_item(
-    uow: UnitOfWork, *, kind: str, entity_type: str, entity_id: str, summary: str
-) -> WorkItem:
-    """Put something on the pharmacist's list, in the caller's unit of work."""
-    item = WorkItem(kind=kind, entity_type=entity_type, entity_id=entity_id, summary=summary)
-    uow.session.add(item)
-    uow.audit("worklist.opened", item, kind=kind, about=f"{entity_type}-{entity_id}")
-    return item
+def open_item(uow: UnitOfWork, *, kind: str, entity_type: str, entity_id: str, summary: str) -> int:
+    """Put something on the pharmacist's list, in the caller's unit of work; returns its id."""
+    item_id: int = (
+        uow.session.connection()
+        .execute(
+            _OPEN,
+            {
+                "kind": kind,
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "summary": summary,
+                "opened_at": utc_now(),
+            },
+        )
+        .scalar_one()
+    )
+    uow.audit(
+        "worklist.opened",
+        entity_type=_ITEMS.name,
+        entity_id=str(item_id),
+        kind=kind,
+        about=f"{entity_type}-{entity_id}",
+    )
+    return item_id
 
 
 def close_items(
     uow: UnitOfWork, *, entity_type: str, entity_id: str, kinds: frozenset[str]
-) -> list[WorkItem]:
-    """Take the open items of `kinds` about one record off the list (its work is done)."""
-    items = uow.session.scalars(
-        select(WorkItem).where(
-            WorkItem.entity_type == entity_type,
-            WorkItem.entity_id == entity_id,
-            WorkItem.kind.in_(kinds),
-            WorkItem.closed_at.is_(None),
-        )
-    ).all()
-    for item in items:
-        item.closed_at = utc_now()
-        item.closed_by_user_id = uow.actor.user_id
-        uow.audit("worklist.closed", item, kind=item.kind)
-    return list(items)
+) -> list[int]:
+    """Take the open items of `kinds` about one record off the list (its work is done).
+
+    Returns the ids closed. The `closed_at IS NULL` condition makes closing race-free: of two
+    workstations closing the same item, the second finds nothing left to close.
+    """
+    closed = uow.session.connection().execute(
+        _CLOSE,
+        {
+            "about_type": entity_type,
+            "about_id": entity_id,
+            "kinds": sorted(kinds),
+            "now": utc_now(),
+            "closer_id": uow.actor.user_id,
+        },
+    )
+    item_ids = []
+    for item_id, kind in closed:
+        uow.audit("worklist.closed", entity_type=_ITEMS.name, entity_id=str(item_id), kind=kind)
+        item_ids.append(item_id)
+    return item_ids
 
 
 class WorklistService:

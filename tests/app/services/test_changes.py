@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app.bootstrap import Services, build_services
 from app.config import Settings
+from app.db.models import ChangeEvent
 from app.domain.fill_states import FillState
-from app.services.changes import RESYNC_TOPIC, Change, parse_payload, publish
+from app.services.changes import RESYNC_TOPIC, Change, parse_payload, publish, publish_all
 from app.services.unit_of_work import Actor
 from tests.app.services.pharmacy_data import simple_fill
 from tests.conftest import BACKEND
@@ -44,6 +45,20 @@ def test_changes_since_reports_new_topics_once(services: Services, admin: Actor)
     assert topics == {"fills", "worklist"}
     assert last == feed.latest_id() > start
     assert feed.changes_since(last) == (last, set())
+
+
+def test_several_notes_go_in_together_in_order(services: Services, admin: Actor) -> None:
+    feed = services.changes
+    start = feed.latest_id()
+    with services.database.unit_of_work(admin) as uow:
+        publish_all(uow.session, [Change("fills", "7"), Change("worklist", None)], workstation="a")
+    with services.database.reading() as session:
+        notes = session.execute(
+            select(ChangeEvent.topic, ChangeEvent.entity_id, ChangeEvent.workstation)
+            .where(ChangeEvent.id > start)
+            .order_by(ChangeEvent.id)
+        ).all()
+    assert [tuple(note) for note in notes] == [("fills", "7", "a"), ("worklist", None, "a")]
 
 
 def test_a_failed_action_sends_no_change_note(services: Services, admin: Actor) -> None:

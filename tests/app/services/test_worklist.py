@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from app.bootstrap import Services
+from app.db.models import AuditEvent, WorkItem
 from app.domain.fill_states import FillState
 from app.errors import PermissionDenied
 from app.services.unit_of_work import Actor
@@ -60,13 +62,30 @@ def test_later_kinds_join_the_same_list_under_their_own_label(
     services: Services, admin: Actor, pharmacist: Actor
 ) -> None:
     with services.database.unit_of_work(admin) as uow:
-        open_item(uow, kind="recall", entity_type="stock_lots", entity_id="4", summary="Lot A1")
+        recall = open_item(
+            uow, kind="recall", entity_type="stock_lots", entity_id="4", summary="Lot A1"
+        )
         open_item(uow, kind="vaccine_due", entity_type="patients", entity_id="9", summary="")
     with services.database.unit_of_work(admin) as uow:
         closed = close_items(
             uow, entity_type="stock_lots", entity_id="4", kinds=frozenset({"recall"})
         )
-    assert [item.closed_by_user_id for item in closed] == [admin.user_id]
+    assert closed == [recall]
+    with services.database.reading() as session:
+        item = session.get(WorkItem, recall)
+        assert item is not None
+        assert (item.closed_by_user_id, item.version) == (admin.user_id, 2)
+        events = session.scalars(
+            select(AuditEvent.action).where(
+                AuditEvent.entity_type == "work_items", AuditEvent.entity_id == str(recall)
+            )
+        ).all()
+    assert events == ["worklist.opened", "worklist.closed"]
+    with services.database.unit_of_work(admin) as uow:
+        assert (
+            close_items(uow, entity_type="stock_lots", entity_id="4", kinds=frozenset({"recall"}))
+            == []
+        )
     [item] = services.worklist.items(pharmacist)
     assert (item.kind, item.kind_label) == ("vaccine_due", "Vaccine due")
     assert kind_label("count_approval") == "Count approval"
