@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -308,14 +308,52 @@ def _decode(data: bytes, file: str) -> str:
     return text
 
 
-def _rows(text: str, file: str, columns: tuple[str, ...]) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of each data row, after checking the header and line ends."""
-    bare = re.search(r"(?<!\r)\n|\r(?!\n)", text)
-    if bare is not None:
+_BARE_LINE_END = re.compile(r"(?<!\r)\n|\r(?!\n)")
+
+
+class _Problems:
+    """The first broken line of a file, found by checking each column's distinct values at once.
+
+    Checking 370,000 rows one by one costs seconds; most columns hold a few thousand distinct
+    values. A rule breaks on the first row holding a value it refused; of several, the file is
+    reported at the earliest line (and, on one line, by the rule checked first), as a reader
+    going down the file would.
+    """
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self._found: list[tuple[int, int, str]] = []
+
+    def note(self, index: int, reason: str) -> None:
+        self._found.append((index, len(self._found), reason))
+
+    def refused(
+        self, column: Sequence[str], refused: Collection[str], reason: Callable[[str], str]
+    ) -> None:
+        if refused:
+            index = next((i for i, value in enumerate(column) if value in refused), None)
+            if index is not None:
+                self.note(index, reason(column[index]))
+
+    def raise_first(self) -> None:
+        if self._found:
+            index, _, reason = min(self._found)
+            raise DirectoryUnreadable(reason, file=self.file, line=index + 2)
+
+
+def _rows(text: str, file: str, columns: tuple[str, ...]) -> tuple[list[list[str]], _Problems]:
+    """The fields of each data row (row i is line i + 2), after checking header and line ends.
+
+    A row of the wrong width is noted in the problems returned, with the rows from it on left
+    out, so the caller checks the rows above it before reporting the first broken line.
+    """
+    line_ends = text.count("\r\n")
+    if text.count("\r") != line_ends or text.count("\n") != line_ends:
+        bare = _BARE_LINE_END.search(text)
         raise DirectoryUnreadable(
             "a line ends without CR LF: not the FDA layout",
             file=file,
-            line=text.count("\n", 0, bare.start()) + 1,
+            line=text.count("\n", 0, bare.start()) + 1 if bare else None,
         )
     if not text.endswith("\r\n"):
         raise DirectoryUnreadable(
@@ -329,69 +367,81 @@ def _rows(text: str, file: str, columns: tuple[str, ...]) -> Iterator[tuple[int,
         raise DirectoryUnreadable(
             f"the header is not the FDA layout: expected {', '.join(columns)}", file=file, line=1
         )
+    rows = [line.split("\t") for line in lines[1:]]
+    problems = _Problems(file)
     width = len(columns)
-    for number, line in enumerate(lines[1:], start=2):
-        fields = line.split("\t")
-        if len(fields) != width:
-            raise DirectoryUnreadable(
-                f"{len(fields)} fields where the FDA layout has {width}", file=file, line=number
-            )
-        yield number, fields
+    if any(count != width for count in set(map(len, rows))):
+        index = next(i for i, fields in enumerate(rows) if len(fields) != width)
+        problems.note(index, f"{len(rows[index])} fields where the FDA layout has {width}")
+        # The rows above it are checked too: the earliest broken line is the one reported.
+        del rows[index:]
+    return rows, problems
 
 
-@lru_cache(maxsize=65536)
+def _columns(rows: list[list[str]], width: int) -> list[tuple[str, ...]]:
+    return list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
+
+
 def _yyyymmdd(value: str) -> date:
     if len(value) != 8:
         raise ValueError(value)
     return date(int(value[:4]), int(value[4:6]), int(value[6:]))
 
 
-def _date(value: str, file: str, line: int, column: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return _yyyymmdd(value)
-    except ValueError:
-        raise DirectoryUnreadable(
-            f"{column} “{value}” is not a YYYYMMDD date", file=file, line=line
-        ) from None
+def _dates(*columns: Sequence[str]) -> tuple[dict[str, date | None], set[str]]:
+    """The dates the distinct values of date columns hold, and the values that are none."""
+    dates: dict[str, date | None] = {"": None}
+    refused = set()
+    for value in set().union(*columns) - {""}:
+        try:
+            dates[value] = _yyyymmdd(value)
+        except ValueError:
+            refused.add(value)
+    return dates, refused
+
+
+def _first_empty_or_repeated(values: Sequence[str]) -> int:
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if not value or value in seen:
+            return index
+        seen.add(value)
+    raise ValueError("every value is set and unique")
+
+
+def _not_a_date(column: str) -> Callable[[str], str]:
+    return lambda value: f"{column} “{value}” is not a YYYYMMDD date"
 
 
 def _products(text: str) -> dict[str, ProductRecord]:
-    file = PRODUCT_FILE
-    products: dict[str, ProductRecord] = {}
-    for line, f in _rows(text, file, PRODUCT_COLUMNS):
-        if not f[0] or f[0] in products:
-            raise DirectoryUnreadable(
-                f"PRODUCTID “{f[0]}” is empty or repeated", file=file, line=line
-            )
-        if f[17] and f[17] not in DEA_SCHEDULES:
-            raise DirectoryUnreadable(
-                f"DEASCHEDULE “{f[17]}” is not CI to CV", file=file, line=line
-            )
-        products[f[0]] = ProductRecord(
-            fda_product_id=f[0],
-            product_ndc=f[1],
-            product_type=f[2],
-            proprietary_name=f[3],
-            proprietary_name_suffix=f[4],
-            nonproprietary_name=f[5],
-            dosage_form=f[6],
-            route=f[7],
-            start_marketing_date=_date(f[8], file, line, "STARTMARKETINGDATE"),
-            end_marketing_date=_date(f[9], file, line, "ENDMARKETINGDATE"),
-            marketing_category=f[10],
-            application_number=f[11],
-            labeler=f[12],
-            substance_name=f[13],
-            strength=f[14],
-            strength_unit=f[15],
-            pharm_classes=f[16],
-            dea_schedule=f[17] or None,
-            ndc_exclude_flag=f[18][:1] or "N",
-            listing_certified_through=_date(f[19], file, line, "LISTING_RECORD_CERTIFIED_THROUGH"),
-        )
-    return products
+    rows, problems = _rows(text, PRODUCT_FILE, PRODUCT_COLUMNS)
+    columns = _columns(rows, len(PRODUCT_COLUMNS))
+    ids, schedules, flags = columns[0], columns[17], columns[18]
+    unique = set(ids)
+    if len(unique) != len(ids) or "" in unique:
+        index = _first_empty_or_repeated(ids)
+        problems.note(index, f"PRODUCTID “{ids[index]}” is empty or repeated")
+    problems.refused(
+        schedules,
+        set(schedules) - DEA_SCHEDULES - {""},
+        lambda value: f"DEASCHEDULE “{value}” is not CI to CV",
+    )
+    dates, not_dates = _dates(columns[8], columns[9], columns[19])
+    for position in (8, 9, 19):
+        problems.refused(columns[position], not_dates, _not_a_date(PRODUCT_COLUMNS[position]))
+    problems.raise_first()
+    exclude_flags = {flag: flag[:1] or "N" for flag in set(flags)}
+    records = map(
+        ProductRecord,
+        *columns[:8],
+        map(dates.__getitem__, columns[8]),
+        map(dates.__getitem__, columns[9]),
+        *columns[10:17],
+        (schedule or None for schedule in schedules),
+        map(exclude_flags.__getitem__, flags),
+        map(dates.__getitem__, columns[19]),
+    )
+    return dict(zip(ids, records, strict=True))
 
 
 # The FDA's three 10-digit configurations. app.domain.ndc.Ndc validates the same, but building
@@ -399,14 +449,8 @@ def _products(text: str) -> dict[str, ProductRecord]:
 _NDC10 = re.compile(r"(\d{4})-(\d{4})-(\d{2})|(\d{5})-(\d{3})-(\d{2})|(\d{5})-(\d{4})-(\d)")
 
 
-def _ndc11(value: str, line: int) -> str:
+def _ndc11(value: str) -> str:
     """The 5-4-2 digits of a hyphenated 10-digit NDC."""
-    if _NDC10.fullmatch(value) is None:
-        raise DirectoryUnreadable(
-            f"NDCPACKAGECODE “{value}” is not a hyphenated 10-digit NDC",
-            file=PACKAGE_FILE,
-            line=line,
-        )
     labeler, product, package = value.split("-")
     return labeler.zfill(5) + product.zfill(4) + package.zfill(2)
 
@@ -432,39 +476,58 @@ def _merge(first: PackageRecord, again: PackageRecord) -> PackageRecord:
     )
 
 
-def _packages(
-    text: str, products: dict[str, ProductRecord]
-) -> tuple[dict[tuple[str, str], PackageRecord], int]:
-    file = PACKAGE_FILE
-    packages: dict[tuple[str, str], PackageRecord] = {}
-    merged = 0
-    for line, f in _rows(text, file, PACKAGE_COLUMNS):
-        if f[0] not in products:
-            raise DirectoryUnreadable(
-                f"PRODUCTID “{f[0]}” is not in {PRODUCT_FILE}", file=file, line=line
-            )
-        if f[7] not in ("Y", "N"):
-            raise DirectoryUnreadable(
-                f"SAMPLE_PACKAGE “{f[7]}” is not Y or N", file=file, line=line
-            )
-        record = PackageRecord(
-            fda_product_id=f[0],
-            ndc=f[2],
-            ndc11=_ndc11(f[2], line),
-            description=f[3].strip(),
-            start_marketing_date=_date(f[4], file, line, "STARTMARKETINGDATE"),
-            end_marketing_date=_date(f[5], file, line, "ENDMARKETINGDATE"),
-            ndc_exclude_flag=f[6][:1] or "N",
-            sample_package=f[7] == "Y",
-            quantities=parse_package_description(f[3]),
+def _packages(text: str, products: dict[str, ProductRecord]) -> tuple[list[PackageRecord], int]:
+    rows, problems = _rows(text, PACKAGE_FILE, PACKAGE_COLUMNS)
+    product_ids, _, ndcs, descriptions, starts, ends, flags, samples = _columns(
+        rows, len(PACKAGE_COLUMNS)
+    )
+    problems.refused(
+        product_ids,
+        set(product_ids) - products.keys(),
+        lambda value: f"PRODUCTID “{value}” is not in {PRODUCT_FILE}",
+    )
+    problems.refused(
+        samples,
+        set(samples) - {"Y", "N"},
+        lambda value: f"SAMPLE_PACKAGE “{value}” is not Y or N",
+    )
+    problems.refused(
+        ndcs,
+        {ndc for ndc in set(ndcs) if _NDC10.fullmatch(ndc) is None},
+        lambda value: f"NDCPACKAGECODE “{value}” is not a hyphenated 10-digit NDC",
+    )
+    dates, not_dates = _dates(starts, ends)
+    problems.refused(starts, not_dates, _not_a_date("STARTMARKETINGDATE"))
+    problems.refused(ends, not_dates, _not_a_date("ENDMARKETINGDATE"))
+    problems.raise_first()
+    # Without the NDCs in brackets most descriptions repeat: parse each distinct one once.
+    without_codes = _CODE.sub(" ", "\n".join(descriptions)).split("\n")
+    parsed = {text: _parse_without_codes(text) for text in set(without_codes)}
+    exclude_flags = {flag: flag[:1] or "N" for flag in set(flags)}
+    records = list(
+        map(
+            PackageRecord,
+            product_ids,
+            ndcs,
+            map(_ndc11, ndcs),
+            map(str.strip, descriptions),
+            map(dates.__getitem__, starts),
+            map(dates.__getitem__, ends),
+            map(exclude_flags.__getitem__, flags),
+            (sample == "Y" for sample in samples),
+            map(parsed.__getitem__, without_codes),
         )
-        key = (f[0], f[2])
-        if key in packages:
-            packages[key] = _merge(packages[key], record)
-            merged += 1
-        else:
-            packages[key] = record
-    return packages, merged
+    )
+    keys = list(zip(product_ids, ndcs, strict=True))
+    # The row each (product, NDC) is first listed on; the rows repeating it merge into it.
+    first_rows = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+    repeats = sorted(set(range(len(keys))).difference(first_rows.values()))
+    for index in repeats:
+        first = first_rows[keys[index]]
+        records[first] = _merge(records[first], records[index])
+    for index in reversed(repeats):
+        del records[index]
+    return records, len(repeats)
 
 
 def _member(archive: zipfile.ZipFile, name: str, source: str) -> zipfile.ZipInfo:
@@ -508,12 +571,12 @@ def read_directory(path: Path, *, snapshot_date: date | None = None) -> NdcDirec
         raise DirectoryUnreadable(f"it cannot be read ({error.strerror})", file=str(path)) from None
     products = _products(_decode(product_bytes, PRODUCT_FILE))
     packages, merged = _packages(_decode(package_bytes, PACKAGE_FILE), products)
-    with_packages = {product_id for product_id, _ in packages}
+    with_packages = {record.fda_product_id for record in packages}
     return NdcDirectory(
         source_name=path.name,
         snapshot_date=snapshot_date or stamped,
         products=tuple(products.values()),
-        packages=tuple(packages.values()),
+        packages=tuple(packages),
         merged_package_rows=merged,
         products_without_packages=len(products) - len(with_packages),
     )

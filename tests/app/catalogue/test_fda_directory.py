@@ -288,6 +288,28 @@ def test_a_file_that_is_not_the_fda_directory_names_file_and_line(
     assert f"{file}, line {line}" in str(refused.value)
 
 
+def test_the_earliest_broken_line_is_reported_whatever_rule_it_breaks(tmp_path: Path) -> None:
+    products = [
+        GOOD_PRODUCTS[0],
+        GOOD_PRODUCTS[1].replace("20100101", "2010-1-1"),
+        product("0002-0801", "Short", dea="CII").rsplit("\t", 1)[0],
+        product("0002-0802", "Bad Schedule", dea="C2"),
+    ]
+    path = write_zip(tmp_path / "broken.zip", products, GOOD_PACKAGES)
+    with pytest.raises(DirectoryUnreadable, match="STARTMARKETINGDATE") as refused:
+        read_directory(path)
+    assert refused.value.facts["line"] == 3
+    path = write_zip(tmp_path / "broken.zip", [*products[:1], *products[2:]], GOOD_PACKAGES)
+    with pytest.raises(DirectoryUnreadable, match="19 fields") as refused:
+        read_directory(path)
+    assert refused.value.facts["line"] == 3
+    repeated = [GOOD_PRODUCTS[0], products[3], GOOD_PRODUCTS[0]]
+    path = write_zip(tmp_path / "broken.zip", repeated, GOOD_PACKAGES)
+    with pytest.raises(DirectoryUnreadable, match="DEASCHEDULE") as refused:
+        read_directory(path)
+    assert refused.value.facts["line"] == 3
+
+
 def test_a_zip_without_package_txt_is_refused(tmp_path: Path) -> None:
     path = write_zip(tmp_path / "half.zip", GOOD_PRODUCTS, None)
     with pytest.raises(DirectoryUnreadable, match=r"package\.txt is missing"):

@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
 from app.bootstrap import Services
@@ -17,7 +19,7 @@ from app.db.models import AuditEvent, CatalogueSnapshot, DrugPackage, DrugProduc
 from app.domain.barcodes import interpret_scan, upc_a_for
 from app.domain.ndc import Ndc, candidates_from_ndc10_digits
 from app.errors import PermissionDenied
-from app.services.catalogue import IMPORTED
+from app.services.catalogue import IMPORTED, _search_words_of_lines, search_words
 from app.services.unit_of_work import Actor
 from tests.app.catalogue.fda_files import package, product, write_zip
 
@@ -194,6 +196,59 @@ def test_a_failure_after_reading_rolls_everything_back(
     assert _count(services, DrugProduct) == 0
     assert _count(services, DrugPackage) == 0
     assert services.catalogue.snapshot() is None
+
+
+def _catalogue_indexes(services: Services) -> list[tuple[str, str]]:
+    with services.database.reading() as session:
+        connection = session.connection()
+        if connection.dialect.name == "sqlite":
+            query = (
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name IN ('drug_products', 'drug_packages') ORDER BY name"
+            )
+        else:
+            query = (
+                "SELECT indexname, indexdef FROM pg_indexes "
+                "WHERE tablename IN ('drug_products', 'drug_packages') ORDER BY indexname"
+            )
+        return [(name, sql) for name, sql in connection.exec_driver_sql(query)]
+
+
+def test_a_first_import_builds_the_same_indexes_again_and_leaves_settings_as_they_were(
+    services: Services, admin: Actor, directory: Path
+) -> None:
+    before = _catalogue_indexes(services)
+    services.catalogue.import_directory(admin, directory)
+    assert _catalogue_indexes(services) == before
+    if services.database.engine.dialect.name == "sqlite":
+        with services.database.reading() as session:
+            automerge = session.execute(
+                text("SELECT v FROM catalogue_search_config WHERE k = 'automerge'")
+            ).scalar()
+            assert automerge == 4  # FTS5's own default, so later writes merge as before
+            integrity = (
+                "INSERT INTO catalogue_search(catalogue_search, rank) VALUES ('integrity-check', 1)"
+            )
+            session.execute(text(integrity))  # raises when the index and drug_packages differ
+
+
+def test_a_failed_first_import_keeps_the_indexes(
+    services: Services, admin: Actor, directory: Path
+) -> None:
+    before = _catalogue_indexes(services)
+
+    def fail(done: int, total: int) -> None:
+        if done == total - 1:
+            raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError):
+        services.catalogue.import_directory(admin, directory, progress=fail)
+    assert _catalogue_indexes(services) == before
+
+
+@given(st.lists(st.text(st.characters(exclude_characters="\n"), max_size=40), max_size=20))
+def test_folding_many_values_at_once_gives_the_words_of_each(values: list[str]) -> None:
+    assert _search_words_of_lines(values) == [search_words(value) for value in values]
 
 
 SEARCHES = [
