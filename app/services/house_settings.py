@@ -14,6 +14,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import PharmacySetting
@@ -134,25 +135,37 @@ def read_house_settings(session: Session) -> HouseSettings:
     )
     aging = _value(session, WILL_CALL_AGING_DAYS)
     point = _value(session, BILLING_POINT)
-    defaults = VerificationPolicy()
-    scanning, lot_for_upc, count_mode = (
-        _value(session, key) for key in (REQUIRE_SCANNING, REQUIRE_LOT_FOR_UPC, CII_COUNT_MODE)
-    )
     return HouseSettings(
         state_law=state_law,
         sig_overrides=tuple(_entry(values) for values in _value(session, SIG_OVERRIDES) or []),
         refill_too_soon_threshold=threshold,
         will_call_aging_days=DEFAULT_WILL_CALL_AGING_DAYS if aging is None else int(aging),
         billing_point=BillingPoint.AT_DATA_ENTRY if point is None else BillingPoint(point),
-        verification=VerificationPolicy(
-            require_scanning=defaults.require_scanning if scanning is None else bool(scanning),
-            require_lot_for_upc=(
-                defaults.require_lot_for_upc if lot_for_upc is None else bool(lot_for_upc)
-            ),
-            cii_count_mode=defaults.cii_count_mode
-            if count_mode is None
-            else CiiCountMode(count_mode),
-        ),
+        verification=read_verification_policy(session),
+    )
+
+
+_VERIFICATION_KEYS = (REQUIRE_SCANNING, REQUIRE_LOT_FOR_UPC, CII_COUNT_MODE)
+
+
+def read_verification_policy(session: Session) -> VerificationPolicy:
+    """The verification rules alone, in one statement: they are read on every scan."""
+    rows = session.execute(
+        select(PharmacySetting.key, PharmacySetting.value).where(
+            PharmacySetting.key.in_(_VERIFICATION_KEYS)
+        )
+    ).all()
+    saved: dict[str, Any] = {key: value for key, value in rows}
+    defaults = VerificationPolicy()
+    scanning = saved.get(REQUIRE_SCANNING)
+    lot_for_upc = saved.get(REQUIRE_LOT_FOR_UPC)
+    count_mode = saved.get(CII_COUNT_MODE)
+    return VerificationPolicy(
+        require_scanning=defaults.require_scanning if scanning is None else bool(scanning),
+        require_lot_for_upc=defaults.require_lot_for_upc
+        if lot_for_upc is None
+        else bool(lot_for_upc),
+        cii_count_mode=defaults.cii_count_mode if count_mode is None else CiiCountMode(count_mode),
     )
 
 

@@ -64,7 +64,11 @@ from app.domain.verdicts import (
 from app.errors import NotFound, RxBenchError, StaleRecord, ValidationFailed
 from app.services.changes import publish
 from app.services.fills import FillRow
-from app.services.house_settings import CiiCountMode, VerificationPolicy, read_house_settings
+from app.services.house_settings import (
+    CiiCountMode,
+    VerificationPolicy,
+    read_verification_policy,
+)
 from app.services.identify import CataloguePackage, ResolvedScan, packages_by_id, resolve_scan
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 from app.services.workflow import TOPIC, FillHeldByAnother, move_fill
@@ -1098,14 +1102,14 @@ class VerificationService:
                 )
                 publish(session, topic=TOPIC, entity_id=str(fill.id), workstation=actor.workstation)
                 fill = replace(fill, held_by_user_id=actor.user_id, version=fill.version + 1)
-            return _view(session, fill, read_house_settings(session).verification)
+            return _view(session, fill, read_verification_policy(session))
 
     def view(self, actor: Actor, fill_id: int) -> VerificationView:
         """The fill as the Verify dock shows it, without taking it (e.g. to refresh)."""
         require_role(actor, *Role, action="see a fill's verification")
         with self._db.reading() as session:
             fill = _fill_context(session, fill_id, lock=False)
-            return _view(session, fill, read_house_settings(session).verification)
+            return _view(session, fill, read_verification_policy(session))
 
     def judge(
         self,
@@ -1136,7 +1140,7 @@ class VerificationService:
                 resolved,
                 manual=manual,
                 typed=_Typed(lot_number=lot_number, expiry=expiry),
-                policy=read_house_settings(session).verification,
+                policy=read_verification_policy(session),
                 today=today or self._today(),
                 lock=False,
             ).judgement
@@ -1172,7 +1176,7 @@ class VerificationService:
             _refuse_unless_at_fill_step(fill)
             _refuse_unless_open_by(session, fill, actor)
             _refuse_stale(fill, expected_version)
-            policy = read_house_settings(session).verification
+            policy = read_verification_policy(session)
             resolved = resolve_scan(session, text, gs_substitute=gs_substitute)
             assessment = _assess(
                 session,
