@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, Select, bindparam, select
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.util import AliasedClass
 
 from app.db.models import DrugPackage, DrugProduct, Fill, Patient, Prescription, User
 from app.domain.fill_states import FillState
@@ -58,17 +59,23 @@ class FillQueryService:
             return read_fill_rows(session, statement)
 
 
-def fill_rows_statement(*conditions: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
-    """The queue's columns for the fills meeting `conditions`, unordered."""
+def fill_rows_statement(
+    *conditions: ColumnElement[bool], fills: type[Fill] | AliasedClass[Fill] = Fill
+) -> Select[*tuple[Any, ...]]:
+    """The queue's columns for the fills meeting `conditions`, unordered.
+
+    `fills` may stand for another source of fill rows, such as those an UPDATE … RETURNING
+    in a CTE just changed.
+    """
     holder = aliased(User)
     return (
         select(
-            Fill.id.label("fill_id"),
+            fills.id.label("fill_id"),
             Prescription.rx_number,
-            Fill.fill_number,
-            Fill.state,
-            Fill.priority,
-            Fill.promised_at,
+            fills.fill_number,
+            fills.state,
+            fills.priority,
+            fills.promised_at,
             Patient.id.label("patient_id"),
             Patient.last_name,
             Patient.first_name,
@@ -79,20 +86,20 @@ def fill_rows_statement(*conditions: ColumnElement[bool]) -> Select[*tuple[Any, 
             DrugProduct.dosage_form,
             DrugPackage.ndc,
             DrugProduct.dea_schedule,
-            Fill.quantity,
-            Fill.days_supply,
+            fills.quantity,
+            fills.days_supply,
             Prescription.directions,
             holder.username.label("held_by"),
-            Fill.created_at,
-            Fill.state_changed_at,
-            Fill.version,
-            Fill.hold_reason,
+            fills.created_at,
+            fills.state_changed_at,
+            fills.version,
+            fills.hold_reason,
         )
-        .join(Prescription, Fill.prescription_id == Prescription.id)
+        .join(Prescription, fills.prescription_id == Prescription.id)
         .join(Patient, Prescription.patient_id == Patient.id)
         .join(DrugPackage, Prescription.package_id == DrugPackage.id)
         .join(DrugProduct, DrugPackage.product_id == DrugProduct.id)
-        .outerjoin(holder, Fill.held_by_user_id == holder.id)
+        .outerjoin(holder, fills.held_by_user_id == holder.id)
         .where(*conditions)
     )
 

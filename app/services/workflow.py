@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.dml import Update
 
@@ -160,8 +160,13 @@ _TAKE_NEXT = (
         .scalar_subquery()
     )
     .values(held_by_user_id=bindparam("holder_id"), version=_FILLS.c.version + 1)
-    .returning(_FILLS.c.id)
 )
+# PostgreSQL takes the fill and reads its row in one round trip (a data-modifying CTE);
+# SQLite, in-process and without them, reads the row after the update.
+_TAKE_NEXT_ROW = fill_rows_statement(
+    fills=aliased(Fill, _TAKE_NEXT.returning(*_FILLS.c).cte("taken"))
+)
+_TAKE_NEXT_ID = _TAKE_NEXT.returning(_FILLS.c.id)
 _HISTORY = insert(_TRANSITIONS)
 
 
@@ -438,18 +443,17 @@ class WorkflowService:
         """Claim the oldest fill in `states` nobody holds, or None when none waits."""
         with self._db.unit_of_work(actor) as uow:
             require_role(actor, *BENCH_ROLES, action="take a fill")
-            fill_id = (
-                uow.session.connection()
-                .execute(
-                    _TAKE_NEXT,
-                    {"states": [state.value for state in states], "holder_id": actor.user_id},
-                )
-                .scalar()
-            )
-            if fill_id is None:
-                return None
-            _note_holder(uow, fill_id, None, actor.user_id, "fill.taken")
-            return read_fill_row(uow.session, fill_id)
+            connection = uow.session.connection()
+            wanted = {"states": [state.value for state in states], "holder_id": actor.user_id}
+            if connection.dialect.name == "postgresql":
+                taken = connection.execute(_TAKE_NEXT_ROW, wanted).mappings().first()
+                row = fill_row(taken) if taken else None
+            else:
+                fill_id = connection.execute(_TAKE_NEXT_ID, wanted).scalar()
+                row = read_fill_row(uow.session, fill_id) if fill_id else None
+            if row is not None:
+                _note_holder(uow, row.fill_id, None, actor.user_id, "fill.taken")
+            return row
 
     def release_fill(self, actor: Actor, fill_id: int) -> FillRow:
         """Let go of a fill so someone else can take it (a pharmacist may release anyone's)."""
