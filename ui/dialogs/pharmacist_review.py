@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -34,9 +36,11 @@ from app.services.fills import FillRow
 from app.services.prescriptions import PrescriptionDetail, PrescriptionImageContent
 from app.services.screening import SCREENING_DISCLAIMER, FindingDTO
 from app.services.unit_of_work import Actor
+from app.services.verification import BottleRow
 from ui.dialogs.fields import MessageLine
 from ui.dialogs.reason import ask_reason
-from ui.errors import show_error
+from ui.errors import explain, show_error
+from ui.models.bottles import BottlesModel
 from ui.models.formatting import date_text, quantity_text
 from ui.tasks import TaskRunner
 
@@ -45,9 +49,10 @@ NO_IMAGE_TEXT = "No scanned prescription is attached."
 PDF_TEXT = "PDF attached — open it to see the prescription as written."
 NO_FINDINGS_TEXT = "Screening raised no findings for this fill."
 NO_BOTTLE_SCANS_TEXT = (
-    "Bottle scans are not recorded by this version of RxBench: compare the stock bottle's NDC "
-    "with the label by eye before approving."
+    "No stock bottle was scanned for this fill: compare the stock bottle's NDC with the label "
+    "by eye before approving."
 )
+BOTTLES_LOADING_TEXT = "Reading the bottles scanned for this fill…"
 _FLAG_STYLE = (
     "QLabel { color: #5c3b00; background: #fff4d6; border: 1px solid #e5c36b;"
     " border-radius: 4px; padding: 6px; }"
@@ -588,9 +593,29 @@ class PharmacistFinalVerificationDialog(_PharmacistDialog):
         columns = QHBoxLayout()
         columns.addWidget(facts_box, 1)
         columns.addWidget(label_box, 1)
-        self.bottles = QLabel(NO_BOTTLE_SCANS_TEXT)
-        self.bottles.setWordWrap(True)
-        self.bottles.setAccessibleName("Scanned bottles")
+        # Every bottle, voided ones too: each verdict, manual entry and override (who, why).
+        self.bottles = BottlesModel(self)
+        self.bottles_table = QTableView()
+        self.bottles_table.setAccessibleName("Scanned bottles")
+        self.bottles_table.setModel(self.bottles)
+        self.bottles_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.bottles_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.bottles_table.verticalHeader().hide()
+        self.bottles_table.horizontalHeader().setStretchLastSection(True)
+        self.bottles_table.setMaximumHeight(150)
+        self.bottles_note = QLabel(BOTTLES_LOADING_TEXT)
+        self.bottles_note.setWordWrap(True)
+        self.bottles_note.setAccessibleName("Scanned bottles note")
+        bottles_box = QGroupBox("Stock bottles scanned")
+        bottles_layout = QVBoxLayout(bottles_box)
+        bottles_layout.addWidget(self.bottles_table)
+        bottles_layout.addWidget(self.bottles_note)
+        verification = services.verification
+        tasks.run(
+            lambda: verification.bottles_for_review(actor, fill.fill_id),
+            on_success=self._show_bottles,
+            on_failure=lambda exc: self.bottles_note.setText(explain(exc)[1]),
+        )
 
         self.approve_button = self._add_action(
             "&Approve — ready for pickup", "Approve final verification", self.approve
@@ -601,7 +626,7 @@ class PharmacistFinalVerificationDialog(_PharmacistDialog):
         )
         layout = QVBoxLayout(self)
         layout.addLayout(columns)
-        layout.addWidget(self.bottles)
+        layout.addWidget(bottles_box)
         layout.addLayout(self._authority_row())
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
@@ -609,6 +634,25 @@ class PharmacistFinalVerificationDialog(_PharmacistDialog):
 
     def cosign_purpose(self) -> str:
         return f"final verification of {self.rx_text}"
+
+    def _show_bottles(self, rows: list[BottleRow]) -> None:
+        if not isValid(self):
+            return
+        self.bottles.set_rows(rows)
+        self.bottles_table.resizeColumnsToContents()
+        self.bottles_table.setVisible(bool(rows))
+        flagged = [row for row in rows if row.manual or row.overridden_by or row.voided]
+        if not rows:
+            self.bottles_note.setText(NO_BOTTLE_SCANS_TEXT)
+        elif flagged:
+            self.bottles_note.setText(
+                f"{len(flagged)} of {len(rows)} bottle(s) typed by hand, overridden or voided: "
+                "read their marks before approving."
+            )
+        else:
+            self.bottles_note.setText(
+                f"{len(rows)} bottle(s), all scanned, none overridden or voided."
+            )
 
 
 def _html(text: str) -> str:

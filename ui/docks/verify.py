@@ -279,7 +279,7 @@ class VerifyDock(Dock):
             return
         self.show_fill(fill)
         if self.view is not None and self.view.fill_id == fill.fill_id:
-            self.scan_field.setFocus()
+            self._refocus()
             return
         if fill.state is not FillState.FILL:
             self._say(
@@ -306,7 +306,7 @@ class VerifyDock(Dock):
         self._opening = None
         self._show_view(view)
         self._say(Tone.INFO, "Scan the first stock bottle.", "")
-        self.scan_field.setFocus()
+        self._refocus()
         self.fills_stale.emit()  # the queue shows who holds the fill now
 
     def _open_failed(self, exc: BaseException) -> None:
@@ -512,7 +512,7 @@ class VerifyDock(Dock):
                 f"second count of {quantity_text(quantity[0])} {judgement.unit} (C-II) for Rx "
                 f"{view.rx_number}-{view.fill_number}"
             )
-            self.scan_field.setFocus()
+            self._refocus()
             if second is None:
                 self._cancelled()
                 return
@@ -531,7 +531,7 @@ class VerifyDock(Dock):
         box.exec()
         confirmed = box.clickedButton() is use
         box.deleteLater()
-        self.scan_field.setFocus()
+        self._refocus()
         return confirmed
 
     def _ask_quantity(
@@ -562,7 +562,7 @@ class VerifyDock(Dock):
             suggested=suggested,
             count_twice=count_twice,
         )
-        self.scan_field.setFocus()
+        self._refocus()
         return counts
 
     def _accept(self, scan: _Scan, answers: dict[str, Any]) -> None:
@@ -609,7 +609,7 @@ class VerifyDock(Dock):
             self._current = None
             self._waiting.clear()
             show_error(self, exc)
-            self.scan_field.setFocus()
+            self._refocus()
             return
         title, sentence = explain(exc)
         if isinstance(exc, EnvironmentFault):
@@ -620,7 +620,7 @@ class VerifyDock(Dock):
             self._say(Tone.STOP, DATABASE_LOST_TITLE, exc.message)
             self.retry_button.show()
             self.sounds.stop()
-            self.scan_field.setFocus()
+            self._refocus()
             self.verdict_shown.emit(Tone.STOP.value)
             return
         if isinstance(exc, StaleRecord):
@@ -642,7 +642,7 @@ class VerifyDock(Dock):
 
     def _finish_scan(self) -> None:
         self.scan_field.clear()
-        self.scan_field.setFocus()
+        self._refocus()
         self.verdict_shown.emit(self.banner.tone.value)
         if self._waiting and self._current is None:
             text, manual = self._waiting.popleft()
@@ -655,8 +655,15 @@ class VerifyDock(Dock):
         self._say(Tone.STOP, title, sentence)
         self.sounds.stop()
         self.scan_field.clear()
-        self.scan_field.setFocus()
+        self._refocus()
         self.verdict_shown.emit(Tone.STOP.value)
+
+    def _refocus(self) -> None:
+        """The scan field takes the keyboard back; after a prompt closes, with its window,
+        which not every window manager (nor the offscreen platform) reactivates."""
+        if self.isVisible():
+            self.activateWindow()
+        self.scan_field.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _say(self, tone: Tone, title: str, sentence: str) -> None:
         self.banner.show_verdict(tone, title, sentence)
@@ -675,7 +682,7 @@ class VerifyDock(Dock):
         verdict = verdict_text(judgement.verdict).lower() if judgement.verdict else "stop"
         rx = f"{view.rx_number}-{view.fill_number}"
         pharmacist = self._cosign(f"override ({verdict}) of NDC {judgement.ndc} for Rx {rx}")
-        self.scan_field.setFocus()
+        self._refocus()
         if pharmacist is None:
             return
         reason = ask_reason(
@@ -684,7 +691,7 @@ class VerifyDock(Dock):
             question=f"{judgement.message}\n\nWhy may this product be used?",
             action_text="Override",
         )
-        self.scan_field.setFocus()
+        self._refocus()
         if reason is None:
             return
         self._override_for = None
@@ -703,7 +710,7 @@ class VerifyDock(Dock):
             self._accept(scan, scan.accept)
         else:
             self._judge(scan)
-        self.scan_field.setFocus()
+        self._refocus()
 
     # --- void and complete --------------------------------------------------------------------
 
@@ -729,7 +736,7 @@ class VerifyDock(Dock):
             f"lot {bottle.lot_number}: why?",
             action_text="Void",
         )
-        self.scan_field.setFocus()
+        self._refocus()
         if reason is None:
             return
         verification, version = self._verification, self._version
@@ -748,7 +755,7 @@ class VerifyDock(Dock):
         self._say(
             Tone.INFO, f"Voided — NDC {voided.bottle.ndc} put back", voided.bottle.voided_reason
         )
-        self.scan_field.setFocus()
+        self._refocus()
 
     def complete(self) -> None:
         """Every unit scanned: the fill goes to the pharmacist's final verification."""
@@ -772,7 +779,7 @@ class VerifyDock(Dock):
             f"Rx {fill.rx_number}-{fill.fill_number} sent to the pharmacist",
             "It waits for final verification. Scan the next fill's Rx label.",
         )
-        self.scan_field.setFocus()
+        self._refocus()
         self.fill_changed.emit(fill)
 
     def _failed_outside_scan(self, exc: BaseException) -> None:
