@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -166,6 +165,10 @@ class VerifyDock(Dock):
         facts.setVerticalSpacing(2)
         for name in self.FACTS:
             self.fields[name] = _fact_label(name)
+            if name in ("Drug", "Strength", "NDC"):
+                bold = self.fields[name].font()
+                bold.setBold(True)
+                self.fields[name].setFont(bold)
             facts.addRow(_FACT_LABELS.get(name, f"{name}:"), self.fields[name])
         layout.addLayout(facts)
 
@@ -202,8 +205,11 @@ class VerifyDock(Dock):
         self.table.setWordWrap(False)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(BottlesModel.WARNINGS, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)  # the warnings
+        # A handful of rows: measured again whenever they change.
+        self.bottles.modelReset.connect(self._fit_columns)
+        self.bottles.rowsInserted.connect(self._fit_columns)
+        self.bottles.dataChanged.connect(self._fit_columns)
         self.table.setMinimumHeight(90)
         layout.addWidget(self.table, 1)
 
@@ -238,6 +244,10 @@ class VerifyDock(Dock):
         scroll.setWidget(content)
         self.setWidget(scroll)
         self._show_facts()
+
+    def _fit_columns(self) -> None:
+        for column in range(BottlesModel.WARNINGS):  # the warnings take what is left
+            self.table.resizeColumnToContents(column)
 
     # --- the main window's side -----------------------------------------------------------------
 
