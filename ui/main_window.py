@@ -44,7 +44,7 @@ from ui.scanner import install_scanner
 from ui.sound import QtSounds
 from ui.tasks import TaskRunner
 from ui.window_state import restore_window_state, save_window_state
-from ui.workflow_actions import WorkflowActions
+from ui.workflow_actions import WorkflowActions, corrects_at_data_entry
 
 log = logging.getLogger(__name__)
 
@@ -409,7 +409,9 @@ class MainWindow(QMainWindow):
 
     def open_fill(self, fill: FillRow) -> None:
         """Enter on a fill opens it where its next step is done."""
-        if fill.state is FillState.DATA_REVIEW:
+        if corrects_at_data_entry(fill):
+            self.workflow.open_data_entry(fill)
+        elif fill.state is FillState.DATA_REVIEW:
             self.workflow.open_review(fill)
         elif fill.state is FillState.FILL:
             self.verify.open_fill(fill)

@@ -1,5 +1,8 @@
 """Moving fills from the window: which moves a user may make, and making them off the GUI thread.
 
+Enter opens a fill where its next step is done: the prescription for correction at data entry,
+the pharmacist's data review or final verification.
+
 The state machine (app.domain.workflow) decides what is offered; WorkflowService decides what
 is allowed, so a refusal (a stale version, a fill someone else holds, a pharmacist-only move)
 comes back as the service's own sentence.
@@ -10,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
 from app.bootstrap import Services
@@ -26,6 +29,7 @@ from ui.dialogs.pharmacist_review import (
     PharmacistReviewDialog,
     load_review,
 )
+from ui.dialogs.prescription import Correction, PrescriptionEntryDialog, load_correction
 from ui.dialogs.reason import ask_reason
 from ui.errors import show_error
 from ui.tasks import TaskRunner
@@ -64,6 +68,16 @@ _TEXTS = {
     "sell": "Sell",
     "return_to_stock": "Return to stock…",
 }
+
+
+# The states in which Enter opens the prescription for correction before review.
+DATA_ENTRY_STATES = frozenset({FillState.INTAKE, FillState.DATA_ENTRY})
+
+
+def corrects_at_data_entry(fill: FillRow) -> bool:
+    """Whether Enter on the fill opens its prescription for correction: a first fill before
+    review. A refill's prescription was dispensed before and is fixed; its moves are offered."""
+    return fill.state in DATA_ENTRY_STATES and fill.fill_number == 0
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,7 @@ class WorkflowActions(QObject):
         self._label_text = label_text
         self._parent = parent
         self.dialog: PharmacistReviewDialog | PharmacistFinalVerificationDialog | None = None
+        self.data_entry: PrescriptionEntryDialog | None = None
 
     # --- moves from the queue -----------------------------------------------------------------
 
@@ -189,6 +204,37 @@ class WorkflowActions(QObject):
         if not isinstance(exc, StaleRecord):
             # A refusal may still mean the queue is behind (held by someone since it loaded).
             self.fills_stale.emit()
+
+    # --- correcting at data entry -------------------------------------------------------------
+
+    def open_data_entry(self, fill: FillRow) -> None:
+        """The prescription of a fill at intake or data entry, read, then opened for correction
+        with the pharmacist's send-back reason; saving sends the fill to data review."""
+        actor = self._actor()
+        if actor is None:
+            return
+        services = self._services
+        self._tasks.run(
+            lambda: load_correction(services, actor, fill),
+            on_success=lambda correction: self._show_data_entry(correction, actor),
+            on_failure=lambda exc: show_error(self._parent, exc),
+        )
+
+    def _show_data_entry(self, correction: Correction, actor: Actor) -> None:
+        if self.data_entry is not None:
+            self.data_entry.close()
+        dialog = PrescriptionEntryDialog(
+            self._services, actor, correction=correction, parent=self._parent
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.sent_for_review.connect(self.fill_changed)
+        dialog.finished.connect(lambda _: self._data_entry_closed(dialog))
+        self.data_entry = dialog
+        dialog.open()
+
+    def _data_entry_closed(self, dialog: PrescriptionEntryDialog) -> None:
+        if self.data_entry is dialog:
+            self.data_entry = None
 
     # --- the pharmacist's dialogs -------------------------------------------------------------
 

@@ -1,13 +1,14 @@
-"""Prescription entry: who, what, how much and how taken, checked against the federal rules."""
+"""Entering a prescription, or correcting it at data entry, checked against the federal rules."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFocusEvent
+from PySide6.QtGui import QAction, QFocusEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,13 +27,16 @@ from PySide6.QtWidgets import (
 )
 
 from app.bootstrap import Services
+from app.domain.ndc import parse_ndc
 from app.domain.rx_rules import PrescriptionSource
 from app.domain.sig import DEFAULT_SIG_TABLE, SigTable, days_supply_for, expand_sig
 from app.errors import RxBenchError, ValidationFailed
 from app.services.catalogue import CatalogueHit
+from app.services.fills import FillRow
 from app.services.patients import PatientHit
 from app.services.prescribers import PrescriberSummary
 from app.services.prescriptions import (
+    PrescriptionDetail,
     PrescriptionDraft,
     PrescriptionEntered,
     ScannedImage,
@@ -43,6 +47,7 @@ from ui.dialogs.fields import MessageLine
 from ui.dialogs.patient_search import PatientSearchDialog
 from ui.dialogs.prescriber import PrescriberSearchDialog
 from ui.errors import explain
+from ui.models.formatting import date_text, quantity_text
 from ui.scanner import ScanRouter
 from ui.tasks import TaskRunner
 from ui.widgets.action_edit import ActionLineEdit
@@ -78,6 +83,12 @@ MEDIA_TYPES = {
 }
 IMAGE_FILTER = "Prescription images (*.png *.jpg *.jpeg *.pdf)"
 FLAGGED = "Will be flagged for the pharmacist"
+IMAGE_ON_FILE = "on file — attach another to replace it"
+SAVE_AND_SEND_SHORTCUTS = ("Ctrl+Return", "Ctrl+Enter")
+_SEND_BACK_STYLE = (
+    "QLabel { color: #5c3b00; background: #fff4d6; border: 1px solid #e5c36b;"
+    " border-radius: 4px; padding: 6px; font-weight: bold; }"
+)
 # Which field each federal-rule refusal is about (app.domain.rx_rules, app.services.prescriptions).
 PROBLEM_FIELDS = {
     "written-in-future": "written_date",
@@ -114,6 +125,42 @@ class _NumberBox(QSpinBox):
         self.selectAll()
 
 
+@dataclass(frozen=True)
+class Correction:
+    """An entered prescription reopened at data entry: its fill, what was entered (with the
+    pharmacist's send-back), and the patient, prescriber and package its fields show."""
+
+    fill: FillRow
+    prescription: PrescriptionDetail
+    patient: PatientHit | None
+    prescriber: PrescriberSummary | None
+    drug: CatalogueHit | None
+
+
+def load_correction(services: Services, actor: Actor, fill: FillRow) -> Correction:
+    """Runs on a worker thread: the prescription (an audited view) and the records it names."""
+    rx = services.prescriptions.get_prescription(actor, fill.rx_number)
+    patients = services.patients.search(actor, rx.rx_number)  # the patient of this Rx number
+    packages = services.catalogue.find_packages_by_ndc10_candidates([parse_ndc(rx.ndc)])
+    return Correction(
+        fill=fill,
+        prescription=rx,
+        patient=next((hit for hit in patients if hit.id == rx.patient_id), None),
+        prescriber=services.prescribers.get(actor, rx.prescriber_id),
+        drug=next((hit for hit in packages if hit.package_id == rx.package_id), None),
+    )
+
+
+def send_back_text(correction: Correction) -> str:
+    send_back = correction.prescription.send_back
+    if send_back is None:
+        return ""
+    return (
+        f"Sent back by the pharmacist ({send_back.by}, {date_text(send_back.at.astimezone())} "
+        f"{send_back.at.astimezone():%I:%M %p}): {send_back.reason}"
+    )
+
+
 def _line(placeholder: str = "", *, max_length: int = 0) -> QLineEdit:
     edit = QLineEdit()
     edit.setPlaceholderText(placeholder)
@@ -127,22 +174,33 @@ class PrescriptionEntryDialog(QDialog):
     shown under the field it is about, all at once. On success the dialog closes and the fill
     waits for the pharmacist's data review.
 
+    Given a `correction`, the dialog corrects that prescription instead: its fields as entered,
+    the pharmacist's send-back reason at the top, and "Save and send to pharmacist" (Enter or
+    Ctrl+Enter, which works in every field) saves the correction and sends the fill back to
+    data review.
+
     Signals: prescription_entered(object)  # the PrescriptionEntered (Rx number, warnings)
+    sent_for_review(object)  # the corrected fill's FillRow, now at pharmacist data review
     """
 
     prescription_entered = Signal(object)
+    sent_for_review = Signal(object)
 
     def __init__(
         self,
         services: Services,
         actor: Actor,
         *,
+        correction: Correction | None = None,
         scan_router: ScanRouter | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._services = services
         self._actor = actor
+        self.correction = correction
+        # The version the correction is made against: the one read, then the one saved.
+        self._prescription_version = correction.prescription.version if correction else 0
         self.tasks = TaskRunner(self)
         self.patient: PatientHit | None = None
         self.prescriber: PrescriberSummary | None = None
@@ -264,9 +322,22 @@ class PrescriptionEntryDialog(QDialog):
 
         self._message = MessageLine()
         buttons = QDialogButtonBox()
-        enter = buttons.addButton("Enter prescr&iption", QDialogButtonBox.ButtonRole.AcceptRole)
+        if correction is None:
+            enter = buttons.addButton("Enter prescr&iption", QDialogButtonBox.ButtonRole.AcceptRole)
+            enter.setAccessibleName("Enter prescription")
+        else:
+            enter = buttons.addButton(
+                "Save and send to phar&macist", QDialogButtonBox.ButtonRole.AcceptRole
+            )
+            enter.setAccessibleName("Save and send to pharmacist")
+            enter.setToolTip(" or ".join(SAVE_AND_SEND_SHORTCUTS))
+            # Enter has its own meaning in the patient, prescriber and drug fields; Ctrl+Enter
+            # saves and sends from anywhere in the dialog.
+            save_and_send = QAction("Save and send to pharmacist", self)
+            save_and_send.setShortcuts([QKeySequence(key) for key in SAVE_AND_SEND_SHORTCUTS])
+            save_and_send.triggered.connect(self.accept)
+            self.addAction(save_and_send)
         enter.setDefault(True)
-        enter.setAccessibleName("Enter prescription")
         cancel = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         cancel.setAccessibleName("Cancel")
         cancel.setAutoDefault(False)
@@ -277,13 +348,49 @@ class PrescriptionEntryDialog(QDialog):
         columns.addWidget(who, 1)
         columns.addWidget(what, 1)
         layout = QVBoxLayout(self)
+        self.send_back = QLabel("")
+        self.send_back.setWordWrap(True)
+        self.send_back.setTextFormat(Qt.TextFormat.PlainText)
+        self.send_back.setStyleSheet(_SEND_BACK_STYLE)
+        self.send_back.setAccessibleName("Pharmacist's reason")
+        layout.addWidget(self.send_back)
         layout.addLayout(columns)
         layout.addWidget(self._message)
         layout.addWidget(buttons)
+        if correction is not None:
+            self._show_correction(correction)
+        self.send_back.setVisible(bool(self.send_back.text()))
         self._source_changed()
         self._update_sig()
         self._load_house_sig_table()
         self._source.setFocus()
+
+    def _show_correction(self, correction: Correction) -> None:
+        """The prescription as entered, in the fields where it was typed."""
+        rx = correction.prescription
+        self.setWindowTitle(f"Correct Rx {rx.rx_number} — data entry")
+        self.send_back.setText(send_back_text(correction))
+        self._source.setCurrentIndex(max(0, self._source.findData(rx.source)))
+        self._transfer_pharmacy.setText(rx.transferred_from)
+        self._previous_transfers.setValue(max(0, rx.transfer_count - 1))
+        self._written.set_date(rx.written_date)
+        self._set_patient(correction.patient)
+        self._set_prescriber(correction.prescriber)
+        self._indication.setText(rx.indication)
+        self._notes.setText(rx.notes)
+        if rx.has_image:
+            self._image_name.setText(IMAGE_ON_FILE)
+        if correction.drug is not None:
+            self.drug.choose(correction.drug)
+        self._quantity.setText(quantity_text(rx.quantity))
+        self._sig.setText(rx.sig_code)
+        if rx.days_supply_overridden:
+            self._override.setChecked(True)
+            self._days.setValue(rx.days_supply)
+        self._refills.setValue(rx.refills_authorized)
+        self._daw.setCurrentIndex(max(0, self._daw.findData(rx.daw_code)))
+        self._not_before.set_date(rx.do_not_fill_before)
+        self._emergency.setChecked(rx.emergency_oral)
 
     def _add_row(
         self, form: QFormLayout, label_text: str, field: QWidget, row: QWidget, fact: str
@@ -462,7 +569,9 @@ class PrescriptionEntryDialog(QDialog):
                 "correcting: each is marked under its field."
             )
             return None
-        assert self.patient and self.prescriber and self.drug.chosen and quantity and written
+        # A quantity of 0 is the service's to refuse, under its field, with the other problems.
+        assert self.patient and self.prescriber and self.drug.chosen and written
+        assert quantity is not None
         source = self._source_value()
         transfer = None
         if source == PrescriptionSource.TRANSFERRED:
@@ -499,6 +608,9 @@ class PrescriptionEntryDialog(QDialog):
         draft = self._checked_draft()
         if draft is None:
             return
+        if self.correction is not None:
+            self._save_and_send(self.correction, draft)
+            return
         try:
             entered = self._services.prescriptions.enter_prescription(self._actor, draft=draft)
         except RxBenchError as exc:
@@ -506,6 +618,38 @@ class PrescriptionEntryDialog(QDialog):
             return
         self.entered = entered
         self.prescription_entered.emit(entered)
+        super().accept()
+
+    def _save_and_send(self, correction: Correction, draft: PrescriptionDraft) -> None:
+        """Save the correction, then send the fill to data review: two actions, so a refused
+        send keeps the saved correction and its new versions for the next try."""
+        prescriptions = self._services.prescriptions
+        try:
+            corrected = prescriptions.correct_prescription(
+                self._actor,
+                correction.prescription.id,
+                expected_version=self._prescription_version,
+                draft=draft,
+            )
+        except RxBenchError as exc:
+            self._show_refusal(exc)
+            return
+        self._prescription_version = corrected.prescription_version
+        if self.image is not None:
+            # Stored with the correction: a second try must not store it again.
+            self.image = None
+            self._image_name.setText(IMAGE_ON_FILE)
+        try:
+            fill = prescriptions.submit_for_review(
+                self._actor, corrected.fill_id, expected_version=corrected.fill_version
+            )
+        except RxBenchError as exc:
+            self._message.show_problem(
+                f"The correction is saved, but the fill was not sent to the pharmacist: "
+                f"{explain(exc)[1]}"
+            )
+            return
+        self.sent_for_review.emit(fill)
         super().accept()
 
     def _show_refusal(self, exc: RxBenchError) -> None:
@@ -526,8 +670,9 @@ class PrescriptionEntryDialog(QDialog):
             else:
                 elsewhere.insert(0, problem.message)
         count = len(problems)
+        verb = "entered" if self.correction is None else "saved"
         summary = (
-            f"The prescription cannot be entered: {count} problem{'s' if count != 1 else ''}, "
+            f"The prescription cannot be {verb}: {count} problem{'s' if count != 1 else ''}, "
             "each marked under its field."
         )
         self._message.show_problem(" ".join([summary, *elsewhere]))
