@@ -42,11 +42,6 @@ from ui.scanner import install_scanner
 from ui.tasks import TaskRunner
 
 WHOLE_PACKAGE = Decimal(30)  # _seed_fills' fill quantity
-# PySide6 6.12.0 on Python 3.11 drops one reference to None per event a Python eventFilter
-# sees, and to True/False per signal emission, so a long run dies in none_dealloc/bool_dealloc
-# (Python 3.12 makes them immortal); pyproject pins PySide6 below 6.12 for that. The extra
-# references keep this benchmark runnable in a virtualenv that still has 6.12.0.
-_REFCOUNT_BALLAST = [None, True, False] * 3_000_000
 
 
 class InlineTasks:
