@@ -3,9 +3,17 @@
 Each transition is what a workstation really commits: take the next fill (SKIP LOCKED, its
 own committed transaction, audited, with a change note), then move it one step (a second
 committed transaction) with its history row, audit event, work-list items, screening at data
-review and a change note with NOTIFY. Reports throughput and the p50/p95 time of one
-transition (claim start to move commit). Target: at least 200 transitions a second with 8
-processes. The database named on the command line is dropped and re-created.
+review and a change note with NOTIFY. The Fill step is not an `advance` (no fill reaches the
+pharmacist unverified): there the workstation does what the Verify panel does with the fill it
+claimed: open it, accept its one stock bottle (the UPC of a real demo catalogue package, the lot
+typed, from one shared lot) and complete it, three more committed transactions.
+
+Reports the claim + advance transitions as before (throughput and the p50/p95 time of one
+transition, claim start to move commit) and the verification step apart, each throughput
+over its share of the run (the wall time split by the time the workstations spent on each),
+so the claim + advance figure stays comparable with runs made before the Fill step was
+verified. Target: at least 200 claim + advance transitions a second with 8 processes. The
+database named on the command line is dropped and re-created.
 
     python bench/claim_throughput.py postgresql://postgres@127.0.0.1:5432/rxbench_bench_claims
 """
@@ -16,7 +24,7 @@ import argparse
 import math
 import multiprocessing
 import time
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import create_engine, insert, select, text
@@ -26,17 +34,22 @@ from app.db import migrate
 from app.db.engine import create_database_engine, describe_database
 from app.db.models import (
     DrugPackage,
-    DrugProduct,
     Fill,
     Patient,
     Prescriber,
     Prescription,
+    StockLot,
+    StockMovement,
     User,
     UserRole,
 )
+from app.demo import DEMO_CATALOGUE_DIR, load_catalogue_subset
+from app.domain.barcodes import upc_a_for
 from app.domain.fill_states import FillState
+from app.domain.ndc import parse_ndc
 from app.domain.roles import Role
 from app.services.unit_of_work import Actor, Database
+from app.services.verification import VerificationService
 from app.services.workflow import WorkflowService
 
 NEXT = {
@@ -48,6 +61,11 @@ NEXT = {
 }
 PHARMACIST_STATES = (FillState.DATA_REVIEW, FillState.FINAL_VERIFICATION)
 TECHNICIAN_STATES = (FillState.INTAKE, FillState.DATA_ENTRY, FillState.FILL)
+QUANTITY = Decimal(30)
+PACKAGE_NDC = "65862-039-30"  # lisinopril, 30 tablets: one bottle fills a fill
+BOTTLE_UPC = upc_a_for(parse_ndc(PACKAGE_NDC))
+SHELF_LOT = "BENCH-LOT-1"
+ADVANCE, VERIFY = "claim + advance", "verification"
 
 
 def recreate(url: str) -> None:
@@ -60,18 +78,33 @@ def recreate(url: str) -> None:
 
 
 def seed(url: str, *, fills: int, workers: int) -> list[tuple[Actor, Actor]]:
-    """`fills` fills at intake for as many fictional patients, and two users per workstation."""
+    """`fills` fills at intake of a real demo catalogue package for as many fictional patients,
+    a lot of it on the shelf for all of them, and two users per workstation."""
     engine = create_database_engine(url)
     migrate.upgrade(engine)
+    loader = Actor(None, "bench", "Benchmark seed", frozenset({Role.ADMINISTRATOR}), "bench")
+    load_catalogue_subset(
+        Database(engine, describe_database(engine.url)), loader, DEMO_CATALOGUE_DIR
+    )
+    on_shelf = QUANTITY * fills
     with engine.begin() as connection:
-        product_id = connection.execute(
-            insert(DrugProduct).returning(DrugProduct.id),
-            {"fda_product_id": "BENCH-1", "product_ndc": "99999-001", "substance_name": "ATENOLOL"},
+        package_id = connection.scalars(
+            select(DrugPackage.id).where(DrugPackage.ndc == PACKAGE_NDC)
+        ).one()
+        lot_id = connection.execute(
+            insert(StockLot).returning(StockLot.id),
+            {
+                "package_id": package_id,
+                "lot_number": SHELF_LOT,
+                "expiry": date.today() + timedelta(days=730),
+                "status": "available",
+                "on_hand": on_shelf,
+            },
         ).scalar_one()
-        package_id = connection.execute(
-            insert(DrugPackage).returning(DrugPackage.id),
-            {"product_id": product_id, "ndc": "99999-001-01", "ndc11": "99999000101"},
-        ).scalar_one()
+        connection.execute(
+            insert(StockMovement),
+            {"lot_id": lot_id, "kind": "received", "quantity": on_shelf, "workstation": "bench"},
+        )
         prescriber_id = connection.execute(
             insert(Prescriber).returning(Prescriber.id),
             {"last_name": "Benchley", "first_name": "Orla", "npi": "1999999984"},
@@ -97,7 +130,7 @@ def seed(url: str, *, fills: int, workers: int) -> list[tuple[Actor, Actor]]:
                     "prescriber_id": prescriber_id,
                     "package_id": package_id,
                     "written_date": date.today(),
-                    "quantity": Decimal(30),
+                    "quantity": QUANTITY,
                     "days_supply": 30,
                 }
                 for n, patient_id in enumerate(patients)
@@ -109,7 +142,7 @@ def seed(url: str, *, fills: int, workers: int) -> list[tuple[Actor, Actor]]:
                 {
                     "prescription_id": prescription_id,
                     "state": FillState.INTAKE.value,
-                    "quantity": Decimal(30),
+                    "quantity": QUANTITY,
                     "days_supply": 30,
                 }
                 for prescription_id in prescriptions
@@ -131,15 +164,17 @@ def seed(url: str, *, fills: int, workers: int) -> list[tuple[Actor, Actor]]:
     return pairs
 
 
-def work(url: str, technician: Actor, pharmacist: Actor) -> list[float]:
-    """One workstation: take the next fill either person may work on, move it one step.
+def work(url: str, technician: Actor, pharmacist: Actor) -> list[tuple[str, float]]:
+    """One workstation: take the next fill either person may work on, move it one step (at the
+    Fill step: open it, accept its bottle, complete it).
 
-    Returns how long each transition took, from the first claim attempt (one person's states
-    may have nothing waiting) to the commit of the move.
+    Returns each step's kind and how long it took, from the first claim attempt (one person's
+    states may have nothing waiting) to the commit of its last transaction.
     """
     engine = create_database_engine(url)
-    workflow = WorkflowService(Database(engine, describe_database(engine.url)))
-    durations: list[float] = []
+    database = Database(engine, describe_database(engine.url))
+    workflow, verification = WorkflowService(database), VerificationService(database)
+    durations: list[tuple[str, float]] = []
     turns = [(pharmacist, PHARMACIST_STATES), (technician, TECHNICIAN_STATES)]
     try:
         while True:
@@ -157,10 +192,24 @@ def work(url: str, technician: Actor, pharmacist: Actor) -> list[float]:
                     return durations
                 time.sleep(0.005)  # another workstation holds what is left
                 continue
-            workflow.advance(
-                actor, row.fill_id, to_state=NEXT[row.state], expected_version=row.version
-            )
-            durations.append(time.perf_counter() - started)
+            if row.state is FillState.FILL:
+                view = verification.open_fill(actor, row.fill_id)
+                accepted = verification.accept_bottle(
+                    actor,
+                    row.fill_id,
+                    text=BOTTLE_UPC,
+                    manual=False,
+                    quantity=QUANTITY,
+                    expected_version=view.version,
+                    lot_number=SHELF_LOT,
+                )
+                verification.complete(actor, row.fill_id, expected_version=accepted.fill_version)
+                durations.append((VERIFY, time.perf_counter() - started))
+            else:
+                workflow.advance(
+                    actor, row.fill_id, to_state=NEXT[row.state], expected_version=row.version
+                )
+                durations.append((ADVANCE, time.perf_counter() - started))
             turns.reverse()
     finally:
         engine.dispose()
@@ -180,15 +229,23 @@ def main() -> None:
         started = time.perf_counter()
         timed = pool.starmap(work, [(args.database_url, tech, pharm) for tech, pharm in pairs])
         elapsed = time.perf_counter() - started
-    durations = sorted(duration for worker in timed for duration in worker)
-    total = len(durations)
+    steps = [step for worker in timed for step in worker]
+    busy = sum(duration for _, duration in steps)
     print(
-        f"{total} transitions (each: claim + advance + audit + change notice, committed) by "
-        f"{args.workers} processes in {elapsed:.1f} s: {total / elapsed:.0f} transitions/s "
-        "(target >= 200); per transition "
-        f"p50 {_percentile(durations, 50) * 1000:.1f} ms, "
-        f"p95 {_percentile(durations, 95) * 1000:.1f} ms"
+        f"{len(steps)} steps by {args.workers} processes in {elapsed:.1f} s "
+        f"({len(steps) / elapsed:.0f} steps/s)"
     )
+    for kind, what, target in (
+        (ADVANCE, "claim + advance + audit + change notice, committed", " (target >= 200)"),
+        (VERIFY, "claim + open + accept one bottle + complete, committed", ""),
+    ):
+        durations = sorted(duration for step, duration in steps if step == kind)
+        share = elapsed * sum(durations) / busy  # this kind's part of the wall time
+        print(
+            f"  {kind}: {len(durations)} ({what}): {len(durations) / share:.0f}/s{target}; "
+            f"each p50 {_percentile(durations, 50) * 1000:.1f} ms, "
+            f"p95 {_percentile(durations, 95) * 1000:.1f} ms"
+        )
 
 
 def _percentile(ordered: list[float], percent: int) -> float:

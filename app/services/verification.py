@@ -33,11 +33,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.util import identity_key
 
-from app.db.base import utc_now
 from app.db.models import (
     ControlledSubstanceEntry,
     DrugPackage,
@@ -63,6 +62,7 @@ from app.domain.verdicts import (
 )
 from app.errors import NotFound, RxBenchError, StaleRecord, ValidationFailed
 from app.services.changes import publish
+from app.services.dispensing import accepted_total, controlled_balance, void_accepted_bottle
 from app.services.fills import FillRow
 from app.services.house_settings import (
     CiiCountMode,
@@ -464,15 +464,6 @@ def _accepted_bottles(session: Session, fill_id: int) -> list[tuple[FillBottle, 
     return [(bottle, product_ndc) for bottle, product_ndc in rows]
 
 
-def _accepted_total(session: Session, fill_id: int) -> Decimal:
-    total = session.scalar(
-        select(func.coalesce(func.sum(FillBottle.quantity), 0)).where(
-            FillBottle.fill_id == fill_id, FillBottle.voided_at.is_(None)
-        )
-    )
-    return Decimal(total or 0)
-
-
 def _serial_in_use(session: Session, package_id: int, serial: str) -> str | None:
     """The Rx-fill that already holds a bottle with this serial, if any (voided ones free it)."""
     row = session.execute(
@@ -566,8 +557,7 @@ def _assess(
     """Judge a scan for the fill: the verdict first, then the bench's own rules in order."""
     expected = packages_by_id(session, {fill.prescribed_package_id})[fill.prescribed_package_id]
     scan = resolved.scan
-    accepted_total = _accepted_total(session, fill.id)
-    remaining = fill.quantity - accepted_total
+    remaining = fill.quantity - accepted_total(session, fill.id)
     if scan is not None and scan.kind is ScanKind.RX_LABEL:
         if not _is_own_label(fill, scan):
             raise _rx_label_refusal(session, fill, scan)
@@ -937,31 +927,6 @@ def _dispensed_package(bottles: Sequence[FillBottle], prescribed_package_id: int
     )
 
 
-def _controlled_balance(session: Session, package_id: int) -> Decimal:
-    """The package's running controlled-substance balance: the log's last line, or, before its
-    first line, the stock on hand (the perpetual log starts from what is on the shelf)."""
-    session.execute(
-        select(StockLot.id)
-        .where(StockLot.package_id == package_id)
-        .order_by(StockLot.id)
-        .with_for_update()
-    ).all()
-    last = session.scalar(
-        select(ControlledSubstanceEntry.balance_after)
-        .where(ControlledSubstanceEntry.package_id == package_id)
-        .order_by(ControlledSubstanceEntry.id.desc())
-        .limit(1)
-    )
-    if last is not None:
-        return Decimal(last)
-    on_hand = session.scalar(
-        select(func.coalesce(func.sum(StockLot.on_hand), 0)).where(
-            StockLot.package_id == package_id
-        )
-    )
-    return Decimal(on_hand or 0)
-
-
 def _require_override(
     judgement: ScanJudgement, override: Actor | None, override_reason: str
 ) -> None:
@@ -1247,7 +1212,7 @@ class VerificationService:
         assert scan is not None and scanned is not None and judgement.verdict is not None
         schedule = _schedule(assessment.expected.facts.dea_schedule, scanned.facts.dea_schedule)
         balance_before = (
-            _controlled_balance(session, scanned.package_id) if schedule is not None else None
+            controlled_balance(session, scanned.package_id) if schedule is not None else None
         )
         lot = assessment.lot
         if lot is None:
@@ -1384,61 +1349,15 @@ class VerificationService:
                 )
             if bottle.voided_at is not None:
                 raise ValidationFailed("This bottle is already voided.", bottle=bottle_id)
-            assert bottle.movement_id is not None and bottle.lot_id is not None  # accepted
-            dispensed = session.get(StockMovement, bottle.movement_id)
-            lot = session.get(StockLot, bottle.lot_id, with_for_update=True)
-            assert dispensed is not None and lot is not None  # foreign keys
-            reversal = StockMovement(
-                lot_id=lot.id,
-                kind="reversal",
-                quantity=-dispensed.quantity,
-                fill_id=fill.id,
-                reverses_id=dispensed.id,
+            reversal = void_accepted_bottle(
+                uow,
+                bottle,
                 reason=reason.strip(),
-                user_id=actor.user_id,
-                workstation=actor.workstation,
+                log_note=f"voided bottle {bottle.id}: {reason.strip()}",
             )
-            session.add(reversal)
-            logged = session.scalars(
-                select(ControlledSubstanceEntry).where(
-                    ControlledSubstanceEntry.movement_id == dispensed.id
-                )
-            ).first()
-            entry: ControlledSubstanceEntry | None = None
-            if logged is not None:
-                before = _controlled_balance(session, logged.package_id)
-                session.flush()
-                entry = ControlledSubstanceEntry(
-                    package_id=logged.package_id,
-                    lot_id=lot.id,
-                    schedule=logged.schedule,
-                    kind="reversal",
-                    quantity=-logged.quantity,
-                    balance_after=before - logged.quantity,
-                    fill_id=fill.id,
-                    movement_id=reversal.id,
-                    user_id=actor.user_id,
-                    note=f"voided bottle {bottle.id}: {reason.strip()}",
-                )
-                session.add(entry)
-            lot.on_hand -= dispensed.quantity
-            bottle.voided_at = utc_now()
-            bottle.voided_reason = reason.strip()
-            session.flush()
             bottles = [each for each, _ in _accepted_bottles(session, fill.id)]
             package_id = _dispensed_package(bottles, fill.prescribed_package_id)
             version = _bump_fill(session, fill, dispensed_package_id=package_id)
-            uow.audit(
-                "fill.bottle_voided",
-                bottle,
-                fill_id=fill.id,
-                reason=reason.strip(),
-                reversal_movement_id=reversal.id,
-                reverses_movement_id=dispensed.id,
-                controlled_entry_id=entry.id if entry is not None else None,
-                quantity=str(bottle.quantity),
-                lot_id=lot.id,
-            )
             publish(session, topic=TOPIC, entity_id=str(fill.id), workstation=actor.workstation)
             total = sum((each.quantity for each in bottles), Decimal(0))
             return BottleVoided(
@@ -1446,7 +1365,7 @@ class VerificationService:
                 accepted_total=total,
                 remaining=fill.quantity - total,
                 fill_version=version,
-                reversal_movement_id=reversal.id,
+                reversal_movement_id=reversal.movement.id,
             )
 
     def complete(self, actor: Actor, fill_id: int, *, expected_version: int) -> FillRow:
@@ -1458,7 +1377,7 @@ class VerificationService:
             _refuse_unless_at_fill_step(context)
             _refuse_unless_open_by(session, context, actor)
             _refuse_stale(context, expected_version)
-            total = _accepted_total(session, fill_id)
+            total = accepted_total(session, fill_id)
             if total != context.quantity:
                 raise VerificationIncomplete(
                     f"The bottles scanned give {_shown(total)} {context.unit} of the "

@@ -7,6 +7,11 @@ so two workstations can never both hold a fill. Every move checks the state mach
 the fill, its FillTransition history row, the audit event, the pharmacist work list and a
 change note for the other workstations. A move hands the fill on: it is no longer held.
 
+One edge is not `advance`'s to take: Fill → final verification belongs to the Verify panel
+(VerificationService.complete, through `move_fill`), and every move along it is refused unless
+the fill's accepted bottles give its whole quantity. Returning a fill to stock voids its
+accepted bottles and reverses their dispensing, controlled-substance log included.
+
 Taking and moving run on every workstation all day, so they read and write the fill's workflow
 columns with prepared Core statements rather than loading the ORM `Fill`: the ORM does not see
 those writes, so each one names its audit event explicitly (`uow.audit(entity_type="fills")`).
@@ -27,9 +32,9 @@ from sqlalchemy.sql.dml import Update
 from app.db.base import utc_now
 from app.db.models import (
     Fill,
+    FillBottle,
     FillTransition,
     Prescription,
-    StockLot,
     StockMovement,
     User,
 )
@@ -38,6 +43,7 @@ from app.domain.roles import Role
 from app.domain.workflow import check_transition
 from app.errors import NotFound, RxBenchError, StaleRecord, ValidationFailed
 from app.services.changes import Change, publish, publish_all
+from app.services.dispensing import accepted_total, reverse_dispensing, void_accepted_bottle
 from app.services.fills import (
     FillRow,
     fill_row,
@@ -78,6 +84,19 @@ class FillHeldByAnother(RxBenchError):
 
 class RefillNotAllowed(ValidationFailed):
     code = "refill-not-allowed"
+
+
+VERIFICATION_REQUIRED_MESSAGE = (
+    "Scan the stock bottles in the Verify panel: a fill goes to the pharmacist only after every "
+    "bottle is verified."
+)
+
+
+class VerificationRequired(ValidationFailed):
+    """Fill → final verification is taken only by VerificationService.complete, once the
+    accepted bottles give the fill's quantity; `facts` say how much was accepted, when known."""
+
+    code = "verification-required"
 
 
 @dataclass(frozen=True)
@@ -275,42 +294,64 @@ def reverse_claim(uow: UnitOfWork, fill_id: int) -> None:
     """
 
 
-def _reverse_dispensing(uow: UnitOfWork, fill_id: int, reason: str) -> None:
-    """Put the fill's dispensed stock back with reversing movements (never deletions)."""
+def _reverse_dispensing(uow: UnitOfWork, fill: LockedFill, row: FillRow, reason: str) -> None:
+    """Put the fill's dispensed stock back, each dispensing by a reversing movement (never a
+    deletion) with its controlled-substance log line reversed: an accepted bottle is voided with
+    the return's reason, as at the bench; a dispensing without a bottle is reversed alone."""
+    session = uow.session
     reversed_ids = select(StockMovement.reverses_id).where(
-        StockMovement.fill_id == fill_id, StockMovement.reverses_id.is_not(None)
+        StockMovement.fill_id == fill.id, StockMovement.reverses_id.is_not(None)
     )
-    dispensed = uow.session.scalars(
+    dispensed = session.scalars(
         select(StockMovement)
         .where(
-            StockMovement.fill_id == fill_id,
+            StockMovement.fill_id == fill.id,
             StockMovement.kind == "dispensed",
             StockMovement.id.not_in(reversed_ids),
         )
         .order_by(StockMovement.id)
     ).all()
-    for movement in dispensed:
-        lot = uow.session.get(StockLot, movement.lot_id, with_for_update=True)
-        assert lot is not None  # a foreign key guarantees it
-        reversal = StockMovement(
-            lot_id=lot.id,
-            kind="reversal",
-            quantity=-movement.quantity,
-            fill_id=fill_id,
-            reverses_id=movement.id,
-            reason=reason,
-            user_id=uow.actor.user_id,
-            workstation=uow.actor.workstation,
+    bottles = {
+        bottle.movement_id: bottle
+        for bottle in session.scalars(
+            select(FillBottle)
+            .where(FillBottle.fill_id == fill.id, FillBottle.voided_at.is_(None))
+            .order_by(FillBottle.id)
+            .with_for_update()
         )
-        lot.on_hand -= movement.quantity
-        uow.session.add(reversal)
+    }
+    log_note = f"Rx {row.rx_number}-{row.fill_number} returned to stock: {reason}"
+    for movement in dispensed:
+        bottle = bottles.get(movement.id)
+        if bottle is not None:
+            void_accepted_bottle(
+                uow, bottle, reason=reason, log_note=log_note, step="return_to_stock"
+            )
+            continue
+        reversal = reverse_dispensing(uow, movement, reason=reason, log_note=log_note)
         uow.audit(
             "stock.reversed",
-            reversal,
-            fill_id=fill_id,
-            lot=lot.lot_number,
-            quantity=str(reversal.quantity),
+            reversal.movement,
+            fill_id=fill.id,
+            lot_id=movement.lot_id,
+            quantity=str(reversal.movement.quantity),
             reverses=movement.id,
+            controlled_entry_id=(
+                reversal.controlled_entry.id if reversal.controlled_entry is not None else None
+            ),
+        )
+
+
+def _refuse_unless_verified(session: Session, fill: LockedFill, row: FillRow) -> None:
+    """A fill reaches the pharmacist's final verification only when the accepted bottles give
+    its whole quantity: each was judged against the prescription as it was scanned."""
+    accepted = accepted_total(session, fill.id)
+    if accepted != row.quantity:
+        raise VerificationRequired(
+            VERIFICATION_REQUIRED_MESSAGE,
+            fill_id=fill.id,
+            accepted=str(accepted),
+            quantity=str(row.quantity),
         )
 
 
@@ -337,6 +378,8 @@ def _move(
     edge = check_transition(
         source, target, roles=uow.actor.roles, reason=reason, held_from=fill.resume_state
     )
+    if source is FillState.FILL and target is FillState.FINAL_VERIFICATION:
+        _refuse_unless_verified(uow.session, fill, row)
     if (
         source is FillState.DATA_REVIEW
         and target in _LEAVING_REVIEW_FORWARD
@@ -408,7 +451,7 @@ def _move(
         assert loaded is not None  # locked above
         screen_fill(uow, loaded)
     if target is FillState.RETURNED_TO_STOCK:
-        _reverse_dispensing(uow, fill.id, reason)
+        _reverse_dispensing(uow, fill, row, reason)
         reverse_claim(uow, fill.id)
     changes = [Change(TOPIC, entity_id)]
     if worklist_changed:
@@ -491,6 +534,10 @@ class WorkflowService:
                     state=fill.state.value,
                 )
             _refuse_if_held_by_another(uow.session, fill, actor)
+            if fill.state is FillState.FILL and to_state is FillState.FINAL_VERIFICATION:
+                # The Verify panel's step (VerificationService.complete): it checks that the
+                # person completing holds the fill they scanned, besides the bottles' total.
+                raise VerificationRequired(VERIFICATION_REQUIRED_MESSAGE, fill_id=fill_id)
             return _move(uow, fill, row, to_state, reason)
 
     def resume(self, actor: Actor, fill_id: int, *, expected_version: int) -> FillRow:

@@ -22,9 +22,12 @@ from sqlalchemy import select
 
 from app.bootstrap import Services, build_services
 from app.config import load_settings
-from app.db.models import DrugPackage, Patient, PatientAllergy, Prescriber
+from app.db.models import DrugPackage, Patient, PatientAllergy, Prescriber, StockLot
+from app.domain.barcodes import upc_a_for
 from app.domain.fill_states import FillState
+from app.domain.ndc import parse_ndc
 from app.services.prescriptions import PrescriptionDraft, ScannedImage
+from app.services.unit_of_work import Actor
 from ui.context import UiContext
 from ui.main_window import MainWindow
 from ui.session import SessionController
@@ -108,18 +111,53 @@ def enter_amoxicillin(services: Services) -> None:
 
 
 def send_demo_fills_to_the_pharmacist(services: Services) -> None:
-    """The demo's fills were written directly; move a few through the service like a bench."""
+    """The demo's fills were written directly; move a few through the services like a bench:
+    two submitted for data review, one verified at the fill station."""
     technician = services.auth.login("tech", "tech-demo-1")
     rows = services.fills.queue(technician)
-    moves = [(FillState.DATA_ENTRY, FillState.DATA_REVIEW)] * 2 + [
-        (FillState.FILL, FillState.FINAL_VERIFICATION)
-    ]
-    for source, target in moves:
-        row = next(r for r in rows if r.state is source and r.held_by is None)
+    for _ in range(2):
+        row = next(r for r in rows if r.state is FillState.DATA_ENTRY and r.held_by is None)
         rows.remove(row)
         services.workflow.advance(
-            technician, row.fill_id, to_state=target, expected_version=row.version
+            technician, row.fill_id, to_state=FillState.DATA_REVIEW, expected_version=row.version
         )
+    row = next(
+        r
+        for r in rows
+        if r.state is FillState.FILL and r.held_by is None and r.dea_schedule is None
+    )
+    verify_at_the_fill_station(services, technician, row.fill_id)
+
+
+def verify_at_the_fill_station(services: Services, technician: Actor, fill_id: int) -> None:
+    """Scan the fill's stock bottles as the Verify panel does (the package's UPC, the lot typed
+    from the shelf's package), accept each and complete: the fill goes to the pharmacist."""
+    verification = services.verification
+    view = verification.open_fill(technician, fill_id)
+    with services.database.reading() as session:
+        lot_number = session.scalars(
+            select(StockLot.lot_number)
+            .join(DrugPackage, StockLot.package_id == DrugPackage.id)
+            .where(DrugPackage.ndc == view.ndc, StockLot.status == "available")
+            .order_by(StockLot.expiry.desc())
+        ).first()
+    assert lot_number is not None  # the demo keeps a main lot of every prescribed package
+    upc = upc_a_for(parse_ndc(view.ndc))
+    version, remaining = view.version, view.remaining
+    while remaining > 0:
+        judgement = verification.judge(technician, fill_id, text=upc, lot_number=lot_number)
+        assert judgement.suggested_quantity is not None, judgement.message
+        accepted = verification.accept_bottle(
+            technician,
+            fill_id,
+            text=upc,
+            manual=False,
+            quantity=judgement.suggested_quantity,
+            expected_version=version,
+            lot_number=lot_number,
+        )
+        version, remaining = accepted.fill_version, accepted.remaining
+    verification.complete(technician, fill_id, expected_version=version)
 
 
 def main(database_url: str) -> int:

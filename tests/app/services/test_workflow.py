@@ -15,7 +15,9 @@ from app.db.models import (
     AuditEvent,
     ChangeEvent,
     ClinicalFinding,
+    ControlledSubstanceEntry,
     Fill,
+    FillBottle,
     FillTransition,
     Prescription,
     StockLot,
@@ -33,7 +35,12 @@ from app.domain.workflow import (
 )
 from app.errors import PermissionDenied, StaleRecord
 from app.services.unit_of_work import Actor
-from app.services.workflow import FillHeldByAnother, RefillNotAllowed
+from app.services.workflow import (
+    FillHeldByAnother,
+    RefillNotAllowed,
+    VerificationRequired,
+    move_fill,
+)
 from tests.app.services.pharmacy_data import (
     SEEDED,
     add_dispensed_stock,
@@ -41,7 +48,17 @@ from tests.app.services.pharmacy_data import (
     add_fill,
     add_patient,
     add_prescription,
+    package_of,
     simple_fill,
+)
+from tests.app.services.verification_data import (
+    LISINOPRIL,
+    OXYCODONE,
+    SHELF_LOT,
+    catalogue_fill,
+    package_upc,
+    receive_lot,
+    verify_fill,
 )
 
 
@@ -88,20 +105,30 @@ def _actor_for(edge: Transition, technician: Actor, pharmacist: Actor) -> Actor:
     return pharmacist if edge.pharmacist_only else technician
 
 
+def _is_verification(edge: Transition) -> bool:
+    return (edge.source, edge.target) == (FillState.FILL, FillState.FINAL_VERIFICATION)
+
+
 @pytest.mark.parametrize("edge", TRANSITIONS, ids=lambda e: f"{e.source}->{e.target}")
 def test_every_edge_of_the_state_machine_through_the_service(
     services: Services, admin: Actor, technician: Actor, pharmacist: Actor, edge: Transition
 ) -> None:
     held_from = edge.target if edge.action == "resume" else None
-    fill_id = simple_fill(services, admin, edge.source, resume_state=held_from)
     reason = "patient asked" if edge.reason_required else ""
     actor = _actor_for(edge, technician, pharmacist)
+    if _is_verification(edge):
+        # Only the Verify panel takes this edge (the refusal through advance is tested below).
+        fill_id = catalogue_fill(services, admin, edge.source)
+        row = verify_fill(services, actor, fill_id)
+        version = 4  # opened, one bottle accepted, completed
+    else:
+        fill_id = simple_fill(services, admin, edge.source, resume_state=held_from)
+        row = services.workflow.advance(
+            actor, fill_id, to_state=edge.target, expected_version=1, reason=reason
+        )
+        version = 2
 
-    row = services.workflow.advance(
-        actor, fill_id, to_state=edge.target, expected_version=1, reason=reason
-    )
-
-    assert (row.state, row.version, row.held_by) == (edge.target, 2, None)
+    assert (row.state, row.version, row.held_by) == (edge.target, version, None)
     [transition] = _transitions(services, fill_id)
     assert (transition.from_state, transition.to_state, transition.reason) == (
         edge.source.value,
@@ -120,10 +147,92 @@ def test_every_edge_of_the_state_machine_through_the_service(
     assert topics == {"fills"}
 
 
+def test_advance_never_moves_a_fill_to_final_verification_even_with_every_bottle_scanned(
+    services: Services, admin: Actor, technician: Actor, pharmacist: Actor
+) -> None:
+    unscanned = simple_fill(services, admin, FillState.FILL)
+    scanned = catalogue_fill(services, admin, FillState.FILL)
+    package_id = package_of(services, LISINOPRIL)
+    receive_lot(services, admin, package_id)
+    view = services.verification.open_fill(technician, scanned)
+    accepted = services.verification.accept_bottle(
+        technician,
+        scanned,
+        text=package_upc(services, package_id),
+        manual=False,
+        quantity=view.quantity,
+        expected_version=view.version,
+        lot_number=SHELF_LOT,
+    )
+    assert accepted.complete
+
+    attempts = (
+        (unscanned, 1, (technician, pharmacist)),
+        (scanned, accepted.fill_version, (technician,)),  # the one holding it
+    )
+    for fill_id, version, actors in attempts:
+        for actor in actors:
+            with pytest.raises(VerificationRequired) as refused:
+                services.workflow.advance(
+                    actor, fill_id, to_state=FillState.FINAL_VERIFICATION, expected_version=version
+                )
+            assert refused.value.message == (
+                "Scan the stock bottles in the Verify panel: a fill goes to the pharmacist only "
+                "after every bottle is verified."
+            )
+            assert refused.value.code == "verification-required"
+        assert (_fill(services, fill_id).state, _fill(services, fill_id).version) == (
+            "fill",
+            version,
+        )
+        assert _transitions(services, fill_id) == []
+        assert _events(services, "fill.advanced", fill_id) == []
+    row = services.verification.complete(
+        technician, scanned, expected_version=accepted.fill_version
+    )
+    assert row.state is FillState.FINAL_VERIFICATION
+
+
+def test_no_move_reaches_final_verification_before_the_bottles_give_the_whole_quantity(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    """move_fill, the path every service shares, keeps the rule for any caller."""
+    fill_id = catalogue_fill(services, admin, FillState.FILL)
+    package_id = package_of(services, LISINOPRIL)
+    receive_lot(services, admin, package_id)
+    view = services.verification.open_fill(technician, fill_id)
+    services.verification.accept_bottle(
+        technician,
+        fill_id,
+        text=package_upc(services, package_id),
+        manual=False,
+        quantity=Decimal(20),
+        expected_version=view.version,
+        lot_number=SHELF_LOT,
+    )
+
+    with (
+        pytest.raises(VerificationRequired) as refused,
+        services.database.unit_of_work(technician) as uow,
+    ):
+        fill = uow.session.get(Fill, fill_id)
+        assert fill is not None
+        move_fill(uow, fill, FillState.FINAL_VERIFICATION, "")
+
+    facts = refused.value.facts
+    assert (facts["fill_id"], Decimal(facts["accepted"]), Decimal(facts["quantity"])) == (
+        fill_id,
+        20,
+        30,
+    )
+    assert _fill(services, fill_id).state == FillState.FILL.value
+    assert _transitions(services, fill_id) == []
+
+
 def test_a_fill_walks_from_intake_to_ready_with_one_event_per_step(
     services: Services, admin: Actor, technician: Actor, pharmacist: Actor
 ) -> None:
-    fill_id = simple_fill(services, admin)
+    fill_id = catalogue_fill(services, admin, FillState.INTAKE)
     steps = [
         (technician, FillState.DATA_ENTRY),
         (technician, FillState.DATA_REVIEW),
@@ -134,8 +243,14 @@ def test_a_fill_walks_from_intake_to_ready_with_one_event_per_step(
     ]
     version = 1
     for actor, target in steps:
-        row = services.workflow.advance(actor, fill_id, to_state=target, expected_version=version)
-        assert row.version == version + 1
+        if target is FillState.FINAL_VERIFICATION:
+            row = verify_fill(services, actor, fill_id)
+            assert row.version == version + 3  # opened, one bottle accepted, completed
+        else:
+            row = services.workflow.advance(
+                actor, fill_id, to_state=target, expected_version=version
+            )
+            assert row.version == version + 1
         version = row.version
     assert _fill(services, fill_id).state == FillState.READY.value
     assert [t.to_state for t in _transitions(services, fill_id)] == [s.value for _, s in steps]
@@ -296,19 +411,21 @@ def test_take_next_hands_out_the_oldest_unheld_fill_in_the_states_asked(
 def test_work_list_items_open_at_review_and_verification_and_close_after(
     services: Services, admin: Actor, technician: Actor, pharmacist: Actor
 ) -> None:
-    fill_id = simple_fill(services, admin, FillState.DATA_ENTRY)
+    fill_id = catalogue_fill(services, admin, FillState.DATA_ENTRY)
     services.workflow.advance(
         technician, fill_id, to_state=FillState.DATA_REVIEW, expected_version=1
     )
     assert _open_items(services, fill_id) == ["data_review"]
     services.workflow.advance(pharmacist, fill_id, to_state=FillState.FILL, expected_version=2)
     assert _open_items(services, fill_id) == []
-    services.workflow.advance(
-        technician, fill_id, to_state=FillState.FINAL_VERIFICATION, expected_version=3
-    )
+    verified = verify_fill(services, technician, fill_id)
     assert _open_items(services, fill_id) == ["final_verification"]
     services.workflow.advance(
-        pharmacist, fill_id, to_state=FillState.FILL, expected_version=4, reason="wrong NDC"
+        pharmacist,
+        fill_id,
+        to_state=FillState.FILL,
+        expected_version=verified.version,
+        reason="wrong NDC",
     )
     assert _open_items(services, fill_id) == []
     assert len(_events(services, "worklist.closed")) == 2
@@ -507,6 +624,55 @@ def test_return_to_stock_reverses_the_dispensed_movement_and_restores_on_hand(
     )
     assert reversal.reason == "not picked up in 14 days" and total == 0
     assert len(_events(services, "stock.reversed")) == 1
+
+
+def test_return_to_stock_voids_the_verified_bottles_and_reverses_the_controlled_log(
+    services: Services, admin: Actor, technician: Actor, pharmacist: Actor
+) -> None:
+    fill_id = catalogue_fill(services, admin, FillState.FILL, product_ndc=OXYCODONE)  # C-II
+    verified = verify_fill(services, technician, fill_id)
+    ready = services.workflow.advance(
+        pharmacist, fill_id, to_state=FillState.READY, expected_version=verified.version
+    )
+    reason = "not picked up in 14 days"
+
+    row = services.workflow.return_to_stock(
+        technician, fill_id, expected_version=ready.version, reason=reason
+    )
+
+    assert row.state is FillState.RETURNED_TO_STOCK
+    with services.database.reading() as session:
+        [bottle] = session.scalars(select(FillBottle).where(FillBottle.fill_id == fill_id)).all()
+        dispensed, reversal = session.scalars(
+            select(StockMovement).where(StockMovement.fill_id == fill_id).order_by(StockMovement.id)
+        ).all()
+        log = session.scalars(
+            select(ControlledSubstanceEntry)
+            .where(ControlledSubstanceEntry.fill_id == fill_id)
+            .order_by(ControlledSubstanceEntry.id)
+        ).all()
+        lot = session.get(StockLot, dispensed.lot_id)
+    assert bottle.voided_at is not None and bottle.voided_reason == reason
+    assert bottle.movement_id == dispensed.id and dispensed.kind == "dispensed"
+    assert (reversal.kind, reversal.reverses_id, reversal.quantity, reversal.reason) == (
+        "reversal",
+        dispensed.id,
+        Decimal(30),
+        reason,
+    )
+    assert lot is not None and lot.on_hand == Decimal(1000)
+    assert [(line.kind, line.quantity, line.balance_after, line.schedule) for line in log] == [
+        ("dispensed", Decimal(-30), Decimal(970), "CII"),
+        ("reversal", Decimal(30), Decimal(1000), "CII"),
+    ]
+    assert log[1].movement_id == reversal.id
+    assert log[1].note.endswith(f"returned to stock: {reason}")
+    [event] = _events(services, "fill.bottle_voided")
+    assert event.entity_id == str(bottle.id)
+    assert (event.summary["step"], event.summary["reason"]) == ("return_to_stock", reason)
+    assert event.summary["reversal_movement_id"] == reversal.id
+    assert event.summary["controlled_entry_id"] == log[1].id
+    assert _events(services, "stock.reversed") == []
 
 
 def test_return_to_stock_needs_a_ready_fill(

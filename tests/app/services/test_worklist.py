@@ -12,17 +12,16 @@ from app.errors import PermissionDenied
 from app.services.unit_of_work import Actor
 from app.services.worklist import close_items, kind_label, open_item
 from tests.app.services.pharmacy_data import simple_fill
+from tests.app.services.verification_data import catalogue_fill, verify_fill
 
 
 def test_fills_waiting_on_a_pharmacist_are_listed_oldest_first_with_a_summary(
     services: Services, admin: Actor, technician: Actor, pharmacist: Actor
 ) -> None:
     first = simple_fill(services, admin, FillState.DATA_ENTRY)
-    second = simple_fill(services, admin, FillState.FILL)
+    second = catalogue_fill(services, admin, FillState.FILL)
     services.workflow.advance(technician, first, to_state=FillState.DATA_REVIEW, expected_version=1)
-    services.workflow.advance(
-        technician, second, to_state=FillState.FINAL_VERIFICATION, expected_version=1
-    )
+    verify_fill(services, technician, second)
 
     items = services.worklist.items(pharmacist)
 

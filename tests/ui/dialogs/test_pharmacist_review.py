@@ -13,6 +13,7 @@ from app.services.fills import FillRow
 from app.services.prescriptions import ScannedImage
 from app.services.screening import SCREENING_DISCLAIMER
 from app.services.unit_of_work import Actor
+from tests.app.services.verification_data import verify_fill
 from tests.ui.workflow_data import AMOXICILLIN_50, Intake, answer_reason, set_up_intake, tiny_png
 from ui.dialogs.pharmacist_review import (
     NO_IMAGE_TEXT,
@@ -188,13 +189,7 @@ def test_final_verification_refuses_a_technician_and_approves_for_a_pharmacist(
     row = services.workflow.advance(
         pharmacist, row.fill_id, to_state=FillState.FILL, expected_version=row.version
     )
-    # Stand-in for the Verification issue's bottle scans: the move made directly.
-    row = services.workflow.advance(
-        technician,
-        row.fill_id,
-        to_state=FillState.FINAL_VERIFICATION,
-        expected_version=row.version,
-    )
+    row = verify_fill(services, technician, row.fill_id)
     cosigners: list[str] = []
 
     def cosign(purpose: str) -> Actor | None:

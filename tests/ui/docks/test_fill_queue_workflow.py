@@ -15,6 +15,7 @@ from app.domain.fill_states import FillState
 from app.services.fills import FillRow
 from app.services.screening import SCREENING_DISCLAIMER
 from app.services.unit_of_work import Actor
+from tests.app.services.verification_data import verify_fill
 from tests.ui.test_main_window import LOAD_TIMEOUT_MS, CosigningSession, open_window
 from tests.ui.workflow_data import Intake, answer_message_box, answer_reason, set_up_intake
 from ui.context import UiContext
@@ -123,11 +124,9 @@ def test_walk_a_fill_to_ready_for_pickup(
         lambda: window.verify.hasFocus() or window.verify.isAncestorOf(window.focusWidget())
     )
 
-    # Stand-in for the Verification issue (bottles scanned at the fill station): the
-    # technician's move to final verification is made through WorkflowService directly.
-    services.workflow.advance(
-        technician, fill_id, to_state=FillState.FINAL_VERIFICATION, expected_version=row.version
-    )
+    # The bottles scanned, accepted and completed through the Verify panel's service (the
+    # dock's own keys are tested in tests/ui/docks/test_verify.py).
+    verify_fill(services, technician, fill_id)
     qtbot.waitUntil(
         lambda: state_in_queue(window, fill_id) is FillState.FINAL_VERIFICATION, timeout=3000
     )

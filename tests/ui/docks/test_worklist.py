@@ -9,6 +9,7 @@ from app.bootstrap import Services
 from app.domain.fill_states import FillState
 from app.services.unit_of_work import Actor
 from app.services.worklist import CLINICAL_FINDING, DATA_REVIEW
+from tests.app.services.verification_data import verify_fill
 from tests.ui.docks.test_fill_queue_workflow import opened_dialog
 from tests.ui.test_main_window import CosigningSession, open_window
 from tests.ui.workflow_data import AMOXICILLIN_50, Intake, set_up_intake
@@ -127,9 +128,7 @@ def test_enter_on_a_final_verification_item_opens_the_verification(
     row = services.workflow.advance(
         pharmacist, row.fill_id, to_state=FillState.FILL, expected_version=row.version
     )
-    services.workflow.advance(
-        technician, row.fill_id, to_state=FillState.FINAL_VERIFICATION, expected_version=row.version
-    )
+    verify_fill(services, technician, row.fill_id)
     window = open_window(qtbot, ui_context, session, pharmacist)
     item = window.worklist.model.rows[0]
     assert item.kind == "final_verification"
