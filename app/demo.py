@@ -22,6 +22,7 @@ from app.db.models import (
     DrugPackage,
     DrugProduct,
     Fill,
+    FillBottle,
     InsuranceCoverage,
     Patient,
     PatientAllergy,
@@ -34,11 +35,15 @@ from app.db.models import (
     User,
     UserRole,
 )
+from app.domain.barcodes import ScanKind, upc_a_for
 from app.domain.fill_states import FillState
 from app.domain.identifiers import dea_check_digit, npi_check_digit
+from app.domain.ndc import parse_ndc
 from app.domain.roles import Role
+from app.domain.verdicts import Verdict
 from app.errors import ValidationFailed
 from app.services.catalogue import CatalogueService, ImportReport
+from app.services.identify import packages_by_id
 from app.services.passwords import SecretHasher
 from app.services.screening import screen_fill
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
@@ -259,6 +264,9 @@ _PICKED = frozenset(
         FillState.RETURNED_TO_STOCK,
     }
 )
+# States past the Fill step: the stock bottle was scanned, accepted and taken from the shelf.
+_VERIFIED = _PICKED - {FillState.FILL}
+RETURN_REASON = "Not picked up within the will-call days (demo pharmacy)"
 
 
 @dataclass(frozen=True)
@@ -726,7 +734,7 @@ def _add_fill(
         )
         if state is FillState.DATA_REVIEW:
             screen_fill(uow, fill, now=changed_at)
-    if state in (FillState.SOLD, FillState.RETURNED_TO_STOCK):
+    if state in _VERIFIED:
         dispensed = _movement(
             uow,
             lot,
@@ -736,6 +744,7 @@ def _add_fill(
             user_id=dispensed_by,
             fill=fill,
         )
+        bottle = _add_bottle(uow, fill, lot, dispensed)
         if state is FillState.RETURNED_TO_STOCK:
             _movement(
                 uow,
@@ -747,4 +756,32 @@ def _add_fill(
                 fill=fill,
                 reverses=dispensed,
             )
+            # As the workflow's return to stock does: the bottle is voided with the reason.
+            bottle.voided_at = changed_at
+            bottle.voided_reason = RETURN_REASON
+        uow.audit(LOADED, bottle, fill_id=fill.id, movement_id=dispensed.id)
     return fill
+
+
+def _add_bottle(uow: UnitOfWork, fill: Fill, lot: StockLot, dispensed: StockMovement) -> FillBottle:
+    """The stock bottle scanned at the Fill step by its UPC, the lot typed from the package, and
+    accepted as a match for the whole fill: the bottle the pharmacist sees at final verification."""
+    facts = packages_by_id(uow.session, {lot.package_id})[lot.package_id].facts
+    bottle = FillBottle(
+        fill_id=fill.id,
+        scanned_text=upc_a_for(parse_ndc(facts.package_ndc)),
+        kind=ScanKind.UPC.value,
+        package_id=lot.package_id,
+        lot_id=lot.id,
+        lot_number=lot.lot_number,
+        expiry=lot.expiry,
+        quantity=fill.quantity,
+        verdict=Verdict.MATCH.value,
+        verdict_message=f"Match: {facts.label}.",
+        movement_id=dispensed.id,
+        user_id=dispensed.user_id,
+        workstation=uow.actor.workstation,
+        scanned_at=dispensed.occurred_at,
+    )
+    uow.session.add(bottle)
+    return bottle

@@ -21,6 +21,7 @@ from app.db.models import (
     DrugPackage,
     DrugProduct,
     Fill,
+    FillBottle,
     InsuranceCoverage,
     Patient,
     PatientAllergy,
@@ -35,11 +36,14 @@ from app.db.models import (
 from app.demo import (
     DEMO_CATALOGUE_DIR,
     DEMO_LOGINS,
+    RETURN_REASON,
     DemoOutcome,
     load_demo,
 )
+from app.domain.barcodes import upc_a_for
 from app.domain.fill_states import FillState
 from app.domain.identifiers import validate_dea, validate_npi
+from app.domain.ndc import parse_ndc
 from app.domain.roles import Role
 from app.domain.rx_rules import dea_schedule_allowed
 from app.errors import PermissionDenied, ValidationFailed
@@ -63,6 +67,7 @@ DEMO_TABLES: tuple[type[Base], ...] = (
     StockMovement,
     Prescription,
     Fill,
+    FillBottle,
 )
 FDA_DIRECTORY_ZIP = (
     Path(__file__).resolve().parents[2].parent
@@ -261,6 +266,68 @@ def test_every_lot_balance_is_the_sum_of_its_movements(
     assert sold_fill_ids <= dispensed_fill_ids
     reversed_ids = {m.reverses_id for m in movements if m.kind == "reversal"}
     assert reversed_ids and reversed_ids <= {m.id for m in movements if m.kind == "dispensed"}
+
+
+PAST_THE_FILL_STEP = (
+    FillState.FINAL_VERIFICATION,
+    FillState.READY,
+    FillState.SOLD,
+    FillState.RETURNED_TO_STOCK,
+)
+
+
+def test_every_fill_past_the_fill_step_has_its_scanned_bottles(
+    services: Services, demo: DemoOutcome
+) -> None:
+    """What the service would have left: bottles giving the whole quantity, each a match with
+    its dispensing movement; a fill returned to stock has them voided and reversed."""
+    with services.database.reading() as session:
+        fills = session.scalars(
+            select(Fill).where(Fill.state.in_([state.value for state in PAST_THE_FILL_STEP]))
+        ).all()
+        bottles = session.scalars(select(FillBottle)).all()
+        movements = {movement.id: movement for movement in session.scalars(select(StockMovement))}
+        lots = {lot.id: lot for lot in session.scalars(select(StockLot))}
+        ndcs = {
+            package_id: ndc
+            for package_id, ndc in session.execute(select(DrugPackage.id, DrugPackage.ndc))
+        }
+        prescribed = {
+            fill_id: package_id
+            for fill_id, package_id in session.execute(
+                select(Fill.id, Prescription.package_id).join(Prescription)
+            )
+        }
+    assert {FillState(fill.state) for fill in fills} == set(PAST_THE_FILL_STEP)
+    by_fill: dict[int, list[FillBottle]] = defaultdict(list)
+    for bottle in bottles:
+        by_fill[bottle.fill_id].append(bottle)
+    assert set(by_fill) == {fill.id for fill in fills}
+    reversed_ids = {m.reverses_id for m in movements.values() if m.kind == "reversal"}
+    for fill in fills:
+        found = by_fill[fill.id]
+        assert sum(bottle.quantity for bottle in found) == fill.quantity
+        returned = fill.state == FillState.RETURNED_TO_STOCK.value
+        for bottle in found:
+            assert bottle.movement_id is not None and bottle.lot_id is not None
+            movement = movements[bottle.movement_id]
+            lot = lots[bottle.lot_id]
+            assert (movement.kind, movement.fill_id, movement.lot_id) == (
+                "dispensed",
+                fill.id,
+                lot.id,
+            )
+            assert movement.quantity == -bottle.quantity
+            assert (bottle.verdict, bottle.lot_number, bottle.expiry) == (
+                "match",
+                lot.lot_number,
+                lot.expiry,
+            )
+            assert bottle.package_id == lot.package_id == prescribed[fill.id]
+            assert bottle.scanned_text == upc_a_for(parse_ndc(ndcs[bottle.package_id]))
+            assert (bottle.voided_at is not None) == returned == (movement.id in reversed_ids)
+            if returned:
+                assert bottle.voided_reason == RETURN_REASON
 
 
 def test_stock_has_expired_short_dated_quarantined_and_recalled_lots(
