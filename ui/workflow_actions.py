@@ -52,8 +52,16 @@ STANDING_ACTIONS = {
     SEND_BACK: ("Send &back…", "Ctrl+Shift+B"),
 }
 # Approvals are made in the pharmacist's dialogs, where the prescription and findings are seen.
-_APPROVALS = frozenset(
-    {"approve_and_bill", "approve_without_billing", "approve_final_verification"}
+# Moves made in their own place rather than from the queue's menu: the pharmacist's approvals
+# in the review dialogs, and Fill → final verification in the Verify dock, which the service
+# allows only once every bottle is scanned.
+_MADE_ELSEWHERE = frozenset(
+    {
+        "approve_and_bill",
+        "approve_without_billing",
+        "approve_final_verification",
+        "submit_for_verification",
+    }
 )
 _TEXTS = {
     "start_data_entry": "Start data entry",
@@ -64,7 +72,6 @@ _TEXTS = {
     "claim_rejected": "Claim rejected",
     "rebill": "Rebill",
     "correct_data_entry": "Correct data entry",
-    "submit_for_verification": "Submit for final verification",
     "sell": "Sell",
     "return_to_stock": "Return to stock…",
 }
@@ -104,7 +111,7 @@ def fill_actions(fill: FillRow, actor: Actor) -> list[FillAction]:
         actions.append(FillAction(RESUME, STANDING_ACTIONS[RESUME][0]))
     forward = []
     for edge in allowed_transitions(fill.state, actor.roles):
-        if edge.action in _APPROVALS or edge.action == "resume":
+        if edge.action in _MADE_ELSEWHERE or edge.action == "resume":
             continue
         if edge.action in (HOLD, CANCEL):
             key = edge.action
