@@ -114,7 +114,12 @@ class MainWindow(QMainWindow):
         )
         self.label = LabelDock(pharmacy=services.pharmacy, tasks=self.tasks, actor=actor)
         self.inventory = InventoryDock(stock=services.stock, tasks=self.tasks, actor=actor)
-        self.payment = PaymentDock(fills=services.fills, tasks=self.tasks, actor=actor)
+        self.payment = PaymentDock(
+            fills=services.fills,
+            will_call_aging=services.workflow.will_call_aging,
+            tasks=self.tasks,
+            actor=actor,
+        )
         self.worklist = WorklistDock(worklist=services.worklist, tasks=self.tasks, actor=actor)
         self.docks: tuple[Dock, ...] = (
             self.fill_queue,

@@ -308,3 +308,29 @@ def test_a_stock_bottle_scanned_with_no_panel_waiting_is_explained(window: MainW
 def test_scanner_tools_are_in_the_menu(window: MainWindow):
     assert window.scanner_settings_action.text() == "&Scanner settings…"
     assert window.scanner_test_action.text() == "Scanner &test…"
+
+
+def test_will_call_aging_lists_ready_fills_not_picked_up_in_time(
+    qtbot, window: MainWindow, services: Services, seeded_pharmacy: SeededPharmacy
+):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.db.base import utc_now
+    from app.db.models import Fill
+
+    aged_id = seeded_pharmacy.ready_fill_ids[0]
+    with services.database.engine.begin() as connection:
+        connection.execute(
+            update(Fill)
+            .where(Fill.id == aged_id)
+            .values(state_changed_at=utc_now() - timedelta(days=11))
+        )
+    with qtbot.waitSignal(window.payment.loaded, timeout=LOAD_TIMEOUT_MS):
+        qtbot.keyClick(window.payment.aging, Qt.Key.Key_Space)
+    assert [row.fill_id for row in window.payment.model.rows] == [aged_id]
+    assert "not picked up in time" in window.payment.summary.text()
+    with qtbot.waitSignal(window.payment.loaded, timeout=LOAD_TIMEOUT_MS):
+        qtbot.keyClick(window.payment.aging, Qt.Key.Key_Space)
+    assert len(window.payment.model.rows) == len(seeded_pharmacy.ready_fill_ids)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QModelIndex, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QLabel,
     QVBoxLayout,
     QWidget,
@@ -27,15 +30,22 @@ class PaymentDock(DataDock):
         self,
         *,
         fills: FillQueryService,
+        will_call_aging: Callable[[Actor], list[FillRow]],
         tasks: TaskRunner,
         actor: ActorSource,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__("Pickup", "payment_dock", tasks=tasks, actor=actor, parent=parent)
         self._fills = fills
+        self._will_call_aging = will_call_aging
         self.model = PickupModel(self)
         self.summary = QLabel()
         self.summary.setAccessibleName("Fills ready for pickup")
+        # Ready fills nobody collected within the house's days: candidates for return to stock
+        # (the queue's action menu on a ready fill offers "Return to stock…").
+        self.aging = QCheckBox("&Will-call aging only (not picked up in time)")
+        self.aging.setAccessibleName("Will-call aging only")
+        self.aging.toggled.connect(lambda _on: self.reload())
         self.table, self.proxy = row_table(
             self.model,
             accessible_name="Ready for pickup table",
@@ -47,6 +57,7 @@ class PaymentDock(DataDock):
         layout = QVBoxLayout(content)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.summary)
+        layout.addWidget(self.aging)
         layout.addWidget(self.table)
         self.set_content(content)
 
@@ -54,14 +65,24 @@ class PaymentDock(DataDock):
         return self.retry_button if self.has_failed else self.table
 
     def fetch(self, actor: Actor) -> list[FillRow]:
+        if self.aging.isChecked():
+            return self._will_call_aging(actor)
         return self._fills.queue(actor, states=[FillState.READY])
 
     def show_data(self, data: list[FillRow]) -> None:
         self.model.set_rows(data)
         self.table.resizeColumnsToContents()
         count = len(data)
+        plural = "s" if count != 1 else ""
+        if self.aging.isChecked():
+            self.summary.setText(
+                f"{count} prescription{plural} not picked up in time: return to stock"
+                if count
+                else "No prescription is waiting past the will-call limit."
+            )
+            return
         self.summary.setText(
-            f"{count} prescription{'s' if count != 1 else ''} ready for pickup"
+            f"{count} prescription{plural} ready for pickup"
             if count
             else "Nothing is ready for pickup."
         )
