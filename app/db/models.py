@@ -294,8 +294,13 @@ class DrugProduct(Base):
     last_seen_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("catalogue_snapshots.id"))
     # The display name folded to lower-case ASCII words, for ranking and ordering search hits.
     search_name: Mapped[str] = mapped_column(String(255), default="", index=True)
+    # "fda" from the NDC Directory; "pharmacy" when a pharmacist added it from a scanned bottle
+    # the directory lacks. An import never marks a pharmacy product discontinued.
+    source: Mapped[str] = mapped_column(String(8), default="fda", server_default="fda")
 
     packages: Mapped[list[DrugPackage]] = relationship(back_populates="product")
+
+    __table_args__ = (CheckConstraint("source IN ('fda', 'pharmacy')", name="known_source"),)
 
     @property
     def display_name(self) -> str:
@@ -452,6 +457,8 @@ class Fill(Base):
     # The state a fill on hold returns to, and why it is held.
     resume_state: Mapped[str | None] = mapped_column(String(24))
     hold_reason: Mapped[str] = mapped_column(Text, default="")
+    # How many containers the patient takes home: one label each ("1 of 3").
+    containers: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     state_changed_at: Mapped[datetime] = mapped_column(default=utc_now)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
@@ -465,6 +472,7 @@ class Fill(Base):
         UniqueConstraint("prescription_id", "fill_number"),
         CheckConstraint("quantity > 0", name="positive_quantity"),
         CheckConstraint("fill_number >= 0", name="fill_number_not_negative"),
+        CheckConstraint("containers BETWEEN 1 AND 99", name="containers_range"),
         Index("ix_fills_state_created", "state", "created_at"),
     )
 
@@ -670,6 +678,38 @@ class ControlledSubstanceEntry(Base):
 
     __table_args__ = (
         CheckConstraint("schedule IN ('CII', 'CIII', 'CIV', 'CV')", name="known_schedule"),
+    )
+
+
+# --- labels -----------------------------------------------------------------------------------
+
+
+class LabelPrint(Base):
+    """Append-only: every label that really reached a printer or a PDF, and what it promised.
+
+    `discard_after` is the date the printed label carries, so a later scan of a lot that expires
+    sooner can demand an audited reprint; a print that failed is never recorded.
+    """
+
+    __tablename__ = "label_prints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fill_id: Mapped[int] = mapped_column(ForeignKey("fills.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    destination: Mapped[str] = mapped_column(String(255))
+    stock_name: Mapped[str] = mapped_column(String(64))
+    label_count: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    discard_after: Mapped[date] = mapped_column(Date)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    workstation: Mapped[str] = mapped_column(String(100))
+    printed_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('original', 'reprint')", name="known_kind"),
+        CheckConstraint("kind = 'original' OR reason <> ''", name="reprint_has_reason"),
+        CheckConstraint("label_count > 0", name="positive_label_count"),
     )
 
 
