@@ -24,48 +24,17 @@ import argparse
 import math
 import multiprocessing
 import time
-from datetime import date, timedelta
-from decimal import Decimal
 
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app.db import migrate
 from app.db.engine import create_database_engine, describe_database
-from app.db.models import (
-    DrugPackage,
-    Fill,
-    Patient,
-    Prescriber,
-    Prescription,
-    StockLot,
-    StockMovement,
-    User,
-    UserRole,
-)
-from app.demo import DEMO_CATALOGUE_DIR, load_catalogue_subset
-from app.domain.barcodes import upc_a_for
-from app.domain.fill_states import FillState
-from app.domain.ndc import parse_ndc
 from app.domain.roles import Role
 from app.services.unit_of_work import Actor, Database
-from app.services.verification import VerificationService
-from app.services.workflow import WorkflowService
+from app.workstation_race import ADVANCE, VERIFY, run_workstation, seed_race
 
-NEXT = {
-    FillState.INTAKE: FillState.DATA_ENTRY,
-    FillState.DATA_ENTRY: FillState.DATA_REVIEW,
-    FillState.DATA_REVIEW: FillState.FILL,
-    FillState.FILL: FillState.FINAL_VERIFICATION,
-    FillState.FINAL_VERIFICATION: FillState.READY,
-}
-PHARMACIST_STATES = (FillState.DATA_REVIEW, FillState.FINAL_VERIFICATION)
-TECHNICIAN_STATES = (FillState.INTAKE, FillState.DATA_ENTRY, FillState.FILL)
-QUANTITY = Decimal(30)
-PACKAGE_NDC = "65862-039-30"  # lisinopril, 30 tablets: one bottle fills a fill
-BOTTLE_UPC = upc_a_for(parse_ndc(PACKAGE_NDC))
 SHELF_LOT = "BENCH-LOT-1"
-ADVANCE, VERIFY = "claim + advance", "verification"
 
 
 def recreate(url: str) -> None:
@@ -78,139 +47,12 @@ def recreate(url: str) -> None:
 
 
 def seed(url: str, *, fills: int, workers: int) -> list[tuple[Actor, Actor]]:
-    """`fills` fills at intake of a real demo catalogue package for as many fictional patients,
-    a lot of it on the shelf for all of them, and two users per workstation."""
     engine = create_database_engine(url)
     migrate.upgrade(engine)
     loader = Actor(None, "bench", "Benchmark seed", frozenset({Role.ADMINISTRATOR}), "bench")
-    load_catalogue_subset(
-        Database(engine, describe_database(engine.url)), loader, DEMO_CATALOGUE_DIR
-    )
-    on_shelf = QUANTITY * fills
-    with engine.begin() as connection:
-        package_id = connection.scalars(
-            select(DrugPackage.id).where(DrugPackage.ndc == PACKAGE_NDC)
-        ).one()
-        lot_id = connection.execute(
-            insert(StockLot).returning(StockLot.id),
-            {
-                "package_id": package_id,
-                "lot_number": SHELF_LOT,
-                "expiry": date.today() + timedelta(days=730),
-                "status": "available",
-                "on_hand": on_shelf,
-            },
-        ).scalar_one()
-        connection.execute(
-            insert(StockMovement),
-            {"lot_id": lot_id, "kind": "received", "quantity": on_shelf, "workstation": "bench"},
-        )
-        prescriber_id = connection.execute(
-            insert(Prescriber).returning(Prescriber.id),
-            {"last_name": "Benchley", "first_name": "Orla", "npi": "1999999984"},
-        ).scalar_one()
-        patients = connection.execute(
-            insert(Patient).returning(Patient.id, sort_by_parameter_order=True),
-            [
-                {
-                    "last_name": f"Sprinter{n}",
-                    "first_name": "Ada",
-                    "date_of_birth": date(1970, 1, 1),
-                    "sex": "F",
-                }
-                for n in range(fills)
-            ],
-        ).scalars()
-        prescriptions = connection.execute(
-            insert(Prescription).returning(Prescription.id, sort_by_parameter_order=True),
-            [
-                {
-                    "rx_number": str(8_000_000 + n),
-                    "patient_id": patient_id,
-                    "prescriber_id": prescriber_id,
-                    "package_id": package_id,
-                    "written_date": date.today(),
-                    "quantity": QUANTITY,
-                    "days_supply": 30,
-                }
-                for n, patient_id in enumerate(patients)
-            ],
-        ).scalars()
-        connection.execute(
-            insert(Fill),
-            [
-                {
-                    "prescription_id": prescription_id,
-                    "state": FillState.INTAKE.value,
-                    "quantity": QUANTITY,
-                    "days_supply": 30,
-                }
-                for prescription_id in prescriptions
-            ],
-        )
-        pairs = []
-        for n in range(workers):
-            actors = []
-            for role in (Role.TECHNICIAN, Role.PHARMACIST):
-                username = f"{role.value[:4]}{n}"
-                user_id = connection.execute(
-                    insert(User).returning(User.id),
-                    {"username": username, "full_name": username, "password_hash": "-"},
-                ).scalar_one()
-                connection.execute(insert(UserRole), {"user_id": user_id, "role": role.value})
-                actors.append(Actor(user_id, username, username, frozenset({role}), f"bench-{n}"))
-            pairs.append((actors[0], actors[1]))
-    engine.dispose()
-    return pairs
-
-
-def work(url: str, technician: Actor, pharmacist: Actor) -> list[tuple[str, float]]:
-    """One workstation: take the next fill either person may work on, move it one step (at the
-    Fill step: open it, accept its bottle, complete it).
-
-    Returns each step's kind and how long it took, from the first claim attempt (one person's
-    states may have nothing waiting) to the commit of its last transaction.
-    """
-    engine = create_database_engine(url)
-    database = Database(engine, describe_database(engine.url))
-    workflow, verification = WorkflowService(database), VerificationService(database)
-    durations: list[tuple[str, float]] = []
-    turns = [(pharmacist, PHARMACIST_STATES), (technician, TECHNICIAN_STATES)]
     try:
-        while True:
-            started = time.perf_counter()
-            for actor, states in turns:
-                row = workflow.take_next(actor, states=states)
-                if row is not None:
-                    break
-            else:
-                with engine.connect() as connection:
-                    left = connection.scalar(
-                        select(Fill.id).where(Fill.state != FillState.READY.value).limit(1)
-                    )
-                if left is None:
-                    return durations
-                time.sleep(0.005)  # another workstation holds what is left
-                continue
-            if row.state is FillState.FILL:
-                view = verification.open_fill(actor, row.fill_id)
-                accepted = verification.accept_bottle(
-                    actor,
-                    row.fill_id,
-                    text=BOTTLE_UPC,
-                    manual=False,
-                    quantity=QUANTITY,
-                    expected_version=view.version,
-                    lot_number=SHELF_LOT,
-                )
-                verification.complete(actor, row.fill_id, expected_version=accepted.fill_version)
-                durations.append((VERIFY, time.perf_counter() - started))
-            else:
-                workflow.advance(
-                    actor, row.fill_id, to_state=NEXT[row.state], expected_version=row.version
-                )
-                durations.append((ADVANCE, time.perf_counter() - started))
-            turns.reverse()
+        database = Database(engine, describe_database(engine.url))
+        return seed_race(database, loader, fills=fills, workers=workers, lot_number=SHELF_LOT)
     finally:
         engine.dispose()
 
@@ -227,7 +69,10 @@ def main() -> None:
     with context.Pool(args.workers) as pool:
         pool.apply(time.sleep, (0,))  # the processes are up before the clock starts
         started = time.perf_counter()
-        timed = pool.starmap(work, [(args.database_url, tech, pharm) for tech, pharm in pairs])
+        timed = pool.starmap(
+            run_workstation,
+            [(args.database_url, tech, pharm, SHELF_LOT) for tech, pharm in pairs],
+        )
         elapsed = time.perf_counter() - started
     steps = [step for worker in timed for step in worker]
     busy = sum(duration for _, duration in steps)

@@ -11,54 +11,22 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections import Counter, defaultdict
-from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from app.bootstrap import Services
-from app.db.engine import create_database_engine, describe_database
-from app.db.models import (
-    AuditEvent,
-    DrugPackage,
-    Fill,
-    FillBottle,
-    FillTransition,
-    Patient,
-    Prescriber,
-    Prescription,
-    StockLot,
-    StockMovement,
-    User,
-    UserRole,
-)
-from app.demo import DEMO_CATALOGUE_DIR, load_catalogue_subset
-from app.domain.barcodes import upc_a_for
+from app.db.models import AuditEvent, Fill, FillBottle, FillTransition, StockLot, StockMovement
 from app.domain.fill_states import FillState
-from app.domain.ndc import parse_ndc
-from app.domain.roles import Role
-from app.services.unit_of_work import Actor, Database
-from app.services.verification import VerificationService
-from app.services.workflow import WorkflowService
+from app.services.unit_of_work import Actor
+from app.workstation_race import NEXT, QUANTITY, run_workstation, seed_race
 from tests.conftest import BACKEND
 
 WORKERS = 8
 FILLS = 1_000
-QUANTITY = Decimal(30)
-PACKAGE_NDC = "65862-039-30"  # lisinopril, 30 tablets: one bottle fills a fill
-BOTTLE_UPC = upc_a_for(parse_ndc(PACKAGE_NDC))
 SHELF_LOT = "RACE-LOT-1"
-ON_SHELF = QUANTITY * FILLS + 500
-NEXT = {
-    FillState.INTAKE: FillState.DATA_ENTRY,
-    FillState.DATA_ENTRY: FillState.DATA_REVIEW,
-    FillState.DATA_REVIEW: FillState.FILL,
-    FillState.FILL: FillState.FINAL_VERIFICATION,
-    FillState.FINAL_VERIFICATION: FillState.READY,
-}
-PHARMACIST_STATES = (FillState.DATA_REVIEW, FillState.FINAL_VERIFICATION)
-TECHNICIAN_STATES = (FillState.INTAKE, FillState.DATA_ENTRY, FillState.FILL)
+SPARE = Decimal(500)
 STEPS = len(NEXT)
 
 pytestmark = pytest.mark.skipif(
@@ -67,145 +35,23 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _worker(url: str, technician: Actor, pharmacist: Actor) -> int:
-    """One workstation: take the next fill either person may work on and move it one step (at
-    the Fill step: open it, accept its bottle and complete it, as the Verify panel does)."""
-    engine = create_database_engine(url)
-    database = Database(engine, describe_database(engine.url))
-    workflow, verification = WorkflowService(database), VerificationService(database)
-    moved = 0
-    turns = [(pharmacist, PHARMACIST_STATES), (technician, TECHNICIAN_STATES)]
-    try:
-        while True:
-            row = None
-            for actor, states in turns:
-                row = workflow.take_next(actor, states=states)
-                if row is not None:
-                    break
-            if row is None:
-                with engine.connect() as connection:
-                    unfinished = connection.scalar(
-                        select(Fill.id).where(Fill.state != FillState.READY.value).limit(1)
-                    )
-                if unfinished is None:
-                    return moved
-                time.sleep(0.005)  # another workstation holds what is left
-                continue
-            if row.state is FillState.FILL:
-                view = verification.open_fill(actor, row.fill_id)
-                accepted = verification.accept_bottle(
-                    actor,
-                    row.fill_id,
-                    text=BOTTLE_UPC,
-                    manual=False,
-                    quantity=QUANTITY,
-                    expected_version=view.version,
-                    lot_number=SHELF_LOT,
-                )
-                verification.complete(actor, row.fill_id, expected_version=accepted.fill_version)
-            else:
-                workflow.advance(
-                    actor, row.fill_id, to_state=NEXT[row.state], expected_version=row.version
-                )
-            moved += 1
-            turns.reverse()
-    finally:
-        engine.dispose()
-
-
-def _seed(services: Services, admin: Actor) -> list[tuple[Actor, Actor]]:
-    """1,000 fills at intake of a real demo catalogue package, each for its own fictional
-    patient; a lot of that package on the shelf for all of them; a technician and a pharmacist
-    per workstation."""
-    load_catalogue_subset(services.database, admin, DEMO_CATALOGUE_DIR)
-    engine = services.database.engine
-    with engine.begin() as connection:
-        package_id = connection.scalars(
-            select(DrugPackage.id).where(DrugPackage.ndc == PACKAGE_NDC)
-        ).one()
-        lot_id = connection.execute(
-            insert(StockLot).returning(StockLot.id),
-            {
-                "package_id": package_id,
-                "lot_number": SHELF_LOT,
-                "expiry": date.today() + timedelta(days=730),
-                "status": "available",
-                "on_hand": ON_SHELF,
-            },
-        ).scalar_one()
-        connection.execute(
-            insert(StockMovement),
-            {"lot_id": lot_id, "kind": "received", "quantity": ON_SHELF, "workstation": "seed"},
-        )
-        prescriber_id = connection.execute(
-            insert(Prescriber).returning(Prescriber.id),
-            {"last_name": "Racewell", "first_name": "Orla", "npi": "1999999984"},
-        ).scalar_one()
-        patient_ids = connection.execute(
-            insert(Patient).returning(Patient.id, sort_by_parameter_order=True),
-            [
-                {
-                    "last_name": f"Sprinter{n}",
-                    "first_name": "Ada",
-                    "date_of_birth": date(1970, 1, 1),
-                    "sex": "F",
-                }
-                for n in range(FILLS)
-            ],
-        ).scalars()
-        prescription_ids = connection.execute(
-            insert(Prescription).returning(Prescription.id, sort_by_parameter_order=True),
-            [
-                {
-                    "rx_number": str(8_000_000 + n),
-                    "patient_id": patient_id,
-                    "prescriber_id": prescriber_id,
-                    "package_id": package_id,
-                    "written_date": date.today(),
-                    "quantity": QUANTITY,
-                    "days_supply": 30,
-                }
-                for n, patient_id in enumerate(patient_ids)
-            ],
-        ).scalars()
-        connection.execute(
-            insert(Fill),
-            [
-                {
-                    "prescription_id": prescription_id,
-                    "state": FillState.INTAKE.value,
-                    "quantity": QUANTITY,
-                    "days_supply": 30,
-                }
-                for prescription_id in prescription_ids
-            ],
-        )
-        pairs = []
-        for n in range(WORKERS):
-            actors = []
-            for role in (Role.TECHNICIAN, Role.PHARMACIST):
-                username = f"{role.value[:4]}{n}"
-                user_id = connection.execute(
-                    insert(User).returning(User.id),
-                    {"username": username, "full_name": username, "password_hash": "-"},
-                ).scalar_one()
-                connection.execute(insert(UserRole), {"user_id": user_id, "role": role.value})
-                actors.append(Actor(user_id, username, username, frozenset({role}), f"station-{n}"))
-            pairs.append((actors[0], actors[1]))
-    return pairs
-
-
 def test_eight_workstations_move_a_thousand_fills_without_double_claims_or_lost_updates(
     services: Services, admin: Actor, database_url: str
 ) -> None:
-    pairs = _seed(services, admin)
+    pairs = seed_race(
+        services.database, admin, fills=FILLS, workers=WORKERS, lot_number=SHELF_LOT, spare=SPARE
+    )
     started = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:
-        moved = pool.starmap(_worker, [(database_url, tech, pharm) for tech, pharm in pairs])
+        steps = pool.starmap(
+            run_workstation,
+            [(database_url, tech, pharm, SHELF_LOT) for tech, pharm in pairs],
+        )
     elapsed = time.perf_counter() - started
-    print(f"\n{sum(moved)} transitions by {WORKERS} processes in {elapsed:.1f} s")
+    moved = sum(len(worker) for worker in steps)
+    print(f"\n{moved} transitions by {WORKERS} processes in {elapsed:.1f} s")
 
-    assert sum(moved) == FILLS * STEPS
+    assert moved == FILLS * STEPS
     with services.database.reading() as session:
         fills = session.execute(select(Fill.id, Fill.state, Fill.version)).all()
         transitions = session.execute(
@@ -243,7 +89,7 @@ def test_eight_workstations_move_a_thousand_fills_without_double_claims_or_lost_
     accepted_for = Counter(int(summary["fill_id"]) for summary, _ in bottle_events)
     assert set(accepted_for.values()) == {1} and len(accepted_for) == FILLS
     # No lost update on the shelf either: the lot's balance is its ledger, every bottle taken.
-    assert on_hand == ledger == ON_SHELF - QUANTITY * FILLS
+    assert on_hand == ledger == SPARE
 
     # No lost update: every fill is ready, its version counts every committed change (each
     # take and move, and the bottle accepted at the Fill step).
