@@ -90,3 +90,21 @@ class SchemaOutOfDate(EnvironmentFault):
     """The database needs `rxbench-admin db upgrade` before this version can use it."""
 
     code = "schema-out-of-date"
+
+
+class PrinterNotFound(EnvironmentFault):
+    """The chosen printer is not installed on this computer (any more); choose another."""
+
+    code = "printer-not-found"
+
+
+class PrinterOffline(EnvironmentFault):
+    """The printer is installed but stopped or in error; nothing was printed."""
+
+    code = "printer-offline"
+
+
+class PrintJobFailed(EnvironmentFault):
+    """The print job could not be started or finished; nothing was printed."""
+
+    code = "print-job-failed"
