@@ -11,6 +11,12 @@ numbers from 1,000. A table entry whose words break those rules is refused, so n
 compose contain them. A sig we cannot read completely is never refused: the text is kept as typed
 and the pharmacist is asked to review it (tapers and complex instructions are written that way).
 Directions are one sentence, capitalised, without a final period: the label adds its own.
+
+Spanish directions come from the same reading: each English phrase the clause printed is looked
+up in a `SpanishSigTable` (keyed by kind and English words, so every code meaning "twice daily"
+shares one translation) and put back in the same clause order ("Tome 1 tableta por vía oral dos
+veces al día"). A sig not read completely, or any phrase without Spanish, gives no Spanish at
+all: a label never carries half-translated directions.
 """
 
 from __future__ import annotations
@@ -111,7 +117,8 @@ _ISMP_PROBLEMS = (
         all_caps_too=False,
     ),
     _Problem(
-        re.compile(_bounded(r"(?:S\.?[CQ]|s\.?[cq])\.?|[Ss]ub [Qq]")),
+        # Grouped: an alternation left bare would bound only its last branch ("scored").
+        re.compile(_bounded(r"(?:(?:S\.?[CQ]|s\.?[cq])\.?|[Ss]ub [Qq])")),
         "is mistaken for SL or “5 every”",
         "“under the skin” or “subcut”",
     ),
@@ -119,7 +126,7 @@ _ISMP_PROBLEMS = (
         re.compile(_bounded(r"[Dd]/[Cc]")), "means discharge or discontinue", "the word meant"
     ),
     _Problem(
-        re.compile(_bounded(r"MS(?:O4)?|MgSO4")),
+        re.compile(_bounded(r"(?:MS(?:O4)?|MgSO4)")),
         "morphine and magnesium sulfate are confused",
         "the drug's full name",
     ),
@@ -477,6 +484,9 @@ class _Dose:
 class _Rate:
     text: str
     per_day: Fraction | None
+    # An interval read from the sig ("Q4-6H") is worded here in Spanish too; a table
+    # frequency is translated through the Spanish table instead.
+    spanish: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,17 +566,19 @@ def _every(match: re.Match[str]) -> _Rate | None:
     unit = match["unit"]
     span = f"{low} to {high}" if match["high"] else str(low)
     if unit.startswith("H"):
-        name, hours_each = "hour", 1
+        name, hours_each, one_es, many_es = "hour", 1, "hora", "horas"
     elif unit.startswith("M"):
-        name, hours_each = "minute", 0
+        name, hours_each, one_es, many_es = "minute", 0, "minuto", "minutos"
     elif unit.startswith("D"):
-        name, hours_each = "day", 24
+        name, hours_each, one_es, many_es = "day", 24, "día", "días"
     else:
-        name, hours_each = "week", 24 * 7
+        name, hours_each, one_es, many_es = "week", 24 * 7, "semana", "semanas"
     text = f"every {name}" if span == "1" else f"every {span} {name}s"
+    span_es = span.replace(" to ", " a ")
+    spanish = f"cada {one_es}" if span == "1" else f"cada {span_es} {many_es}"
     # Minute intervals (nitroglycerin) repeat within an episode: no daily rate follows.
     per_day = Fraction(24, low * hours_each) if hours_each else None
-    return _Rate(text, per_day)
+    return _Rate(text, per_day, spanish)
 
 
 def _match_at(words: list[str], at: int, table: SigTable) -> tuple[_Item, int] | None:
@@ -715,16 +727,20 @@ class _Clause:
         usual = [source.verb for source in (self.route, self.unit) if source and source.verb]
         return usual[0] if usual else "use"
 
+    def amount(self, dose: _Dose, unit: SigEntry) -> tuple[str, bool]:
+        """The dose in the printed unit ("5 mL" for 1 TSP), and whether the unit is singular."""
+        amount = dose.text
+        if unit.scale != 1:
+            scale = Fraction(unit.scale)
+            amount = format_number(dose.low * scale)
+            if dose.high != dose.low:
+                amount += f" to {format_number(dose.high * scale)}"
+        return amount, dose.high * Fraction(unit.scale) <= 1
+
     def directions(self) -> str:
         parts = [self.verb_text()]
         if self.dose and self.unit:
-            amount = self.dose.text
-            if self.unit.scale != 1:
-                scale = Fraction(self.unit.scale)
-                amount = format_number(self.dose.low * scale)
-                if self.dose.high != self.dose.low:
-                    amount += f" to {format_number(self.dose.high * scale)}"
-            singular = self.dose.high * Fraction(self.unit.scale) <= 1
+            amount, singular = self.amount(self.dose, self.unit)
             unit = self.unit.text if singular else self.unit.plural_text
             parts.append(f"{amount} {unit}")
         if self.route:
@@ -774,6 +790,19 @@ def _split_clauses(words: list[str]) -> list[list[str]]:
     return clauses
 
 
+def _read_clauses(words: list[str], table: SigTable) -> tuple[list[_Clause], list[str]]:
+    """Every clause of a sig's words, and the words (or missing parts) that could not be read."""
+    clauses, unread = [], []
+    split = _split_clauses(words)
+    for clause_words in split:
+        clause, clause_unread = _read_clause(clause_words, table)
+        clauses.append(clause)
+        unread.extend(clause_unread)
+    if not all(split):
+        unread.append("THEN")
+    return clauses, unread
+
+
 def _as_decimal(value: Fraction) -> Decimal:
     quotient = Decimal(value.numerator * 10**_RATE_PLACES // value.denominator)
     result = quotient.scaleb(-_RATE_PLACES).normalize()
@@ -786,14 +815,7 @@ def expand_sig(code: str, table: SigTable = DEFAULT_SIG_TABLE) -> SigExpansion:
     words = normalise_words(code)
     if not words:
         return SigExpansion(code, typed, parsed=False, review_reasons=("No directions entered.",))
-    clauses, unread = [], []
-    split = _split_clauses(words)
-    for clause_words in split:
-        clause, clause_unread = _read_clause(clause_words, table)
-        clauses.append(clause)
-        unread.extend(clause_unread)
-    if not all(split):
-        unread.append("THEN")
+    clauses, unread = _read_clauses(words, table)
     if unread:
         listed = ", ".join(f"“{word}”" for word in unread)
         return SigExpansion(
@@ -856,3 +878,302 @@ def days_supply_for(expansion: SigExpansion, quantity: Decimal) -> int | None:
         return None
     days = days_supply(quantity, expansion.max_daily_units)
     return min(days, expansion.duration_days) if expansion.duration_days else days
+
+
+# --- Spanish directions ------------------------------------------------------------------------
+
+
+class SpanishTableInvalid(ValidationFailed):
+    """A Spanish entry that cannot be used; `facts["english"]` names the phrase it translates."""
+
+    code = "spanish-sig-table-invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class SpanishEntry:
+    """The Spanish for one English phrase a sig prints, as one kind of word.
+
+    `english` is the phrase as the English directions print it ("twice daily", "tablet"). Verbs
+    are the formal imperative ("tome"); units and durations give a `plural` ("tabletas"); an
+    indication is what follows "para" ("el dolor").
+    """
+
+    kind: TokenKind
+    english: str
+    spanish: str
+    plural: str = ""
+
+    @property
+    def plural_text(self) -> str:
+        return self.plural or self.spanish
+
+
+def _spanish_key(kind: TokenKind, english: str) -> tuple[TokenKind, str]:
+    return kind, " ".join(english.split()).casefold()
+
+
+def _validate_spanish(entry: SpanishEntry) -> SpanishEntry:
+    def refuse(why: str) -> SpanishTableInvalid:
+        return SpanishTableInvalid(
+            f"Spanish for “{entry.english}”: {why}", english=entry.english, kind=entry.kind
+        )
+
+    if not isinstance(entry.kind, TokenKind):
+        raise refuse(f"“{entry.kind}” is not a kind of sig word.")
+    if not entry.english.strip():
+        raise refuse("it needs the English words it translates.")
+    if not entry.spanish.strip():
+        raise refuse("it needs the Spanish words to print.")
+    for printed in (entry.spanish, entry.plural):
+        if problems := ismp_problems(printed):
+            raise refuse(" ".join(problems))
+    return entry
+
+
+class SpanishSigTable:
+    """The Spanish for the English phrases of a `SigTable`: the defaults, then the pharmacy's."""
+
+    def __init__(self, entries: Iterable[SpanishEntry]) -> None:
+        table: dict[tuple[TokenKind, str], SpanishEntry] = {}
+        for entry in entries:
+            key = _spanish_key(_validate_spanish(entry).kind, entry.english)
+            if key in table:
+                raise SpanishTableInvalid(
+                    f"Spanish for “{entry.english}” is defined twice as a {entry.kind.value}.",
+                    english=entry.english,
+                    kind=entry.kind,
+                )
+            table[key] = entry
+        self._table = MappingProxyType(table)
+
+    def with_overrides(self, overrides: Iterable[SpanishEntry]) -> SpanishSigTable:
+        """A new table: `overrides` replace or add translations."""
+        replaced = {_spanish_key(entry.kind, entry.english): entry for entry in overrides}
+        kept = [entry for key, entry in self._table.items() if key not in replaced]
+        return SpanishSigTable([*kept, *replaced.values()])
+
+    def lookup(self, kind: TokenKind, english: str) -> SpanishEntry | None:
+        return self._table.get(_spanish_key(kind, english))
+
+    def __iter__(self) -> Iterator[SpanishEntry]:
+        return iter(self._table.values())
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+def _spanish(kind: TokenKind, pairs: Mapping[str, str | tuple[str, str]]) -> list[SpanishEntry]:
+    """Entries of one kind from English → Spanish (or → (singular, plural))."""
+    entries = []
+    for english, spanish in pairs.items():
+        singular, plural = (spanish, "") if isinstance(spanish, str) else spanish
+        entries.append(SpanishEntry(kind, english, singular, plural))
+    return entries
+
+
+_SPANISH_DEFAULTS: list[SpanishEntry] = [
+    *_spanish(
+        TokenKind.VERB,
+        {
+            "take": "tome",
+            "inhale": "inhale",
+            "instill": "aplique",
+            "apply": "aplique",
+            "use": "use",
+            "chew": "mastique",
+            "dissolve": "disuelva",
+            "inject": "inyecte",
+            "spray": "rocíe",
+            "insert": "introduzca",
+            "place": "coloque",
+            "give": "dé",
+        },
+    ),
+    *_spanish(
+        TokenKind.DOSE_UNIT,
+        {
+            "tablet": ("tableta", "tabletas"),
+            "capsule": ("cápsula", "cápsulas"),
+            "drop": ("gota", "gotas"),
+            "puff": ("inhalación", "inhalaciones"),
+            "mL": ("mL", "mL"),
+            "spray": ("atomización", "atomizaciones"),
+            "unit": ("unidad", "unidades"),
+            "patch": ("parche", "parches"),
+            "suppository": ("supositorio", "supositorios"),
+            "application": ("aplicación", "aplicaciones"),
+            "packet": ("sobre", "sobres"),
+            "lozenge": ("pastilla", "pastillas"),
+            "mg": ("mg", "mg"),
+            "mcg": ("mcg", "mcg"),
+        },
+    ),
+    *_spanish(
+        TokenKind.ROUTE,
+        {
+            "by mouth": "por vía oral",
+            "under the tongue": "debajo de la lengua",
+            "rectally": "por vía rectal",
+            "vaginally": "por vía vaginal",
+            "to the skin": "en la piel",
+            "in both eyes": "en ambos ojos",
+            "in the right eye": "en el ojo derecho",
+            "in the left eye": "en el ojo izquierdo",
+            "in both ears": "en ambos oídos",
+            "in the right ear": "en el oído derecho",
+            "in the left ear": "en el oído izquierdo",
+            "by inhalation": "por inhalación",
+            "under the skin": "debajo de la piel",
+            "into the muscle": "en el músculo",
+            "into a vein": "en la vena",
+            "in each nostril": "en cada fosa nasal",
+        },
+    ),
+    *_spanish(
+        TokenKind.FREQUENCY,
+        {
+            "once daily": "una vez al día",
+            "twice daily": "dos veces al día",
+            "three times daily": "tres veces al día",
+            "four times daily": "cuatro veces al día",
+            # "Cada dos días" is read as twice a day in some countries; this is not.
+            "every other day": "un día sí y otro no",
+            "once weekly": "una vez a la semana",
+            "twice weekly": "dos veces a la semana",
+            "three times weekly": "tres veces a la semana",
+            "now": "ahora",
+            "once": "una sola vez",
+        },
+    ),
+    *_spanish(
+        TokenKind.TIMING,
+        {
+            "at bedtime": "al acostarse",
+            "every morning": "cada mañana",
+            "every evening": "cada noche",
+            "before meals": "antes de las comidas",
+            "after meals": "después de las comidas",
+        },
+    ),
+    *_spanish(
+        TokenKind.MODIFIER,
+        {
+            "as needed": "según sea necesario",
+            "as directed": "según las indicaciones",
+            "with food": "con alimentos",
+            "with meals": "con las comidas",
+            "with a full glass of water": "con un vaso lleno de agua",
+            "around the clock": "a toda hora, de día y de noche",
+            "while awake": "mientras esté despierto",
+        },
+    ),
+    *_spanish(
+        TokenKind.INDICATION,
+        {
+            "pain": "el dolor",
+            "shortness of breath": "la falta de aire",
+            "chest pain": "el dolor de pecho",
+            "nausea or vomiting": "las náuseas o los vómitos",
+            "headache": "el dolor de cabeza",
+            "anxiety": "la ansiedad",
+            "sleep": "dormir",
+            "itching": "la picazón",
+            "fever": "la fiebre",
+            "cough": "la tos",
+            "wheezing": "el silbido al respirar",
+            "constipation": "el estreñimiento",
+            "diarrhea": "la diarrea",
+            "seizures": "las convulsiones",
+            "blood pressure": "la presión arterial",
+            "high blood pressure": "la presión arterial alta",
+            "muscle spasm": "los espasmos musculares",
+            "heartburn": "la acidez estomacal",
+            "allergies": "las alergias",
+            "infection": "la infección",
+        },
+    ),
+    *_spanish(TokenKind.DURATION, {"day": ("día", "días"), "week": ("semana", "semanas")}),
+]
+
+DEFAULT_SPANISH_TABLE = SpanishSigTable(_SPANISH_DEFAULTS)
+
+
+@dataclass(frozen=True, slots=True)
+class SpanishDirections:
+    """A sig's directions in Spanish, or why there are none (`directions` is then "")."""
+
+    directions: str
+    untranslated: tuple[str, ...] = ()
+    reason: str = ""
+
+    @property
+    def available(self) -> bool:
+        return bool(self.directions)
+
+
+def _clause_in_spanish(clause: _Clause, spanish: SpanishSigTable, missing: list[str]) -> str:
+    """The clause in the English clause's order; English words with no Spanish go to `missing`."""
+
+    def say(kind: TokenKind, english: str, *, many: bool = False) -> str:
+        entry = spanish.lookup(kind, english)
+        if entry is None:
+            missing.append(english)
+            return english
+        return entry.plural_text if many else entry.spanish
+
+    parts = [say(TokenKind.VERB, clause.verb_text())]
+    if clause.dose and clause.unit:
+        amount, singular = clause.amount(clause.dose, clause.unit)
+        unit = say(TokenKind.DOSE_UNIT, clause.unit.text, many=not singular)
+        parts.append(f"{amount.replace(' to ', ' a ')} {unit}")
+    if clause.route:
+        parts.append(say(TokenKind.ROUTE, clause.route.text))
+    if clause.rate:
+        parts.append(clause.rate.spanish or say(TokenKind.FREQUENCY, clause.rate.text))
+    if clause.timings:
+        parts.append(" y ".join(say(TokenKind.TIMING, entry.text) for entry in clause.timings))
+    parts.extend(say(TokenKind.MODIFIER, entry.text) for entry in clause.modifiers)
+    if clause.duration:
+        count = clause.duration.count
+        unit = say(TokenKind.DURATION, clause.duration.unit.text, many=count != 1)
+        parts.append(f"durante {count} {unit}")
+    if clause.as_needed:
+        parts.append(say(TokenKind.MODIFIER, "as needed"))
+    if clause.indication:
+        parts.append(f"para {say(TokenKind.INDICATION, clause.indication.entry.text)}")
+    text = " ".join(parts)
+    if clause.cap:
+        doses = clause.cap.doses
+        cap = f"no más de {doses} dosis al día" if clause.cap.per_day else f"hasta {doses} dosis"
+        text = f"{text}, {cap}"
+    return text
+
+
+def spanish_directions(
+    code: str,
+    table: SigTable = DEFAULT_SIG_TABLE,
+    spanish: SpanishSigTable = DEFAULT_SPANISH_TABLE,
+) -> SpanishDirections:
+    """The sig's directions in Spanish, clause for clause as `expand_sig` words them in English.
+
+    None are given (a reason instead) when the sig is not read completely or any phrase has
+    no Spanish: the label then prints the English directions, never a mixture.
+    """
+    words = normalise_words(code)
+    if not words:
+        return SpanishDirections("", reason="No directions entered.")
+    clauses, unread = _read_clauses(words, table)
+    if unread:
+        return SpanishDirections(
+            "", reason="The sig was not read completely, so it has no Spanish directions."
+        )
+    missing: list[str] = []
+    sentences = [_clause_in_spanish(clause, spanish, missing) for clause in clauses]
+    if missing:
+        untranslated = tuple(dict.fromkeys(missing))
+        listed = ", ".join(f"“{words}”" for words in untranslated)
+        return SpanishDirections(
+            "", untranslated=untranslated, reason=f"There is no Spanish for {listed}."
+        )
+    directions = ", luego ".join(sentences)
+    return SpanishDirections(directions[0].upper() + directions[1:])
