@@ -1,8 +1,9 @@
-"""A fill's accepted stock bottles: how much they give, and putting their stock back on the shelf.
+"""A fill's stock: taking it from a lot, how much the accepted bottles give, putting it back.
 
-Verification (a bottle voided at the bench) and the workflow (a fill returned to stock, and the
-rule that a fill reaches the pharmacist only with every unit verified) share these; this module
-imports neither of them, so both may import it.
+Verification (a bottle accepted or voided at the bench), the workflow (a fill cancelled or
+returned to stock, and the rule that a fill reaches the pharmacist only with every unit
+verified) and the demo pharmacy share these; this module imports none of them, so all may
+import it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from sqlalchemy.orm import Session
 from app.db.base import utc_now
 from app.db.models import ControlledSubstanceEntry, FillBottle, StockLot, StockMovement
 from app.services.unit_of_work import UnitOfWork
+
+CONTROLLED_SCHEDULES = ("CII", "CIII", "CIV", "CV")  # most to least restricted
+
+
+def controlled_schedule(*schedules: str | None) -> str | None:
+    """The most restricted controlled schedule among those the directory lists."""
+    listed = [schedule for schedule in schedules if schedule in CONTROLLED_SCHEDULES]
+    return min(listed, key=CONTROLLED_SCHEDULES.index) if listed else None
 
 
 def accepted_total(session: Session, fill_id: int) -> Decimal:
@@ -55,16 +64,65 @@ def controlled_balance(session: Session, package_id: int) -> Decimal:
 
 
 @dataclass(frozen=True)
-class Reversal:
-    """The reversing movement written, and the controlled-substance log line reversed with it."""
+class LedgerLines:
+    """The stock movement written, and its line in the controlled-substance log (CII–CV)."""
 
     movement: StockMovement
     controlled_entry: ControlledSubstanceEntry | None
 
 
+def dispense_from_lot(
+    uow: UnitOfWork,
+    lot: StockLot,
+    *,
+    quantity: Decimal,
+    fill_id: int,
+    note: str,
+    schedule: str | None,
+    witness_user_id: int | None = None,
+) -> LedgerLines:
+    """Take `quantity` from the lot for a fill: the dispensing movement, the lot's balance and,
+    for a controlled `schedule`, the log line carrying the package's running balance.
+
+    The balance is read (its lots locked) before the lot goes down. The caller audits.
+    """
+    session, actor = uow.session, uow.actor
+    before = controlled_balance(session, lot.package_id) if schedule is not None else None
+    movement = StockMovement(
+        lot_id=lot.id,
+        kind="dispensed",
+        quantity=-quantity,
+        fill_id=fill_id,
+        reason=note,
+        user_id=actor.user_id,
+        workstation=actor.workstation,
+    )
+    lot.on_hand -= quantity
+    session.add(movement)
+    session.flush()
+    entry: ControlledSubstanceEntry | None = None
+    if schedule is not None and before is not None:
+        entry = ControlledSubstanceEntry(
+            package_id=lot.package_id,
+            lot_id=lot.id,
+            schedule=schedule,
+            kind="dispensed",
+            quantity=-quantity,
+            balance_after=before - quantity,
+            fill_id=fill_id,
+            movement_id=movement.id,
+            user_id=actor.user_id,
+            witness_user_id=witness_user_id,
+            note=note,
+        )
+        session.add(entry)
+        session.flush()
+    return LedgerLines(movement, entry)
+
+
 def reverse_dispensing(
     uow: UnitOfWork, dispensed: StockMovement, *, reason: str, log_note: str
-) -> Reversal:
+) -> LedgerLines:
     """Put a dispensing movement's stock back on its lot: a reversing movement (never a
     deletion), the lot's balance restored and, when the dispensing has a line in the
     controlled-substance log (CII–CV), a reversal line there.
@@ -108,12 +166,12 @@ def reverse_dispensing(
         session.add(entry)
     lot.on_hand -= dispensed.quantity
     session.flush()
-    return Reversal(reversal, entry)
+    return LedgerLines(reversal, entry)
 
 
 def void_accepted_bottle(
     uow: UnitOfWork, bottle: FillBottle, *, reason: str, log_note: str, **details: Any
-) -> Reversal:
+) -> LedgerLines:
     """Void an accepted bottle: its dispensing reversed (see `reverse_dispensing`), the bottle
     kept with when and why, and one audit event naming all of it (`details` added to it)."""
     assert bottle.movement_id is not None and bottle.voided_at is None  # an accepted bottle

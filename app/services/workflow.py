@@ -9,8 +9,9 @@ change note for the other workstations. A move hands the fill on: it is no longe
 
 One edge is not `advance`'s to take: Fill → final verification belongs to the Verify panel
 (VerificationService.complete, through `move_fill`), and every move along it is refused unless
-the fill's accepted bottles give its whole quantity. Returning a fill to stock voids its
-accepted bottles and reverses their dispensing, controlled-substance log included.
+the fill's accepted bottles give its whole quantity. Cancelling a fill or returning it to stock
+voids its accepted bottles and reverses their dispensing, controlled-substance log included;
+a hold keeps them with the fill.
 
 Taking and moving run on every workstation all day, so they read and write the fill's workflow
 columns with prepared Core statements rather than loading the ORM `Fill`: the ORM does not see
@@ -285,8 +286,16 @@ def record_transition(
     )
 
 
+# Moves that end a fill whose stock may have been taken: the stock and the claim are reversed.
+_PUTS_STOCK_BACK = {
+    FillState.CANCELLED: "cancelled",
+    FillState.RETURNED_TO_STOCK: "returned to stock",
+}
+
+
 def reverse_claim(uow: UnitOfWork, fill_id: int) -> None:
-    """Hook for the Claims issue: reverse a fill's paid claim when it goes back to stock.
+    """Hook for the Claims issue: reverse a fill's paid claim when it is cancelled or goes back
+    to stock.
 
     There is no claims table yet, so no fill has a claim and there is nothing to reverse: this
     is a no-op only for that reason. The claims work must replace it with a real reversal
@@ -294,10 +303,12 @@ def reverse_claim(uow: UnitOfWork, fill_id: int) -> None:
     """
 
 
-def _reverse_dispensing(uow: UnitOfWork, fill: LockedFill, row: FillRow, reason: str) -> None:
+def _reverse_dispensing(
+    uow: UnitOfWork, fill: LockedFill, row: FillRow, *, target: FillState, step: str, reason: str
+) -> None:
     """Put the fill's dispensed stock back, each dispensing by a reversing movement (never a
     deletion) with its controlled-substance log line reversed: an accepted bottle is voided with
-    the return's reason, as at the bench; a dispensing without a bottle is reversed alone."""
+    the move's reason, as at the bench; a dispensing without a bottle is reversed alone."""
     session = uow.session
     reversed_ids = select(StockMovement.reverses_id).where(
         StockMovement.fill_id == fill.id, StockMovement.reverses_id.is_not(None)
@@ -320,13 +331,11 @@ def _reverse_dispensing(uow: UnitOfWork, fill: LockedFill, row: FillRow, reason:
             .with_for_update()
         )
     }
-    log_note = f"Rx {row.rx_number}-{row.fill_number} returned to stock: {reason}"
+    log_note = f"Rx {row.rx_number}-{row.fill_number} {_PUTS_STOCK_BACK[target]}: {reason}"
     for movement in dispensed:
         bottle = bottles.get(movement.id)
         if bottle is not None:
-            void_accepted_bottle(
-                uow, bottle, reason=reason, log_note=log_note, step="return_to_stock"
-            )
+            void_accepted_bottle(uow, bottle, reason=reason, log_note=log_note, step=step)
             continue
         reversal = reverse_dispensing(uow, movement, reason=reason, log_note=log_note)
         uow.audit(
@@ -372,7 +381,8 @@ def _move(
     `row` is the fill's row as read under the lock, before the move.
 
     History, audit, work-list items, screening on entering data review, stock and claim
-    reversal on return to stock, change notes: every move of a fill goes through here.
+    reversal on cancelling or returning to stock, change notes: every move of a fill goes
+    through here.
     """
     source = fill.state
     edge = check_transition(
@@ -450,8 +460,8 @@ def _move(
         loaded = session.get(Fill, fill.id)
         assert loaded is not None  # locked above
         screen_fill(uow, loaded)
-    if target is FillState.RETURNED_TO_STOCK:
-        _reverse_dispensing(uow, fill, row, reason)
+    if target in _PUTS_STOCK_BACK:
+        _reverse_dispensing(uow, fill, row, target=target, step=edge.action, reason=reason)
         reverse_claim(uow, fill.id)
     changes = [Change(TOPIC, entity_id)]
     if worklist_changed:

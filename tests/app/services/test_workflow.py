@@ -3,6 +3,7 @@ will-call aging and return to stock, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -683,3 +684,176 @@ def test_return_to_stock_needs_a_ready_fill(
         services.workflow.return_to_stock(
             technician, fill_id, expected_version=1, reason="customer returned it"
         )
+
+
+def _scan_controlled_bottles(
+    services: Services, technician: Actor, fill_id: int, quantities: list[int]
+) -> tuple[int, int]:
+    """Open the C-II fill and accept one counted bottle per quantity from the shelf lot (UPC,
+    lot typed); returns (lot, fill version)."""
+    package_id = package_of(services, OXYCODONE)
+    lot_id = receive_lot(services, technician, package_id)
+    upc = package_upc(services, package_id)
+    fill_version = services.verification.open_fill(technician, fill_id).version
+    for each in quantities:
+        quantity = Decimal(each)
+        accepted = services.verification.accept_bottle(
+            technician,
+            fill_id,
+            text=upc,
+            manual=False,
+            quantity=quantity,
+            expected_version=fill_version,
+            lot_number=SHELF_LOT,
+            cii_count=(quantity, quantity),
+        )
+        fill_version = accepted.fill_version
+    return lot_id, fill_version
+
+
+@dataclass(frozen=True)
+class _Ledger:
+    """What a fill left in the stock ledger and the controlled-substance log."""
+
+    on_hand: Decimal
+    movements: list[tuple[str, Decimal, int | None]]  # kind, quantity, reverses
+    dispensed: list[int]
+    log: list[tuple[str, Decimal, Decimal]]  # kind, quantity, balance after
+    notes: list[str]
+    voided: list[tuple[bool, str]]
+
+
+def _ledger(services: Services, fill_id: int, lot_id: int) -> _Ledger:
+    with services.database.reading() as session:
+        movements = session.scalars(
+            select(StockMovement).where(StockMovement.fill_id == fill_id).order_by(StockMovement.id)
+        ).all()
+        log = session.scalars(
+            select(ControlledSubstanceEntry)
+            .where(ControlledSubstanceEntry.fill_id == fill_id)
+            .order_by(ControlledSubstanceEntry.id)
+        ).all()
+        bottles = session.scalars(
+            select(FillBottle).where(FillBottle.fill_id == fill_id).order_by(FillBottle.id)
+        ).all()
+        lot = session.get(StockLot, lot_id)
+    assert lot is not None
+    return _Ledger(
+        on_hand=lot.on_hand,
+        movements=[(m.kind, m.quantity, m.reverses_id) for m in movements],
+        dispensed=[m.id for m in movements if m.kind == "dispensed"],
+        log=[(line.kind, line.quantity, line.balance_after) for line in log],
+        notes=[line.note for line in log],
+        voided=[(b.voided_at is not None, b.voided_reason) for b in bottles],
+    )
+
+
+def test_cancelling_a_fill_puts_each_accepted_bottle_back_once_with_its_log_line(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    fill_id = catalogue_fill(services, admin, FillState.FILL, product_ndc=OXYCODONE)  # C-II
+    lot_id, fill_version = _scan_controlled_bottles(services, technician, fill_id, [12, 8, 5])
+    with services.database.reading() as session:
+        third = session.scalars(
+            select(FillBottle.id).where(FillBottle.fill_id == fill_id).order_by(FillBottle.id)
+        ).all()[2]
+    voided = services.verification.void_bottle(
+        technician, fill_id, third, reason="miscounted", expected_version=fill_version
+    )
+    reason = "prescriber cancelled the order"
+
+    row = services.workflow.advance(
+        technician,
+        fill_id,
+        to_state=FillState.CANCELLED,
+        expected_version=voided.fill_version,
+        reason=reason,
+    )
+
+    assert row.state is FillState.CANCELLED
+    ledger = _ledger(services, fill_id, lot_id)
+    first, second, third_dispensed = ledger.dispensed
+    assert ledger.movements == [
+        ("dispensed", Decimal(-12), None),
+        ("dispensed", Decimal(-8), None),
+        ("dispensed", Decimal(-5), None),
+        ("reversal", Decimal(5), third_dispensed),  # the bench's void, not reversed again
+        ("reversal", Decimal(12), first),
+        ("reversal", Decimal(8), second),
+    ]
+    assert ledger.on_hand == Decimal(1000)
+    assert ledger.log == [
+        ("dispensed", Decimal(-12), Decimal(988)),
+        ("dispensed", Decimal(-8), Decimal(980)),
+        ("dispensed", Decimal(-5), Decimal(975)),
+        ("reversal", Decimal(5), Decimal(980)),
+        ("reversal", Decimal(12), Decimal(992)),
+        ("reversal", Decimal(8), Decimal(1000)),
+    ]
+    assert ledger.notes[-1].endswith(f"cancelled: {reason}")
+    assert ledger.voided == [(True, reason), (True, reason), (True, "miscounted")]
+    events = _events(services, "fill.bottle_voided")
+    assert [event.summary["step"] for event in events if "step" in event.summary] == [
+        "cancel",
+        "cancel",
+    ]
+
+
+def test_a_hold_keeps_the_bottles_and_cancelling_the_held_fill_puts_them_back(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    fill_id = catalogue_fill(services, admin, FillState.FILL, product_ndc=OXYCODONE)
+    lot_id, fill_version = _scan_controlled_bottles(services, technician, fill_id, [20, 10])
+    scanned = _ledger(services, fill_id, lot_id)
+
+    held = services.workflow.advance(
+        technician,
+        fill_id,
+        to_state=FillState.ON_HOLD,
+        expected_version=fill_version,
+        reason="patient asked to wait for payday",
+    )
+
+    assert held.state is FillState.ON_HOLD
+    assert _ledger(services, fill_id, lot_id) == scanned  # the bottles stay with the fill
+    assert scanned.on_hand == Decimal(970)
+
+    services.workflow.advance(
+        technician,
+        fill_id,
+        to_state=FillState.CANCELLED,
+        expected_version=held.version,
+        reason="patient no longer wants it",
+    )
+
+    ledger = _ledger(services, fill_id, lot_id)
+    assert ledger.on_hand == Decimal(1000)
+    reversed_ids = [reverses for kind, _, reverses in ledger.movements if kind == "reversal"]
+    assert reversed_ids == ledger.dispensed  # each bottle once, in the order scanned
+    assert ledger.log[-1] == ("reversal", Decimal(10), Decimal(1000))
+
+
+def test_cancelling_a_ready_fill_reverses_its_stock_without_controlled_lines(
+    services: Services, admin: Actor, technician: Actor, pharmacist: Actor
+) -> None:
+    fill_id = catalogue_fill(services, admin, FillState.FILL)  # lisinopril: not controlled
+    verified = verify_fill(services, technician, fill_id)
+    ready = services.workflow.advance(
+        pharmacist, fill_id, to_state=FillState.READY, expected_version=verified.version
+    )
+    lot_id = receive_lot(services, technician, package_of(services, LISINOPRIL))
+
+    services.workflow.advance(
+        technician,
+        fill_id,
+        to_state=FillState.CANCELLED,
+        expected_version=ready.version,
+        reason="duplicate of another fill",
+    )
+
+    ledger = _ledger(services, fill_id, lot_id)
+    assert ledger.on_hand == Decimal(1000)
+    [dispensed] = ledger.dispensed
+    assert ledger.movements[1:] == [("reversal", Decimal(30), dispensed)]
+    assert ledger.log == []
+    assert ledger.voided == [(True, "duplicate of another fill")]
