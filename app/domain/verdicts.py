@@ -28,7 +28,8 @@ When several apply, the first in `PRECEDENCE` wins. What may follow each verdict
                           no           data-entry     (dispensed as whole packages)
                           no           —              (a sample package: a stop)
     other-manufacturer    yes          pharmacist-override
-    unknown               yes          pharmacist-override
+    unknown               yes          pharmacist-override  (the pharmacist adds the product;
+                                       the bottle is scanned again, never accepted blind)
     wrong-drug, recalled, expired, ambiguous, invalid: no, —
 """
 
@@ -364,8 +365,9 @@ def judge_scan(
         readings = ", ".join(candidate.hyphenated for candidate in scan.candidates)
         return VerdictResult(
             Verdict.UNKNOWN,
-            f"The code (NDC {readings}) is valid but not in the drug catalogue: compare the "
-            f"package with {expected.label} by eye; a pharmacist may accept it.",
+            f"The code (NDC {readings}) is valid but not in the drug catalogue: a pharmacist "
+            "may add the product from the package, then the bottle is scanned again and judged "
+            f"against {expected.label}.",
             overridable=True,
             requires=Requirement.PHARMACIST_OVERRIDE,
         )

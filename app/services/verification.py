@@ -6,6 +6,8 @@ the bench: typed NDCs, lot and expiry, duplicate serials, quantities, C-II count
 pharmacist overrides. `judge` only reads; `accept_bottle` judges again inside its transaction
 (the window is never trusted) and writes the bottle, its dispensing movement, the lot's balance,
 the controlled-substance log line and ONE audit event naming them, or nothing at all.
+`complete` also refuses while the fill's last printed label promises a discard-after date
+later than a bottle's lot expires: the label is reprinted first.
 
 What may follow each verdict here (the verdict table's `overridable`/`requires`, narrowed by
 what the stock ledger needs):
@@ -17,8 +19,10 @@ what the stock ledger needs):
 - `other-manufacturer`: accepted only with a pharmacist's co-signature and reason (the
   verdict's `requires`), recorded on the bottle and in its audit event; the fill's dispensed
   NDC becomes the scanned one, since label and claim must name what is in the vial.
-- `unknown`: a stop here, although the verdict table calls it overridable: a bottle that is
-  not in the catalogue has no package to take stock from; import a newer directory first.
+- `unknown`: a stop, never overridden blind (a bottle not in the catalogue has no package to
+  take stock from): a pharmacist may add the product from the scanned bottle
+  (`add_product_from_scan`, app.services.local_products), then the bottle is scanned again and
+  judged like any other.
 - `wrong-drug`, `recalled`, `expired`: never overridable. `invalid`, `ambiguous`: rescan or
   type the NDC with its hyphens.
 """
@@ -33,20 +37,19 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.util import identity_key
 
 from app.db.models import (
-    ControlledSubstanceEntry,
     DrugPackage,
     DrugProduct,
     Fill,
     FillBottle,
+    LabelPrint,
     Patient,
     Prescription,
     StockLot,
-    StockMovement,
     User,
 )
 from app.domain.barcodes import Scan, ScanKind
@@ -62,7 +65,12 @@ from app.domain.verdicts import (
 )
 from app.errors import NotFound, RxBenchError, StaleRecord, ValidationFailed
 from app.services.changes import publish
-from app.services.dispensing import accepted_total, controlled_balance, void_accepted_bottle
+from app.services.dispensing import (
+    accepted_total,
+    controlled_schedule,
+    dispense_from_lot,
+    void_accepted_bottle,
+)
 from app.services.fills import FillRow
 from app.services.house_settings import (
     CiiCountMode,
@@ -70,11 +78,11 @@ from app.services.house_settings import (
     read_verification_policy,
 )
 from app.services.identify import CataloguePackage, ResolvedScan, packages_by_id, resolve_scan
+from app.services.local_products import AddedProduct, PharmacyProductDraft, add_pharmacy_product
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 from app.services.workflow import TOPIC, FillHeldByAnother, move_fill
 
 BENCH_ROLES = (Role.TECHNICIAN, Role.PHARMACIST)
-CONTROLLED_SCHEDULES = ("CII", "CIII", "CIV", "CV")  # most to least restricted
 NEVER_RECEIVED_WARNING = "Stock of this lot was never received in RxBench."
 _STOP_VERDICTS = frozenset(
     {
@@ -101,6 +109,7 @@ class NextStep(StrEnum):
     TYPE_NDC_WITH_HYPHENS = "type-ndc-with-hyphens"
     DATA_ENTRY = "data-entry"
     TAKE_ANOTHER_BOTTLE = "take-another-bottle"
+    PHARMACIST_ADDS_PRODUCT = "pharmacist-adds-product"  # then the bottle is scanned again
 
 
 class StopReason(StrEnum):
@@ -169,6 +178,12 @@ class VerificationIncomplete(ValidationFailed):
     code = "verification-incomplete"
 
 
+class LabelReprintRequired(ValidationFailed):
+    """The last label printed for the fill says discard after a bottle's lot expires."""
+
+    code = "label-reprint-required"
+
+
 # --- what the window shows --------------------------------------------------------------------
 
 
@@ -231,6 +246,7 @@ class VerificationView:
     remaining: Decimal
     version: int
     policy: VerificationPolicy
+    label_reprint_needed: str | None = None  # why the label must be printed again, if it must
 
 
 @dataclass(frozen=True)
@@ -240,6 +256,7 @@ class ScanJudgement:
     `verdict` is None only for this fill's own Rx label (nothing to judge). `stop` says the
     bottle cannot be accepted as scanned; `stop_reason` why, when the verdict alone does not.
     `suggested_quantity` is a whole package, or what the fill still needs if that is less.
+    `candidates` are the NDCs an `ambiguous` code names, or the readings of an `unknown` one.
     """
 
     verdict: Verdict | None
@@ -277,6 +294,7 @@ class BottleAccepted:
     dispensed_ndc: str
     movement_id: int
     controlled_entry_id: int | None
+    label_reprint_needed: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -290,6 +308,7 @@ class BottleVoided:
     remaining: Decimal
     fill_version: int
     reversal_movement_id: int
+    label_reprint_needed: str | None = None
 
 
 # --- the fill under verification --------------------------------------------------------------
@@ -510,12 +529,6 @@ def _is_own_label(fill: _FillContext, scan: Scan) -> bool:
     )
 
 
-def _schedule(*schedules: str | None) -> str | None:
-    """The most restricted controlled schedule among those the directory lists."""
-    listed = [schedule for schedule in schedules if schedule in CONTROLLED_SCHEDULES]
-    return min(listed, key=CONTROLLED_SCHEDULES.index) if listed else None
-
-
 def _find_lot(session: Session, package_id: int, lot_number: str, *, lock: bool) -> StockLot | None:
     statement = select(StockLot).where(
         StockLot.package_id == package_id, StockLot.lot_number == lot_number
@@ -613,9 +626,19 @@ def _assess(
         extra_warnings=tuple(warnings),
         policy=policy,
         remaining=remaining,
-        candidates=tuple(sorted(package.facts.package_ndc for package in resolved.found)),
+        candidates=_candidates(verdict.verdict, resolved),
     )
     return _Assessment(judgement, expected, scanned, scan, lot, lot_number, expiry)
+
+
+def _candidates(verdict: Verdict, resolved: ResolvedScan) -> tuple[str, ...]:
+    """The NDCs to choose from: the packages an ambiguous code names, or every reading of a
+    code the catalogue lacks (the pharmacist adding it picks the one on the package)."""
+    if verdict is Verdict.AMBIGUOUS:
+        return tuple(sorted(package.facts.package_ndc for package in resolved.found))
+    if verdict is Verdict.UNKNOWN and resolved.scan is not None:
+        return tuple(candidate.hyphenated for candidate in resolved.scan.candidates)
+    return ()
 
 
 def _own_label_judgement(fill: _FillContext, scan: Scan, remaining: Decimal) -> ScanJudgement:
@@ -702,7 +725,7 @@ def _judgement(
         suggested_quantity=suggested,
         remaining=remaining,
         unit=fill.unit,
-        candidates=candidates if verdict.verdict is Verdict.AMBIGUOUS else (),
+        candidates=candidates,
     )
 
 
@@ -726,9 +749,8 @@ def _stop_or_steps(
         if verdict.verdict is Verdict.UNKNOWN:
             return (
                 StopReason.NOT_IN_CATALOGUE,
-                f"{verdict.message} It cannot be taken from stock until the package is in the "
-                "catalogue: import a newer FDA NDC Directory, or take another bottle.",
-                (NextStep.TAKE_ANOTHER_BOTTLE,),
+                None,
+                (NextStep.PHARMACIST_ADDS_PRODUCT, NextStep.TAKE_ANOTHER_BOTTLE),
             )
         step = {
             Verdict.INVALID: NextStep.RESCAN,
@@ -794,7 +816,7 @@ def _stop_or_steps(
     elif lot_number and lot is None and expiry is None:
         steps.append(NextStep.LOT_AND_EXPIRY)  # a lot never received: its expiry is needed
     steps.append(NextStep.QUANTITY)
-    if _schedule(expected.facts.dea_schedule, scanned.facts.dea_schedule) == "CII":
+    if controlled_schedule(expected.facts.dea_schedule, scanned.facts.dea_schedule) == "CII":
         steps.append(
             NextStep.CII_SECOND_PERSON
             if policy.cii_count_mode is CiiCountMode.SECOND_PERSON
@@ -886,7 +908,46 @@ def _view(session: Session, fill: _FillContext, policy: VerificationPolicy) -> V
         remaining=fill.quantity - total,
         version=fill.version,
         policy=policy,
+        label_reprint_needed=_reprint_message(session, fill.id),
     )
+
+
+def _label_reprint_refusal(session: Session, fill_id: int) -> LabelReprintRequired | None:
+    """The refusal to send the fill on while its last printed label promises a discard-after
+    date later than the soonest expiry among its accepted bottles; None when none is due."""
+    printed = session.execute(
+        select(LabelPrint.printed_at, LabelPrint.discard_after)
+        .where(LabelPrint.fill_id == fill_id)
+        .order_by(LabelPrint.id.desc())
+        .limit(1)
+    ).first()
+    if printed is None:
+        return None
+    expiry = func.coalesce(FillBottle.expiry, StockLot.expiry)
+    soonest = session.execute(
+        select(FillBottle.lot_number, expiry.label("expiry"))
+        .outerjoin(StockLot, FillBottle.lot_id == StockLot.id)
+        .where(FillBottle.fill_id == fill_id, FillBottle.voided_at.is_(None), expiry.is_not(None))
+        .order_by(expiry, FillBottle.id)
+        .limit(1)
+    ).first()
+    if soonest is None or soonest.expiry >= printed.discard_after:
+        return None
+    return LabelReprintRequired(
+        f"The label printed on {printed.printed_at.date().isoformat()} says discard after "
+        f"{printed.discard_after.isoformat()}; lot {soonest.lot_number} expires "
+        f"{soonest.expiry.isoformat()}: reprint the label (with a reason) before sending it to "
+        "the pharmacist.",
+        fill_id=fill_id,
+        discard_after=printed.discard_after.isoformat(),
+        lot=soonest.lot_number,
+        expiry=soonest.expiry.isoformat(),
+    )
+
+
+def _reprint_message(session: Session, fill_id: int) -> str | None:
+    refusal = _label_reprint_refusal(session, fill_id)
+    return refusal.message if refusal is not None else None
 
 
 def _shown(quantity: Decimal) -> str:
@@ -1210,9 +1271,8 @@ class VerificationService:
         session, actor = uow.session, uow.actor
         judgement, scan, scanned = assessment.judgement, assessment.scan, assessment.scanned
         assert scan is not None and scanned is not None and judgement.verdict is not None
-        schedule = _schedule(assessment.expected.facts.dea_schedule, scanned.facts.dea_schedule)
-        balance_before = (
-            controlled_balance(session, scanned.package_id) if schedule is not None else None
+        schedule = controlled_schedule(
+            assessment.expected.facts.dea_schedule, scanned.facts.dea_schedule
         )
         lot = assessment.lot
         if lot is None:
@@ -1226,34 +1286,16 @@ class VerificationService:
             )
             session.add(lot)
             session.flush()
-        movement = StockMovement(
-            lot_id=lot.id,
-            kind="dispensed",
-            quantity=-quantity,
+        taken = dispense_from_lot(
+            uow,
+            lot,
+            quantity=quantity,
             fill_id=fill.id,
-            reason=f"Rx {fill.rx_number}-{fill.fill_number}",
-            user_id=actor.user_id,
-            workstation=actor.workstation,
+            note=f"Rx {fill.rx_number}-{fill.fill_number}",
+            schedule=schedule,
+            witness_user_id=witness.user_id if witness is not None else None,
         )
-        lot.on_hand -= quantity
-        session.add(movement)
-        session.flush()
-        entry: ControlledSubstanceEntry | None = None
-        if schedule is not None and balance_before is not None:
-            entry = ControlledSubstanceEntry(
-                package_id=scanned.package_id,
-                lot_id=lot.id,
-                schedule=schedule,
-                kind="dispensed",
-                quantity=-quantity,
-                balance_after=balance_before - quantity,
-                fill_id=fill.id,
-                movement_id=movement.id,
-                user_id=actor.user_id,
-                witness_user_id=witness.user_id if witness is not None else None,
-                note=f"Rx {fill.rx_number}-{fill.fill_number}",
-            )
-            session.add(entry)
+        movement, entry = taken.movement, taken.controlled_entry
         bottle = FillBottle(
             fill_id=fill.id,
             scanned_text=scan.text.strip()[:200],
@@ -1320,6 +1362,7 @@ class VerificationService:
             dispensed_ndc=dispensed_ndc or scanned.facts.package_ndc,
             movement_id=movement.id,
             controlled_entry_id=entry.id if entry is not None else None,
+            label_reprint_needed=_reprint_message(session, fill.id),
         )
 
     def void_bottle(
@@ -1366,10 +1409,12 @@ class VerificationService:
                 remaining=fill.quantity - total,
                 fill_version=version,
                 reversal_movement_id=reversal.movement.id,
+                label_reprint_needed=_reprint_message(session, fill.id),
             )
 
     def complete(self, actor: Actor, fill_id: int, *, expected_version: int) -> FillRow:
-        """Every unit scanned: the fill goes to the pharmacist's final verification."""
+        """Every unit scanned (and the label reprinted if a lot expires before the date it
+        promised): the fill goes to the pharmacist's final verification."""
         require_role(actor, *BENCH_ROLES, action="verify a fill")
         with self._db.unit_of_work(actor) as uow:
             session = uow.session
@@ -1386,9 +1431,29 @@ class VerificationService:
                     accepted=str(total),
                     quantity=str(context.quantity),
                 )
+            reprint = _label_reprint_refusal(session, fill_id)
+            if reprint is not None:
+                raise reprint
             fill = session.get(Fill, fill_id)
             assert fill is not None  # locked above
             return move_fill(uow, fill, FillState.FINAL_VERIFICATION, "")
+
+    def add_product_from_scan(
+        self, actor: Actor, fill_id: int, *, scanned_text: str, product: PharmacyProductDraft
+    ) -> AddedProduct:
+        """A pharmacist adds the product of a bottle scanned for this fill that the catalogue
+        lacks (see app.services.local_products). The bottle is not accepted: it is scanned
+        again and judged against the prescription like any other."""
+        with self._db.unit_of_work(actor) as uow:
+            require_role(actor, Role.PHARMACIST, action="add a product to the drug catalogue")
+            fill = _fill_context(uow.session, fill_id, lock=False)
+            return add_pharmacy_product(
+                uow,
+                product,
+                scanned_text=scanned_text,
+                fill_id=fill.id,
+                rx=f"{fill.rx_number}-{fill.fill_number}",
+            )
 
     def bottles_for_review(self, actor: Actor, fill_id: int) -> list[BottleRow]:
         """Every bottle of the fill (voided ones too) for the pharmacist's final verification."""

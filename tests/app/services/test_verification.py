@@ -641,7 +641,8 @@ SCENARIOS = [
         override_reason="looks right",
         accepted=False,
         stop=StopReason.NOT_IN_CATALOGUE,
-        says=("not in the drug catalogue", "import a newer"),
+        steps=(NextStep.PHARMACIST_ADDS_PRODUCT, NextStep.TAKE_ANOTHER_BOTTLE),
+        says=("not in the drug catalogue", "a pharmacist may add the product"),
     ),
     Scenario(
         "a UPC two real packages share",
