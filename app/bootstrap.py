@@ -14,6 +14,7 @@ from app.services.changes import ChangeFeed
 from app.services.fills import FillQueryService
 from app.services.house_settings import HouseSettingsService
 from app.services.identify import IdentifyService
+from app.services.labels import LabelService
 from app.services.passwords import SecretHasher
 from app.services.patients import PatientService
 from app.services.pharmacy import PharmacyService
@@ -53,6 +54,7 @@ class Services:
     screening: ScreeningService
     worklist: WorklistService
     verification: VerificationService
+    labels: LabelService
     changes: ChangeFeed
     warnings: list[str] = field(default_factory=list)
 
@@ -99,6 +101,7 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         screening=ScreeningService(database),
         worklist=WorklistService(database),
         verification=VerificationService(database),
+        labels=LabelService(database),
         changes=ChangeFeed(database),
         warnings=warnings,
     )

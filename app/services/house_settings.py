@@ -2,7 +2,9 @@
 
 Each policy is one `PharmacySetting` row (JSON value); a policy never saved has its default.
 Administrators and pharmacists change them, one audited action per policy. Other services read
-them inside their own transaction with `read_house_settings(session)`.
+them inside their own transaction with `read_house_settings(session)`; the label policies
+(discard-after months, states requiring a physical description, auxiliary warning rules, custom
+label stocks, the Spanish sig table) with `read_label_policy(session)`, in one statement.
 """
 
 from __future__ import annotations
@@ -18,10 +20,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import PharmacySetting
+from app.domain.auxiliary_warnings import (
+    DEFAULT_AUXILIARY_RULES,
+    AuxiliaryRule,
+    rule_json,
+    rules_from_json,
+    validated_rules,
+)
+from app.domain.labels import BUILT_IN_STOCKS, LabelStock
 from app.domain.roles import Role
 from app.domain.rx_rules import StateLawConfig
-from app.domain.sig import DEFAULT_SIG_TABLE, SigEntry, SigTable, TokenKind
+from app.domain.sig import (
+    DEFAULT_SIG_TABLE,
+    DEFAULT_SPANISH_TABLE,
+    SigEntry,
+    SigTable,
+    SpanishEntry,
+    SpanishSigTable,
+    TokenKind,
+)
 from app.errors import ValidationFailed
+from app.services.pharmacy import US_STATES
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 
 STATE_LAW = "state_law"
@@ -32,9 +51,21 @@ BILLING_POINT = "billing_point"
 REQUIRE_SCANNING = "require_scanning"
 REQUIRE_LOT_FOR_UPC = "require_lot_for_upc"
 CII_COUNT_MODE = "cii_count_mode"
+LABEL_DISCARD_AFTER_MONTHS = "label_discard_after_months"
+LABEL_PHYSICAL_DESCRIPTION_STATES = "label_physical_description_states"
+LABEL_AUXILIARY_RULES = "label_auxiliary_rules"
+LABEL_CUSTOM_STOCKS = "label_custom_stocks"
+SPANISH_SIG_OVERRIDES = "spanish_sig_overrides"
 
 DEFAULT_REFILL_TOO_SOON_THRESHOLD = Decimal("0.75")
 DEFAULT_WILL_CALL_AGING_DAYS = 10
+# USP <1191>: a dispensed solid's beyond-use date is at most a year, or the lot's expiry when
+# sooner; a house may be stricter, never longer.
+DEFAULT_DISCARD_AFTER_MONTHS = 12
+MAX_DISCARD_AFTER_MONTHS = 12
+# California (16 CCR 1707.5) requires the physical description of the dosage unit.
+DEFAULT_PHYSICAL_DESCRIPTION_STATES = ("CA",)
+_STOCK_NAME_LENGTH = 64  # label_prints.stock_name
 # The federal windows for dispensing the rest of a partially filled C-II: a state may shorten
 # them, never lengthen them (21 USC 829(f), 21 CFR 1306.13).
 _FEDERAL_CEILINGS = {
@@ -169,6 +200,177 @@ def read_verification_policy(session: Session) -> VerificationPolicy:
     )
 
 
+@dataclass(frozen=True)
+class LabelPolicy:
+    """How the pharmacy's labels are made, beyond what the fill itself says."""
+
+    discard_after_months: int = DEFAULT_DISCARD_AFTER_MONTHS
+    physical_description_states: tuple[str, ...] = DEFAULT_PHYSICAL_DESCRIPTION_STATES
+    auxiliary_rules: tuple[AuxiliaryRule, ...] = DEFAULT_AUXILIARY_RULES
+    custom_stocks: tuple[LabelStock, ...] = ()
+    spanish_sig_overrides: tuple[SpanishEntry, ...] = ()
+
+    @property
+    def spanish_sig_table(self) -> SpanishSigTable:
+        """The standard Spanish phrases with the pharmacy's own merged over them."""
+        return DEFAULT_SPANISH_TABLE.with_overrides(self.spanish_sig_overrides)
+
+    @property
+    def stocks(self) -> tuple[LabelStock, ...]:
+        return (*BUILT_IN_STOCKS, *self.custom_stocks)
+
+
+_LABEL_KEYS = (
+    LABEL_DISCARD_AFTER_MONTHS,
+    LABEL_PHYSICAL_DESCRIPTION_STATES,
+    LABEL_AUXILIARY_RULES,
+    LABEL_CUSTOM_STOCKS,
+    SPANISH_SIG_OVERRIDES,
+)
+_STOCK_DECIMALS = (
+    "label_width",
+    "label_height",
+    "page_width",
+    "page_height",
+    "left_margin",
+    "top_margin",
+    "column_gap",
+    "row_gap",
+)
+
+
+def _spanish_json(entry: SpanishEntry) -> dict[str, Any]:
+    return {**asdict(entry), "kind": entry.kind.value}
+
+
+def _spanish_entry(values: dict[str, Any]) -> SpanishEntry:
+    return SpanishEntry(**{**values, "kind": TokenKind(values["kind"])})
+
+
+def _stock_json(stock: LabelStock) -> dict[str, Any]:
+    values = asdict(stock)
+    for name in _STOCK_DECIMALS:
+        values[name] = str(values[name])
+    return values
+
+
+def _stock(values: dict[str, Any]) -> LabelStock:
+    return LabelStock(
+        **{
+            **values,
+            **{name: Decimal(values[name]) for name in _STOCK_DECIMALS if name in values},
+        }
+    )
+
+
+def read_label_policy(session: Session) -> LabelPolicy:
+    """The label policies, defaults for those never saved, in one statement."""
+    rows = session.execute(
+        select(PharmacySetting.key, PharmacySetting.value).where(
+            PharmacySetting.key.in_(_LABEL_KEYS)
+        )
+    ).all()
+    saved: dict[str, Any] = {key: value for key, value in rows}
+    defaults = LabelPolicy()
+    months = saved.get(LABEL_DISCARD_AFTER_MONTHS)
+    states = saved.get(LABEL_PHYSICAL_DESCRIPTION_STATES)
+    rules = saved.get(LABEL_AUXILIARY_RULES)
+    return LabelPolicy(
+        discard_after_months=defaults.discard_after_months if months is None else int(months),
+        physical_description_states=defaults.physical_description_states
+        if states is None
+        else tuple(states),
+        auxiliary_rules=defaults.auxiliary_rules if rules is None else rules_from_json(rules),
+        custom_stocks=tuple(_stock(values) for values in saved.get(LABEL_CUSTOM_STOCKS) or []),
+        spanish_sig_overrides=tuple(
+            _spanish_entry(values) for values in saved.get(SPANISH_SIG_OVERRIDES) or []
+        ),
+    )
+
+
+def validated_discard_after_months(months: int) -> int:
+    if isinstance(months, bool) or not isinstance(months, int):
+        raise ValidationFailed(
+            f"“{months}” is not a whole number of months.", field=LABEL_DISCARD_AFTER_MONTHS
+        )
+    if not 1 <= months <= MAX_DISCARD_AFTER_MONTHS:
+        raise ValidationFailed(
+            f"The discard-after date is 1 to {MAX_DISCARD_AFTER_MONTHS} months from the fill "
+            f"(USP allows at most a year), not {months}.",
+            field=LABEL_DISCARD_AFTER_MONTHS,
+        )
+    return months
+
+
+def validated_physical_description_states(states: Sequence[str]) -> tuple[str, ...]:
+    """Upper-case two-letter codes, each once, in order; an unknown code is refused."""
+    clean: list[str] = []
+    for state in states:
+        code = str(state).strip().upper()
+        if code not in US_STATES:
+            raise ValidationFailed(
+                f"“{state}” is not a US state or territory code.",
+                field=LABEL_PHYSICAL_DESCRIPTION_STATES,
+            )
+        if code not in clean:
+            clean.append(code)
+    return tuple(sorted(clean))
+
+
+def validated_custom_stocks(stocks: Sequence[LabelStock]) -> tuple[LabelStock, ...]:
+    """Stocks with a unique name, positive sizes, and every label inside the page."""
+    built_in = {stock.name.casefold() for stock in BUILT_IN_STOCKS}
+    seen: set[str] = set()
+    clean = []
+    for stock in stocks:
+        name = " ".join(stock.name.split())
+
+        def refuse(why: str, name: str = name) -> ValidationFailed:
+            return ValidationFailed(
+                f"Label stock “{name}”: {why}", field=LABEL_CUSTOM_STOCKS, stock=name
+            )
+
+        if not name:
+            raise ValidationFailed("A label stock needs a name.", field=LABEL_CUSTOM_STOCKS)
+        if len(name) > _STOCK_NAME_LENGTH:
+            raise refuse(f"a name has at most {_STOCK_NAME_LENGTH} characters.")
+        if name.casefold() in built_in or name.casefold() in seen:
+            raise refuse("another stock has this name.")
+        seen.add(name.casefold())
+        try:
+            sizes = {field: Decimal(str(getattr(stock, field))) for field in _STOCK_DECIMALS}
+        except InvalidOperation:
+            raise refuse("every size is a number of inches.") from None
+        for field in ("label_width", "label_height", "page_width", "page_height"):
+            if not sizes[field] > 0:
+                raise refuse(f"the {field.replace('_', ' ')} must be more than 0 inches.")
+        for field in ("left_margin", "top_margin", "column_gap", "row_gap"):
+            if sizes[field] < 0:
+                raise refuse(f"the {field.replace('_', ' ')} cannot be negative.")
+        for field in ("columns", "rows"):
+            count = getattr(stock, field)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise refuse(f"{field} is a whole number of 1 or more.")
+        across = (
+            sizes["left_margin"]
+            + stock.columns * sizes["label_width"]
+            + (stock.columns - 1) * sizes["column_gap"]
+        )
+        down = (
+            sizes["top_margin"]
+            + stock.rows * sizes["label_height"]
+            + (stock.rows - 1) * sizes["row_gap"]
+        )
+        if across > sizes["page_width"] or down > sizes["page_height"]:
+            raise refuse(
+                f"{stock.columns} × {stock.rows} labels with these margins and gaps need "
+                f"{across} × {down} in, more than the {sizes['page_width']} × "
+                f"{sizes['page_height']} in page."
+            )
+        clean.append(LabelStock(name=name, columns=stock.columns, rows=stock.rows, **sizes))
+    return tuple(clean)
+
+
 def _state_law_json(config: StateLawConfig) -> dict[str, Any]:
     values = asdict(config)
     del values["refill_too_soon_fraction"]  # its own setting, shared with refill screening
@@ -292,6 +494,61 @@ class HouseSettingsService:
             _save(uow, REQUIRE_LOT_FOR_UPC, bool(policy.require_lot_for_upc))
             _save(uow, CII_COUNT_MODE, mode.value)
             return read_house_settings(uow.session)
+
+    def set_spanish_sig_overrides(
+        self, actor: Actor, entries: Sequence[SpanishEntry]
+    ) -> LabelPolicy:
+        """Replace the house's own Spanish phrases, merged over the standard Spanish table.
+
+        An entry without words, or whose Spanish is an ISMP error-prone form, is refused
+        (`SpanishTableInvalid`) before anything is saved.
+        """
+        _require_manager(actor, "change the Spanish sig phrases")
+        DEFAULT_SPANISH_TABLE.with_overrides(entries)
+        with self._db.unit_of_work(actor) as uow:
+            _save(uow, SPANISH_SIG_OVERRIDES, [_spanish_json(entry) for entry in entries])
+            return read_label_policy(uow.session)
+
+    def label_policy(self) -> LabelPolicy:
+        with self._db.reading() as session:
+            return read_label_policy(session)
+
+    def set_label_discard_after_months(self, actor: Actor, months: int) -> LabelPolicy:
+        """How long after the fill a label's discard-after date falls when the lot lasts longer."""
+        _require_manager(actor, "change the discard-after months")
+        clean = validated_discard_after_months(months)
+        with self._db.unit_of_work(actor) as uow:
+            _save(uow, LABEL_DISCARD_AFTER_MONTHS, clean)
+            return read_label_policy(uow.session)
+
+    def set_label_physical_description_states(
+        self, actor: Actor, states: Sequence[str]
+    ) -> LabelPolicy:
+        """The states whose labels must describe the tablet or capsule (the pharmacy's state
+        is looked up in this list)."""
+        _require_manager(actor, "change which states require a physical description")
+        clean = validated_physical_description_states(states)
+        with self._db.unit_of_work(actor) as uow:
+            _save(uow, LABEL_PHYSICAL_DESCRIPTION_STATES, list(clean))
+            return read_label_policy(uow.session)
+
+    def set_label_auxiliary_rules(
+        self, actor: Actor, rules: Sequence[AuxiliaryRule]
+    ) -> LabelPolicy:
+        """Replace the whole auxiliary warning table (AuxiliaryRuleInvalid names a bad rule)."""
+        _require_manager(actor, "change the auxiliary warning rules")
+        clean = validated_rules(rules)
+        with self._db.unit_of_work(actor) as uow:
+            _save(uow, LABEL_AUXILIARY_RULES, [rule_json(each) for each in clean])
+            return read_label_policy(uow.session)
+
+    def set_label_custom_stocks(self, actor: Actor, stocks: Sequence[LabelStock]) -> LabelPolicy:
+        """The pharmacy's own label stocks, offered after the built-in ones."""
+        require_role(actor, Role.ADMINISTRATOR, action="change the label stocks")
+        clean = validated_custom_stocks(stocks)
+        with self._db.unit_of_work(actor) as uow:
+            _save(uow, LABEL_CUSTOM_STOCKS, [_stock_json(stock) for stock in clean])
+            return read_label_policy(uow.session)
 
 
 def _require_manager(actor: Actor, action: str) -> None:
