@@ -5,7 +5,9 @@ by VerificationService off the GUI thread (a lost network must not freeze the wi
 costs well under a millisecond, see bench/scan_to_verdict_ui.py); a bottle that needs nothing
 more is accepted straight away, one that needs an answer (lot and expiry, a counted quantity,
 the package size, a C-II count) asks in a small prompt first. Stops are loud: a red banner in
-the service's words and the stop sound. The scan field takes the focus back after everything.
+the service's words and the stop sound. A bottle the catalogue lacks is never accepted here: a
+pharmacist may add its product from the scan, and the bottle is then scanned again. The scan
+field takes the focus back after everything.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
 from app.adapters.sound import Sounds
 from app.domain.barcodes import ScanKind, interpret_scan
 from app.domain.fill_states import FillState
+from app.domain.roles import Role
 from app.errors import EnvironmentFault, RxBenchError, StaleRecord
 from app.services.fills import FillRow
 from app.services.unit_of_work import Actor
@@ -45,6 +48,7 @@ from app.services.verification import (
     VerificationService,
     VerificationView,
 )
+from ui.dialogs.add_product import ask_to_add_product
 from ui.dialogs.bottle_prompts import ask_lot_and_expiry, ask_quantity
 from ui.dialogs.reason import ask_reason
 from ui.docks.base import ActorSource, Dock
@@ -69,6 +73,13 @@ COMPLETE_TEXT = "Complete — to &pharmacist"
 COMPLETE_SHORTCUT = "Ctrl+Return"
 VOID_SHORTCUT = "Ctrl+Del"
 CANCELLED_TEXT = "Not used: the bottle was not recorded. Scan it again when ready."
+ADD_PRODUCT_TEXT = "&Add product from this scan… (pharmacist)"
+RESCAN_AFTER_ADDING_TEXT = (
+    "Now scan the bottle again: it is judged against the prescription like any other bottle."
+)
+_REPRINT_STYLE = (
+    "QLabel { background: #fff1cc; color: #5c3b00; border: 2px solid #d99a00; padding: 4px; }"
+)
 
 Cosign = Callable[[str], Actor | None]
 _FACT_LABELS = {"NDC": "Package NDC:", "Package": "Package size:"}
@@ -139,6 +150,7 @@ class VerifyDock(Dock):
         self._version = 0
         self._current: _Scan | None = None  # the scan being judged or accepted
         self._override_for: _Scan | None = None  # a judged scan waiting on a pharmacist
+        self._unknown: _Scan | None = None  # a bottle the catalogue lacks, judged last
         self._retry_scan: _Scan | None = None
         self._waiting: deque[tuple[str, bool]] = deque()
         self._opening: int | None = None
@@ -179,7 +191,11 @@ class VerifyDock(Dock):
         self.retry_button = QPushButton("&Retry")
         self.retry_button.setAccessibleName("Retry the scan")
         self.retry_button.clicked.connect(self.retry)
-        for button in (self.override_button, self.retry_button):
+        self.add_product_button = QPushButton(ADD_PRODUCT_TEXT)
+        self.add_product_button.setAccessibleName("Add product from this scan (pharmacist)")
+        self.add_product_button.clicked.connect(self.add_product)
+        self._banner_buttons = (self.override_button, self.retry_button, self.add_product_button)
+        for button in self._banner_buttons:
             button.setStyleSheet("QPushButton { color: black; background: white; padding: 4px; }")
             button.hide()
             self.banner.buttons.addWidget(button)
@@ -212,6 +228,14 @@ class VerifyDock(Dock):
         self.bottles.dataChanged.connect(self._fit_columns)
         self.table.setMinimumHeight(90)
         layout.addWidget(self.table, 1)
+
+        self.label_reprint = QLabel()
+        self.label_reprint.setWordWrap(True)
+        self.label_reprint.setTextFormat(Qt.TextFormat.PlainText)
+        self.label_reprint.setStyleSheet(_REPRINT_STYLE)
+        self.label_reprint.setAccessibleName("Label reprint needed")
+        self.label_reprint.hide()
+        layout.addWidget(self.label_reprint)
 
         self.total = QLabel()
         self.total.setAccessibleName("Quantity scanned")
@@ -334,6 +358,7 @@ class VerifyDock(Dock):
         self.scan_field.set_require_scanning(view.policy.require_scanning)
         self._show_facts()
         self._show_totals()
+        self._show_label_reprint(view.label_reprint_needed)
 
     def _refresh(self, actor: Actor) -> None:
         view, verification = self.view, self._verification
@@ -350,14 +375,24 @@ class VerifyDock(Dock):
 
     def _close(self) -> None:
         self.view = None
-        self._current = self._override_for = self._retry_scan = None
+        self._current = self._override_for = self._retry_scan = self._unknown = None
         self._waiting.clear()
         self.bottles.set_rows([])
-        self.override_button.hide()
-        self.retry_button.hide()
+        self._hide_banner_buttons()
         self.scan_field.clear()
         self._say(Tone.INFO, "", "")
         self._show_totals()
+        self._show_label_reprint(None)
+
+    def _hide_banner_buttons(self) -> None:
+        for button in self._banner_buttons:
+            button.hide()
+
+    def _show_label_reprint(self, needed: str | None) -> None:
+        """Why the fill's printed label must be reprinted before Complete, while it must."""
+        self.label_reprint.setText(needed or "")
+        self.label_reprint.setAccessibleDescription(needed or "")
+        self.label_reprint.setVisible(needed is not None)
 
     def _show_facts(self) -> None:
         view, fill = self.view, self.fill
@@ -444,9 +479,8 @@ class VerifyDock(Dock):
         if actor is None or view is None:
             return
         self._current = scan
-        self._override_for = None
-        self.override_button.hide()
-        self.retry_button.hide()
+        self._override_for = self._unknown = None
+        self._hide_banner_buttons()
         verification = self._verification
         self._tasks.run(
             lambda: verification.judge(actor, view.fill_id, text=scan.text, manual=scan.manual),
@@ -462,6 +496,9 @@ class VerifyDock(Dock):
             self._done(Tone.INFO, "Rx label", judgement.message)
             return
         if judgement.stop:
+            if NextStep.PHARMACIST_ADDS_PRODUCT in judgement.next_steps:
+                self._unknown = scan
+                self.add_product_button.show()
             self._done_stop(f"Stop — {verdict_text(judgement.verdict).lower()}", judgement.message)
             return
         if NextStep.PHARMACIST_OVERRIDE in judgement.next_steps:
@@ -602,6 +639,7 @@ class VerifyDock(Dock):
         self.bottles.add_row(accepted.bottle)
         self.table.scrollToBottom()
         self._show_totals()
+        self._show_label_reprint(accepted.label_reprint_needed)
         bottle = accepted.bottle
         title = f"Accepted — {quantity_text(bottle.quantity)} {self.view.unit if self.view else ''}"
         title += f" from {bottle.ndc}" + (" (typed by hand)" if bottle.manual else "")
@@ -678,8 +716,7 @@ class VerifyDock(Dock):
     def _say(self, tone: Tone, title: str, sentence: str) -> None:
         self.banner.show_verdict(tone, title, sentence)
         if tone is not Tone.STOP:
-            self.override_button.hide()
-            self.retry_button.hide()
+            self._hide_banner_buttons()
 
     # --- the banner's buttons ---------------------------------------------------------------------
 
@@ -708,6 +745,41 @@ class VerifyDock(Dock):
         self.override_button.hide()
         self._current = scan
         self._prompt_and_accept(scan, pharmacist, reason)
+
+    def add_product(self) -> None:
+        """A pharmacist (the one signed in, or one co-signing) adds the unknown bottle's product
+        from the scan; the bottle is not accepted: it is scanned again and judged as any other."""
+        scan, view, actor = self._unknown, self.view, self._actor()
+        if scan is None or scan.judgement is None or view is None or actor is None:
+            return
+        readings = scan.judgement.candidates
+        pharmacist: Actor | None = actor
+        if not actor.has_any(Role.PHARMACIST):
+            pharmacist = self._cosign(
+                f"adding NDC {' / '.join(readings)} to the drug catalogue from a bottle scanned "
+                f"for Rx {view.rx_number}-{view.fill_number}"
+            )
+            self._refocus()
+        if pharmacist is None:
+            return
+        added = ask_to_add_product(
+            self,
+            self._verification,
+            pharmacist,
+            fill_id=view.fill_id,
+            scanned_text=scan.text,
+            readings=readings,
+        )
+        self._refocus()
+        if added is None:
+            return
+        self._unknown = None
+        self._say(
+            Tone.INFO,
+            f"Added to the catalogue — NDC {added.ndc}",
+            f"{added.label}. {RESCAN_AFTER_ADDING_TEXT}",
+        )
+        self.verdict_shown.emit(Tone.INFO.value)
 
     def retry(self) -> None:
         scan = self._retry_scan
@@ -762,6 +834,7 @@ class VerifyDock(Dock):
         self._version = voided.fill_version
         self.bottles.replace_row(voided.bottle)
         self._show_totals()
+        self._show_label_reprint(voided.label_reprint_needed)
         self._say(
             Tone.INFO, f"Voided — NDC {voided.bottle.ndc} put back", voided.bottle.voided_reason
         )

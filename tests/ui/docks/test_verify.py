@@ -9,18 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLineEdit, QMainWindow, QMessageBox, QWidget
 from sqlalchemy import func, select
 
 from app.adapters.sound import SilentSounds
 from app.bootstrap import Services
 from app.db.engine import create_database_engine, describe_database
-from app.db.models import AuditEvent, ControlledSubstanceEntry, Fill, StockLot, StockMovement
+from app.db.models import (
+    AuditEvent,
+    ControlledSubstanceEntry,
+    DrugProduct,
+    Fill,
+    LabelPrint,
+    StockLot,
+    StockMovement,
+)
 from app.domain.fill_states import FillState
 from app.domain.roles import Role
 from app.services.fills import FillRow
@@ -39,6 +48,7 @@ from tests.ui.scanner_keys import (
 )
 from tests.ui.verification_data import (
     AMOXICILLIN_50,
+    EXPIRY,
     LISINOPRIL_30,
     LISINOPRIL_100,
     LISINOPRIL_ACTAVIS,
@@ -50,9 +60,15 @@ from tests.ui.verification_data import (
     upc,
 )
 from tests.ui.workflow_data import ANSWER_ATTEMPTS, Intake, answer_reason, set_up_intake
+from ui.dialogs.add_product import AddProductDialog
 from ui.dialogs.bottle_prompts import COUNTS_DIFFER_TEXT, LotExpiryDialog, QuantityDialog
 from ui.dialogs.pharmacist_review import PharmacistFinalVerificationDialog
-from ui.docks.verify import DATABASE_LOST_TITLE, SCANNED_WITHOUT_FILL_TEXT, VerifyDock
+from ui.docks.verify import (
+    DATABASE_LOST_TITLE,
+    RESCAN_AFTER_ADDING_TEXT,
+    SCANNED_WITHOUT_FILL_TEXT,
+    VerifyDock,
+)
 from ui.scanner import ScanRouter
 from ui.tasks import TaskRunner
 from ui.widgets.verdict_banner import Tone
@@ -613,3 +629,173 @@ def test_a_typed_ndc_is_refused_when_scanning_is_required(
     assert bench.tone is Tone.STOP
     assert "requires the bottle to be scanned" in bench.dock.banner.text
     assert fill_row(services, pharmacist, fill.fill_id).state is FillState.FILL
+
+
+# --- a bottle the catalogue lacks -------------------------------------------------------------
+
+NORVASC = "0069-1530-68"  # a real package NDC the demo catalogue lacks
+
+
+def add_norvasc(dialog: AddProductDialog) -> None:
+    """The pharmacist reads the package and enters it (the NDC reading printed on it)."""
+    dialog.ndc.setCurrentText(NORVASC)
+    for edit, text in (
+        (dialog.proprietary_name, "Norvasc"),
+        (dialog.nonproprietary_name, "Amlodipine Besylate"),
+        (dialog.strength, "10"),
+        (dialog.strength_unit, "mg"),
+        (dialog.dosage_form, "TABLET"),
+        (dialog.labeler, "Pfizer Laboratories Div Pfizer Inc"),
+        (dialog.billing_quantity, "90"),
+    ):
+        edit.setText(text)
+    QTest.keyClick(dialog.billing_quantity, Qt.Key.Key_Return)
+
+
+def pharmacy_products(services: Services) -> list[str]:
+    with services.database.reading() as session:
+        return list(
+            session.scalars(select(DrugProduct.product_ndc).where(DrugProduct.source == "pharmacy"))
+        )
+
+
+def test_an_unknown_bottle_is_added_by_a_co_signing_pharmacist_then_rescanned(
+    make_bench, clock, intake, services, pharmacist
+):
+    fill = fill_at_fill_step(intake, pharmacist, LISINOPRIL_30)
+    bench = make_bench()
+    bench.open(fill)
+    dock, qtbot = bench.dock, bench.qtbot
+
+    bench.scan(clock, datamatrix(NORVASC))
+
+    assert bench.tone is Tone.STOP
+    assert "not in the drug catalogue" in dock.banner.text
+    assert dock.add_product_button.isVisible()
+    assert "(pharmacist)" in dock.add_product_button.text()
+    assert not dock.override_button.isVisible()  # never a blind override
+    assert bench.sounds.played == ["stop"]
+    assert bench.scan_field_has_focus()
+
+    dialogs = answer_modal(qtbot, AddProductDialog, add_norvasc)
+    with qtbot.waitSignal(dock.verdict_shown, timeout=TIMEOUT_MS):
+        dock.add_product_button.click()
+
+    assert dialogs
+    assert bench.cosign_purposes == [
+        f"adding NDC {NORVASC} / 00691-530-68 / 00691-5306-8 to the drug catalogue from a "
+        f"bottle scanned for Rx {fill.rx_number}-{fill.fill_number}"
+    ]
+    assert pharmacy_products(services) == ["0069-1530"]
+    assert bench.tone is Tone.INFO
+    assert f"Added to the catalogue — NDC {NORVASC}" in dock.banner.text
+    assert RESCAN_AFTER_ADDING_TEXT in dock.banner.text
+    assert not dock.add_product_button.isVisible()
+    assert dock.bottles.rows == () and movements(services, fill.fill_id) == 0
+    qtbot.waitUntil(bench.scan_field_has_focus)
+
+    bench.scan(clock, datamatrix(NORVASC))  # judged now like any other bottle
+
+    assert bench.tone is Tone.STOP
+    assert dock.banner.text.startswith("Stop — wrong drug")
+    assert "Norvasc" in dock.banner.text and "Lisinopril" in dock.banner.text
+    assert not dock.add_product_button.isVisible()
+    assert movements(services, fill.fill_id) == 0
+
+
+def test_a_pharmacist_at_the_bench_adds_without_a_co_signature(
+    make_bench, clock, intake, services, pharmacist
+):
+    fill = fill_at_fill_step(intake, pharmacist, LISINOPRIL_30)
+    bench = make_bench(actor=pharmacist, cosigner=None)
+    bench.open(fill)
+    bench.scan(clock, datamatrix(NORVASC))
+    answer_modal(bench.qtbot, AddProductDialog, add_norvasc)
+    with bench.qtbot.waitSignal(bench.dock.verdict_shown, timeout=TIMEOUT_MS):
+        bench.dock.add_product_button.click()
+    assert bench.cosign_purposes == []
+    assert pharmacy_products(services) == ["0069-1530"]
+    assert RESCAN_AFTER_ADDING_TEXT in bench.dock.banner.text
+
+
+def test_a_technician_as_co_signer_cannot_add_the_product(
+    make_bench, clock, intake, services, pharmacist, admin
+):
+    services.users.add_user(
+        admin,
+        username="tara",
+        full_name="Tara Technician",
+        password=TEST_PASSWORD,
+        roles=frozenset({Role.TECHNICIAN}),
+    )
+    fill = fill_at_fill_step(intake, pharmacist, LISINOPRIL_30)
+    bench = make_bench(cosigner=services.auth.login("tara", TEST_PASSWORD))
+    bench.open(fill)
+    bench.scan(clock, datamatrix(NORVASC))
+    said: list[str] = []
+
+    def refused(dialog: AddProductDialog) -> None:
+        add_norvasc(dialog)
+        said.append(dialog.message.text())
+
+    answer_modal(bench.qtbot, AddProductDialog, refused)
+    bench.dock.add_product_button.click()
+
+    assert said and "Only a pharmacist may add a product" in said[0]
+    assert pharmacy_products(services) == []
+    assert bench.dock.add_product_button.isVisible()  # still on offer to a real pharmacist
+    bench.qtbot.waitUntil(bench.scan_field_has_focus)
+
+
+# --- a label printed before a shorter-dated lot was scanned -----------------------------------
+
+
+def print_label(
+    services: Services, actor: Actor, fill_id: int, discard_after: date, *, reason: str = ""
+) -> None:
+    """What the label service records once a label reached the printer."""
+    with services.database.unit_of_work(actor) as uow:
+        printed = LabelPrint(
+            fill_id=fill_id,
+            kind="reprint" if reason else "original",
+            reason=reason,
+            destination="test printer",
+            stock_name="test stock",
+            label_count=1,
+            discard_after=discard_after,
+            workstation=actor.workstation,
+        )
+        uow.session.add(printed)
+        uow.audit("test.printed", printed)
+
+
+def test_a_label_to_reprint_is_shown_and_complete_waits_for_it(
+    make_bench, clock, intake, services, pharmacist
+):
+    fill = fill_at_fill_step(intake, pharmacist, LISINOPRIL_30)
+    receive_lot(services, pharmacist, LISINOPRIL_30)
+    print_label(services, pharmacist, fill.fill_id, EXPIRY + timedelta(days=90))
+    bench = make_bench()
+    bench.open(fill)
+    dock, qtbot = bench.dock, bench.qtbot
+    assert not dock.label_reprint.isVisible()
+
+    bench.scan(clock, datamatrix(LISINOPRIL_30))
+
+    assert dock.label_reprint.isVisible()
+    assert f"lot LOT42 expires {EXPIRY.isoformat()}: reprint the label" in (
+        dock.label_reprint.text()
+    )
+    with qtbot.waitSignal(dock.verdict_shown, timeout=TIMEOUT_MS):
+        qtbot.keyClick(dock.scan_field, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert bench.tone is Tone.STOP
+    assert "reprint the label (with a reason)" in dock.banner.text
+    assert fill_row(services, pharmacist, fill.fill_id).state is FillState.FILL
+    assert bench.scan_field_has_focus()
+
+    print_label(services, pharmacist, fill.fill_id, EXPIRY, reason="lot LOT42 expires sooner")
+    dock.reload()
+    qtbot.waitUntil(lambda: not dock.label_reprint.isVisible(), timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(dock.fill_changed, timeout=TIMEOUT_MS) as changed:
+        qtbot.keyClick(dock.scan_field, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert changed.args[0].state is FillState.FINAL_VERIFICATION
