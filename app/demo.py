@@ -43,6 +43,12 @@ from app.domain.roles import Role
 from app.domain.verdicts import Verdict
 from app.errors import ValidationFailed
 from app.services.catalogue import CatalogueService, ImportReport
+from app.services.dispensing import (
+    LedgerLines,
+    controlled_schedule,
+    dispense_from_lot,
+    void_accepted_bottle,
+)
 from app.services.identify import packages_by_id
 from app.services.passwords import SecretHasher
 from app.services.screening import screen_fill
@@ -490,33 +496,19 @@ def _prescribed_packages(uow: UnitOfWork) -> list[DrugPackage]:
     return packages
 
 
-def _movement(
-    uow: UnitOfWork,
-    lot: StockLot,
-    *,
-    kind: str,
-    quantity: Decimal,
-    occurred_at: datetime,
-    user_id: int | None,
-    fill: Fill | None = None,
-    reverses: StockMovement | None = None,
-) -> StockMovement:
-    """Append one movement and keep the lot's balance equal to the sum of its movements."""
+def _receive(uow: UnitOfWork, lot: StockLot, *, quantity: Decimal, at: datetime) -> None:
+    """The lot's receipt movement, its balance kept equal to the sum of its movements."""
     movement = StockMovement(
         lot_id=lot.id,
-        kind=kind,
+        kind="received",
         quantity=quantity,
-        fill_id=fill.id if fill else None,
-        reverses_id=reverses.id if reverses else None,
         reason="demo pharmacy",
-        user_id=user_id,
         workstation=uow.actor.workstation,
-        occurred_at=occurred_at,
+        occurred_at=at,
     )
     lot.on_hand += quantity
     uow.session.add(movement)
-    uow.audit(LOADED, movement, lot=lot.lot_number, kind=kind, quantity=str(quantity))
-    return movement
+    uow.audit(LOADED, movement, lot=lot.lot_number, kind="received", quantity=str(quantity))
 
 
 def _add_lot(
@@ -539,7 +531,7 @@ def _add_lot(
     )
     uow.session.add(lot)
     uow.audit(LOADED, lot, ndc=package.ndc, lot=lot_number, status=status)
-    _movement(uow, lot, kind="received", quantity=received, occurred_at=received_at, user_id=None)
+    _receive(uow, lot, quantity=received, at=received_at)
     return lot
 
 
@@ -735,38 +727,55 @@ def _add_fill(
         if state is FillState.DATA_REVIEW:
             screen_fill(uow, fill, now=changed_at)
     if state in _VERIFIED:
-        dispensed = _movement(
+        _add_bottle(
             uow,
+            fill,
             lot,
-            kind="dispensed",
-            quantity=-fill.quantity,
-            occurred_at=changed_at - timedelta(hours=1),
-            user_id=dispensed_by,
-            fill=fill,
+            rx=f"Rx {prescription.rx_number}-{fill_number}",
+            dispensed_by=dispensed_by,
+            scanned_at=changed_at - timedelta(hours=1),
+            returned_at=changed_at if state is FillState.RETURNED_TO_STOCK else None,
         )
-        bottle = _add_bottle(uow, fill, lot, dispensed)
-        if state is FillState.RETURNED_TO_STOCK:
-            _movement(
-                uow,
-                lot,
-                kind="reversal",
-                quantity=fill.quantity,
-                occurred_at=changed_at,
-                user_id=dispensed_by,
-                fill=fill,
-                reverses=dispensed,
-            )
-            # As the workflow's return to stock does: the bottle is voided with the reason.
-            bottle.voided_at = changed_at
-            bottle.voided_reason = RETURN_REASON
-        uow.audit(LOADED, bottle, fill_id=fill.id, movement_id=dispensed.id)
     return fill
 
 
-def _add_bottle(uow: UnitOfWork, fill: Fill, lot: StockLot, dispensed: StockMovement) -> FillBottle:
+def _signed(lines: LedgerLines, *, user_id: int, at: datetime) -> None:
+    """The demo's history was made by its technician hours or days ago, not by the loader now."""
+    lines.movement.user_id = user_id
+    lines.movement.occurred_at = at
+    if lines.controlled_entry is not None:
+        lines.controlled_entry.user_id = user_id
+        lines.controlled_entry.occurred_at = at
+
+
+def _add_bottle(
+    uow: UnitOfWork,
+    fill: Fill,
+    lot: StockLot,
+    *,
+    rx: str,
+    dispensed_by: int,
+    scanned_at: datetime,
+    returned_at: datetime | None,
+) -> None:
     """The stock bottle scanned at the Fill step by its UPC, the lot typed from the package, and
-    accepted as a match for the whole fill: the bottle the pharmacist sees at final verification."""
+    accepted as a match for the whole fill: the bottle the pharmacist sees at final verification.
+
+    Its stock is taken, and a fill returned to stock puts it back, by the paths verification and
+    the workflow take (dispense_from_lot, void_accepted_bottle), so a controlled fill has its
+    lines in the controlled-substance log like any other.
+    """
     facts = packages_by_id(uow.session, {lot.package_id})[lot.package_id].facts
+    taken = dispense_from_lot(
+        uow,
+        lot,
+        quantity=fill.quantity,
+        fill_id=fill.id,
+        note=rx,
+        schedule=controlled_schedule(facts.dea_schedule),
+    )
+    _signed(taken, user_id=dispensed_by, at=scanned_at)
+    dispensed = taken.movement
     bottle = FillBottle(
         fill_id=fill.id,
         scanned_text=upc_a_for(parse_ndc(facts.package_ndc)),
@@ -781,7 +790,26 @@ def _add_bottle(uow: UnitOfWork, fill: Fill, lot: StockLot, dispensed: StockMove
         movement_id=dispensed.id,
         user_id=dispensed.user_id,
         workstation=uow.actor.workstation,
-        scanned_at=dispensed.occurred_at,
+        scanned_at=scanned_at,
     )
     uow.session.add(bottle)
-    return bottle
+    uow.audit(LOADED, dispensed, lot=lot.lot_number, kind="dispensed", quantity=str(-fill.quantity))
+    uow.audit(
+        LOADED,
+        bottle,
+        fill_id=fill.id,
+        movement_id=dispensed.id,
+        controlled_entry_id=taken.controlled_entry.id if taken.controlled_entry else None,
+    )
+    if returned_at is None:
+        return
+    returned = void_accepted_bottle(
+        uow,
+        bottle,
+        reason=RETURN_REASON,
+        log_note=f"{rx} returned to stock: {RETURN_REASON}",
+        step="return_to_stock",
+    )
+    _signed(returned, user_id=dispensed_by, at=returned_at)
+    bottle.voided_at = returned_at
+    uow.audit(LOADED, returned.movement, lot=lot.lot_number, kind="reversal")

@@ -18,6 +18,7 @@ from app.db.base import Base
 from app.db.models import (
     AuditEvent,
     CatalogueSnapshot,
+    ControlledSubstanceEntry,
     DrugPackage,
     DrugProduct,
     Fill,
@@ -328,6 +329,72 @@ def test_every_fill_past_the_fill_step_has_its_scanned_bottles(
             assert (bottle.voided_at is not None) == returned == (movement.id in reversed_ids)
             if returned:
                 assert bottle.voided_reason == RETURN_REASON
+
+
+CONTROLLED = ("CII", "CIII", "CIV", "CV")
+
+
+def test_controlled_fills_with_scanned_bottles_are_in_the_controlled_substance_log(
+    services: Services, demo: DemoOutcome
+) -> None:
+    """Each bottle of a CII–CV fill has its dispensing line, a fill returned to stock its
+    reversal line too, and each package's log runs from its stock received to its stock now."""
+    with services.database.reading() as session:
+        bottles = session.execute(
+            select(FillBottle, DrugProduct.dea_schedule)
+            .join(DrugPackage, FillBottle.package_id == DrugPackage.id)
+            .join(DrugProduct, DrugPackage.product_id == DrugProduct.id)
+        ).all()
+        log = session.scalars(
+            select(ControlledSubstanceEntry).order_by(ControlledSubstanceEntry.id)
+        ).all()
+        movements = {movement.id: movement for movement in session.scalars(select(StockMovement))}
+        lots = session.scalars(select(StockLot)).all()
+        technician = session.scalars(select(User.id).where(User.username == "tech")).one()
+    controlled = [(bottle, schedule) for bottle, schedule in bottles if schedule in CONTROLLED]
+    assert {schedule for _, schedule in controlled} >= {"CII", "CIV"}
+    assert any(bottle.voided_at is not None for bottle, _ in controlled)
+    by_movement = {line.movement_id: line for line in log}
+    assert len(by_movement) == len(log)
+    expected_lines = 0
+    for bottle, schedule in controlled:
+        dispensed = by_movement[bottle.movement_id]
+        assert (dispensed.kind, dispensed.schedule, dispensed.quantity) == (
+            "dispensed",
+            schedule,
+            -bottle.quantity,
+        )
+        assert (dispensed.fill_id, dispensed.lot_id, dispensed.package_id) == (
+            bottle.fill_id,
+            bottle.lot_id,
+            bottle.package_id,
+        )
+        assert dispensed.user_id == technician and dispensed.occurred_at == bottle.scanned_at
+        expected_lines += 1
+        if bottle.voided_at is not None:
+            [reversal] = [m for m in movements.values() if m.reverses_id == bottle.movement_id]
+            line = by_movement[reversal.id]
+            assert (line.kind, line.quantity) == ("reversal", bottle.quantity)
+            assert line.note.endswith(f"returned to stock: {RETURN_REASON}")
+            expected_lines += 1
+    assert len(log) == expected_lines  # and none for a fill without a controlled drug
+    package_of_lot = {lot.id: lot.package_id for lot in lots}
+    received: dict[int, Decimal] = defaultdict(Decimal)
+    on_hand: dict[int, Decimal] = defaultdict(Decimal)
+    for lot in lots:
+        on_hand[lot.package_id] += lot.on_hand
+    for movement in movements.values():
+        if movement.kind == "received":
+            received[package_of_lot[movement.lot_id]] += movement.quantity
+    lines: dict[int, list[ControlledSubstanceEntry]] = defaultdict(list)
+    for line in log:
+        lines[line.package_id].append(line)
+    for package_id, package_lines in lines.items():
+        balance = received[package_id]
+        for line in package_lines:
+            balance += line.quantity
+            assert line.balance_after == balance
+        assert balance == on_hand[package_id]
 
 
 def test_stock_has_expired_short_dated_quarantined_and_recalled_lots(
