@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import (
+    CatalogueSnapshot,
     DrugPackage,
     DrugProduct,
     Fill,
@@ -157,37 +158,69 @@ def _indication(text: str) -> str:
     return f"for {text}"
 
 
-def _is_brand(product: DrugProduct) -> bool:
+def _is_brand(
+    marketing_category: str, proprietary_name: str, nonproprietary_name: str, substance_name: str
+) -> bool:
     """A product sold under an application of its own and a name that is not the generic's."""
-    name = _folded(product.proprietary_name)
+    name = _folded(proprietary_name)
     return (
-        product.marketing_category in _BRAND_CATEGORIES
+        marketing_category in _BRAND_CATEGORIES
         and bool(name)
-        and name not in {_folded(product.nonproprietary_name), _folded(product.substance_name)}
+        and name not in {_folded(nonproprietary_name), _folded(substance_name)}
     )
 
 
-def _generic_for(session: Session, product: DrugProduct) -> str:
-    """ "generic for BRAND" when a brand product has the same ingredients, strength and form."""
-    if _is_brand(product) or not product.substance_name:
-        return ""
-    strength = strength_text(product.strength, product.strength_unit)
-    candidates = session.scalars(
-        select(DrugProduct)
-        .where(
-            DrugProduct.substance_name == product.substance_name,
-            DrugProduct.dosage_form == product.dosage_form,
-            DrugProduct.marketing_category.in_(_BRAND_CATEGORIES),
-            DrugProduct.id != product.id,
+@dataclass(frozen=True)
+class _Brand:
+    name: str
+    strength: str
+    strength_unit: str
+
+
+@dataclass(frozen=True)
+class _BrandNames:
+    """Every brand product by active substance and dosage form, read once per catalogue state:
+    finding the brand of a generic would otherwise scan the whole directory on every label."""
+
+    catalogue_state: tuple[int | None, int | None]
+    by_contents: dict[tuple[str, str], list[_Brand]]
+
+
+def _catalogue_state(session: Session) -> tuple[int | None, int | None]:
+    """Changes with every import (a new snapshot) and every product a pharmacist adds."""
+    return (
+        session.scalar(select(func.max(CatalogueSnapshot.id))),
+        session.scalar(select(func.max(DrugProduct.id))),
+    )
+
+
+def _read_brands(session: Session) -> dict[tuple[str, str], list[_Brand]]:
+    """Brand products, marketed ones first, by (substance, dosage form)."""
+    rows = session.execute(
+        select(
+            DrugProduct.marketing_category,
+            DrugProduct.proprietary_name,
+            DrugProduct.nonproprietary_name,
+            DrugProduct.substance_name,
+            DrugProduct.dosage_form,
+            DrugProduct.strength,
+            DrugProduct.strength_unit,
         )
+        .where(DrugProduct.marketing_category.in_(_BRAND_CATEGORIES))
         .order_by(DrugProduct.discontinued, DrugProduct.proprietary_name, DrugProduct.id)
     )
-    for candidate in candidates:
-        if _is_brand(candidate) and strength_text(candidate.strength, candidate.strength_unit) == (
-            strength
+    brands: dict[tuple[str, str], list[_Brand]] = {}
+    for row in rows:
+        if _is_brand(
+            row.marketing_category,
+            row.proprietary_name,
+            row.nonproprietary_name,
+            row.substance_name,
         ):
-            return f"generic for {drug_name(candidate.proprietary_name)}"
-    return ""
+            brands.setdefault((row.substance_name, row.dosage_form), []).append(
+                _Brand(row.proprietary_name, row.strength, row.strength_unit)
+            )
+    return brands
 
 
 def _heading(pharmacy: Pharmacy | None) -> PharmacyHeading:
@@ -244,6 +277,7 @@ class LabelService:
         self._db = database
         self._today = today
         self._settings = HouseSettingsService(database)
+        self._brands: _BrandNames | None = None
 
     # --- what the label says ------------------------------------------------------------------
 
@@ -350,7 +384,7 @@ class LabelService:
                 product.strength_unit,
                 product.dosage_form,
             ),
-            generic_for=_generic_for(session, product),
+            generic_for=self._generic_for(session, product),
             directions=directions.text,
             indication=_indication(prescription.indication),
             quantity=quantity_text(
@@ -378,6 +412,26 @@ class LabelService:
             large_print=patient.large_print_labels,
             dea_schedule=schedule,
         )
+
+    def _generic_for(self, session: Session, product: DrugProduct) -> str:
+        """ "generic for BRAND" when a brand product has the same ingredients, strength and
+        dosage form (a marketed one first); "" for a brand or when none is in the catalogue."""
+        if not product.substance_name or _is_brand(
+            product.marketing_category,
+            product.proprietary_name,
+            product.nonproprietary_name,
+            product.substance_name,
+        ):
+            return ""
+        state = _catalogue_state(session)
+        brands = self._brands
+        if brands is None or brands.catalogue_state != state:
+            brands = self._brands = _BrandNames(state, _read_brands(session))
+        strength = strength_text(product.strength, product.strength_unit)
+        for brand in brands.by_contents.get((product.substance_name, product.dosage_form), []):
+            if strength_text(brand.strength, brand.strength_unit) == strength:
+                return f"generic for {drug_name(brand.name)}"
+        return ""
 
     def _directions(
         self,

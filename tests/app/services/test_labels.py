@@ -16,6 +16,7 @@ from app.db.base import Base
 from app.db.models import (
     AuditEvent,
     DrugPackage,
+    DrugProduct,
     Fill,
     LabelPrint,
     Patient,
@@ -574,6 +575,29 @@ def test_generic_for_the_brand_with_the_same_substance_strength_and_form(
     assert brand.drug_line == "Lyrica 75 mg capsule" and brand.generic_for == ""
     (no_brand,) = labels.contents(technician, ready_fill(services, admin, LISINOPRIL))
     assert no_brand.generic_for == ""
+
+
+def test_a_brand_added_to_the_catalogue_is_named_on_the_next_label(
+    services: Services, admin: Actor, technician: Actor, labels: LabelService
+) -> None:
+    fill_id = ready_fill(services, admin)
+    assert labels.contents(technician, fill_id)[0].generic_for == ""
+    with services.database.unit_of_work(admin) as uow:
+        brand = DrugProduct(
+            fda_product_id="TEST-ZESTRIL",
+            product_ndc="99999-100",
+            proprietary_name="ZESTRIL",
+            nonproprietary_name="lisinopril",
+            dosage_form="TABLET",
+            marketing_category="NDA",
+            substance_name="LISINOPRIL",
+            strength="10.0",
+            strength_unit="mg/1",
+        )
+        uow.session.add(brand)
+        uow.audit(SEEDED, brand)
+
+    assert labels.contents(technician, fill_id)[0].generic_for == "generic for Zestril"
 
 
 def test_the_dispensed_package_is_the_one_labelled(
