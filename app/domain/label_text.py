@@ -108,7 +108,7 @@ def strength_text(strength: str, unit: str) -> str:
 
 
 def _amount(amount: str, unit: str, per: str) -> str:
-    """ "10 mg", "400 mg/5 mL", "1 unit" (the one unit word that has a plural)."""
+    """One amount with its unit: "10 mg", "400 mg/5 mL", "1 unit" (units has a singular)."""
     number = number_text(amount)
     if unit == "units" and number == "1":
         unit = "unit"
@@ -126,7 +126,7 @@ _ABBREVIATIONS = {
 
 
 def _capitalised(word: str) -> str:
-    """ "sodium" → "Sodium"; each part of "beta-blocker" or "a/b" too; apostrophes kept."""
+    """Capitalise each part of a word split by - or / ("beta-blocker" → "Beta-Blocker")."""
     return re.sub(r"(^|[-/])([^\W\d_])", lambda part: part[1] + part[2].upper(), word)
 
 
@@ -196,7 +196,7 @@ def dosage_form_text(form: str) -> str:
 
 
 def drug_line(name: str, strength: str, strength_unit: str, dosage_form: str) -> str:
-    """ "Atorvastatin Calcium 10 mg film-coated tablet": what the bottle holds, in one line."""
+    """What the bottle holds in one line: "Atorvastatin Calcium 10 mg film-coated tablet"."""
     parts = [drug_name(name), strength_text(strength, strength_unit), dosage_form_text(dosage_form)]
     return " ".join(part for part in parts if part)
 
@@ -321,7 +321,7 @@ def quantity_text(
 
 
 def refills_text(remaining: int) -> str:
-    """ "No refills", "1 refill left", "2 refills left"."""
+    """Refills left in words: "No refills", "1 refill left", "2 refills left"."""
     if remaining <= 0:
         return "No refills"
     return f"{remaining} refill{'s' if remaining != 1 else ''} left"

@@ -148,7 +148,7 @@ def _sentence(text: str) -> str:
 
 
 def _indication(text: str) -> str:
-    """ "for hypertension" from "Hypertension"; an acronym keeps its capitals ("for COPD")."""
+    """The purpose as the label says it: "Hypertension" → "for hypertension", "COPD" kept."""
     text = " ".join(text.split())
     if not text:
         return ""
@@ -269,7 +269,6 @@ def _fill_refusal(fill: Fill) -> str | None:
 class _Directions:
     text: str
     language: LabelLanguage
-    notices: tuple[str, ...]
 
 
 class LabelService:
@@ -414,8 +413,8 @@ class LabelService:
         )
 
     def _generic_for(self, session: Session, product: DrugProduct) -> str:
-        """ "generic for BRAND" when a brand product has the same ingredients, strength and
-        dosage form (a marketed one first); "" for a brand or when none is in the catalogue."""
+        """Names the brand ("generic for Proair") of the same ingredients, strength and dosage
+        form, a marketed one first; "" for a brand itself or when the catalogue has none."""
         if not product.substance_name or _is_brand(
             product.marketing_category,
             product.proprietary_name,
@@ -443,7 +442,7 @@ class LabelService:
     ) -> _Directions:
         """The directions in the language asked (or the patient's): Spanish only when the
         English on file is exactly the sig's expansion and every phrase of it translates."""
-        english = _Directions(_sentence(prescription.directions), LabelLanguage.ENGLISH, ())
+        english = _Directions(_sentence(prescription.directions), LabelLanguage.ENGLISH)
         preferred = prescription.patient.preferred_language.strip().lower()
         if wanted is None:
             if preferred not in {language.value for language in LabelLanguage}:
@@ -463,7 +462,7 @@ class LabelService:
         else:
             spanish = spanish_directions(prescription.sig_code, sig_table, policy.spanish_sig_table)
             if spanish.available:
-                return _Directions(_sentence(spanish.directions), LabelLanguage.SPANISH, ())
+                return _Directions(_sentence(spanish.directions), LabelLanguage.SPANISH)
             why = spanish.reason[0].lower() + spanish.reason[1:]
         notices.append(
             f"No Spanish directions: {why} The label prints the English directions; go over "
