@@ -1,0 +1,1 @@
+"""Prescription labels drawn with QPainter: layout, barcode, PDF export and printing."""
