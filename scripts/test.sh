@@ -37,6 +37,17 @@ if ! postgres_ready; then
     exit 1
 fi
 
+# Label printing is tested through a real CUPS queue that writes PDF files.
+if cups_output="$("$RXBENCH_ROOT/scripts/cups-pdf-printer.sh")"; then
+    export RXBENCH_TEST_CUPS_PRINTER=RxBench-PDF RXBENCH_TEST_CUPS_STOPPED_PRINTER=RxBench-PDF-Stopped
+    export RXBENCH_TEST_CUPS_OUTPUT="$cups_output"
+elif [ "${CI:-}" = "true" ]; then
+    echo "The CUPS PDF printer could not be set up: CI must test the print path." >&2
+    exit 1
+else
+    echo "No CUPS PDF printer: the label printing tests will skip." >&2
+fi
+
 status=0
 RXBENCH_TEST_BACKEND=sqlite python -m pytest "$@" || status=$?
 RXBENCH_TEST_BACKEND=postgresql python -m pytest "$@" || status=$?
