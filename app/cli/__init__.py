@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, Protocol
 
 from app import __version__
 from app.cli import backup, catalogue, db, demo, identify, user
@@ -41,7 +41,14 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}\n{self.format_usage().rstrip()}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class CommandModule(Protocol):
+    """A module adding its subcommand: the core's own, or one that needs more than the core
+    (ui.admin adds the label PDF export, which needs Qt, without app importing it)."""
+
+    def register(self, commands: argparse._SubParsersAction[Any]) -> None: ...
+
+
+def build_parser(extra_commands: Sequence[CommandModule] = ()) -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description=(
@@ -62,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(sqlite:///path/to/file.sqlite3 or postgresql://user@host:5432/database)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (db, user, demo, backup, catalogue, identify):
+    for module in (db, user, demo, backup, catalogue, identify, *extra_commands):
         module.register(commands)
     return parser
 
@@ -94,8 +101,8 @@ def _fail(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, *, extra_commands: Sequence[CommandModule] = ()) -> int:
+    parser = build_parser(extra_commands)
     try:
         args = parser.parse_args(argv)
     except UsageError as error:

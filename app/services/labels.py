@@ -594,6 +594,21 @@ class LabelService:
             publish(session, topic=TOPIC, entity_id=str(fill_id), workstation=actor.workstation)
             return _print_row(printed, actor.username)
 
+    def record_export(self, actor: Actor, fill_id: int, path: str) -> None:
+        """Audit a label written to a PDF file for support or a delivery route: an export is
+        not a print, so it leaves no print record and does not make the next print a reprint."""
+        require_role(actor, *Role, action="export a prescription label")
+        if not path.strip():
+            raise ValidationFailed("Name the file the label was exported to.", field="path")
+        with self._db.unit_of_work(actor) as uow:
+            fill = _get_fill(uow.session, fill_id)
+            uow.audit(
+                "label.exported",
+                fill,
+                rx=f"{fill.prescription.rx_number}-{fill.fill_number}",
+                path=path,
+            )
+
     def prints(self, actor: Actor, fill_id: int) -> list[LabelPrintRow]:
         """Every recorded print of the fill's label, oldest first."""
         require_role(actor, *Role, action="see a label's print history")
