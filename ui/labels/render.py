@@ -9,11 +9,12 @@ Text is never clipped: it shrinks to a floor, then continues on another label.
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from functools import partial
+from functools import lru_cache, partial
 
 from PySide6.QtCore import QLineF, QPoint, QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import (
@@ -51,13 +52,18 @@ MAX_LABELS_PER_CONTAINER = 12
 
 _MARGIN_INCH = 0.06
 _REGION_GAP_INCH = 0.05
-_COLUMN_GAP_INCH = 0.08
+# Text beside the bars keeps out of their quiet zone; text under them keeps this far from
+# the column on the left.
+_QUIET_ZONE_GAP_INCH = 0.02
+_COLUMN_GAP_INCH = 0.1
 _FIELD_GAP_INCH = 0.02
 _BADGE_PADDING_INCH = 0.02
 _BADGE_GAP_INCH = 0.04
 _BAR_HEIGHT_INCH = 0.25  # ISO/IEC 15417 asks 0.25 in or 15 % of the symbol's width
 _BARS_TO_TEXT_INCH = 0.01
 _MIN_TEXT_COLUMN_INCH = 1.0
+# A field split between columns keeps at least this many lines on each side.
+_MIN_LINES_SPLIT = 2
 # Room for the widest "continued" line, before the number of labels is known.
 _CONTINUED_PLACEHOLDER = "continued, part 88 of 88"
 
@@ -153,7 +159,7 @@ def _missing_characters(text: str) -> str:
     """The characters of `text` that no installed font can draw, sorted, each once."""
     metrics = QFontMetricsF(label_font(CRITICAL_FLOOR_PT))
     return "".join(
-        sorted({ch for ch in text if not ch.isspace() and not metrics.inFontUcs4(ord(ch))})
+        sorted(ch for ch in set(text) if not ch.isspace() and not metrics.inFontUcs4(ord(ch)))
     )
 
 
@@ -181,17 +187,14 @@ def paint_label(
     painter.setPen(frame_pen)
     margin = _MARGIN_INCH * layout.dpi
     painter.drawLine(QLineF(margin, label_page.rule_y, layout.width - margin, label_page.rule_y))
-    fonts: dict[tuple[float, bool], QFont] = {}
+    typesetter = _typesetter(layout.dpi)
     for block in label_page.blocks:
-        key = (block.point_size, block.bold)
-        if key not in fonts:
-            fonts[key] = label_font(block.point_size, bold=block.bold)
         if block.framed:
             inset = frame_pen.widthF() / 2
             painter.setPen(frame_pen)
             painter.drawRect(block.rect.adjusted(inset, inset, -inset, -inset))
         painter.setPen(Qt.GlobalColor.black)
-        painter.setFont(fonts[key])
+        painter.setFont(typesetter.font(block.point_size, block.bold))
         x = block.rect.left() + block.padding
         baseline = block.rect.top() + block.padding + block.ascent
         for line in block.lines:
@@ -309,8 +312,23 @@ def _size_steps(largest: float, smallest: float) -> list[float]:
     return [largest - index * _SIZE_STEP_PT for index in range(count + 1)]
 
 
+# Line breaks found once are kept: the pharmacy heading, cautions, warnings and drug lines recur
+# on label after label. Bounded, and one typesetter per thread since Qt text layout is not
+# thread-safe.
+_WRAP_CACHE_SIZE = 4096
+_SHAPED_CACHE_SIZE = 1024
+_per_thread = threading.local()
+
+
+def _typesetter(dpi: int) -> _Typesetter:
+    typesetters: dict[int, _Typesetter] = _per_thread.__dict__.setdefault("typesetters", {})
+    if dpi not in typesetters:
+        typesetters[dpi] = _Typesetter(dpi)
+    return typesetters[dpi]
+
+
 class _Typesetter:
-    """Fonts, metrics and line breaks at one resolution, each worked out once per label."""
+    """Fonts, metrics and line breaks at one resolution."""
 
     def __init__(self, dpi: int) -> None:
         self.dpi = dpi
@@ -321,9 +339,11 @@ class _Typesetter:
         self._device.setDotsPerMeterY(dots_per_meter)
         self._fonts: dict[tuple[float, bool], QFont] = {}
         self._metrics: dict[tuple[float, bool], QFontMetricsF] = {}
-        self._wrapped: dict[tuple[str, float, bool, float], _Wrapped] = {}
         self._option = QTextOption()
         self._option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.wrap = lru_cache(maxsize=_WRAP_CACHE_SIZE)(self._break_lines)
+        # A shaped text is laid out again at each width without shaping it again.
+        self._shaped = lru_cache(maxsize=_SHAPED_CACHE_SIZE)(self._shape)
 
     def dots(self, inches: float) -> float:
         return inches * self.dpi
@@ -340,15 +360,13 @@ class _Typesetter:
             self._metrics[key] = QFontMetricsF(self.font(point_size, bold), self._device)
         return self._metrics[key]
 
-    def wrap(self, text: str, point_size: float, bold: bool, width: float) -> _Wrapped:
-        key = (text, point_size, bold, width)
-        if key not in self._wrapped:
-            self._wrapped[key] = self._break_lines(text, point_size, bold, width)
-        return self._wrapped[key]
-
-    def _break_lines(self, text: str, point_size: float, bold: bool, width: float) -> _Wrapped:
+    def _shape(self, text: str, point_size: float, bold: bool) -> QTextLayout:
         layout = QTextLayout(text, self.font(point_size, bold), self._device)
         layout.setTextOption(self._option)
+        return layout
+
+    def _break_lines(self, text: str, point_size: float, bold: bool, width: float) -> _Wrapped:
+        layout = self._shaped(text, point_size, bold)
         # Qt counts UTF-16 units; map them back to Python's code points.
         to_index = _utf16_to_index(text) if len(text.encode("utf-16-le")) > 2 * len(text) else None
         lines: list[str] = []
@@ -385,14 +403,20 @@ class _Composer:
     def __init__(self, content: LabelContent, stock: LabelStock, dpi: int) -> None:
         self.content = content
         self.dpi = dpi
-        self.typesetter = _Typesetter(dpi)
+        self.typesetter = _typesetter(dpi)
         self.width = int(stock.label_width * dpi)
         self.height = int(stock.label_height * dpi)
         self.margin = round(self.typesetter.dots(_MARGIN_INCH))
         self.barcode = code128_symbol(content.barcode_payload, dpi)
+        # The right quiet zone may reach the label's edge: the bars stay 10 modules inside it.
         self.right_width = self.barcode.width_dots
-        self.right_left = self.width - self.margin - self.right_width
-        self.left_width = self.right_left - self.typesetter.dots(_COLUMN_GAP_INCH) - self.margin
+        self.right_left = self.width - self.right_width
+        self.left_width = self.right_left - self.typesetter.dots(_QUIET_ZONE_GAP_INCH) - self.margin
+        self.under_left = (
+            self.right_left
+            - self.typesetter.dots(_QUIET_ZONE_GAP_INCH)
+            + (self.typesetter.dots(_COLUMN_GAP_INCH))
+        )
         if self.left_width < self.typesetter.dots(_MIN_TEXT_COLUMN_INCH):
             raise ValidationFailed(
                 f"The label stock “{stock.name}” is too narrow for a prescription label and "
@@ -401,9 +425,9 @@ class _Composer:
             )
         self.critical = _critical_items(content)
         self.secondary = _secondary_items(content)
-        self.badges = _badge_items(content)
         self.large_print = content.large_print
         self.stock_name = stock.name
+        self.badges, self.badges_left, self.badges_bottom = self._badges(_badge_items(content))
         self.right_blocks, self.bars, self.right_height = self._right_column()
         self.critical_limit = (
             self.height - self.margin - self.typesetter.dots(_REGION_GAP_INCH) - self.right_height
@@ -514,14 +538,22 @@ class _Composer:
         full_width = self.width - 2 * self.margin
 
         # Where a field deferred to the next label would start there, at the latest.
-        def fresh_critical(point_size: float) -> _Column:
-            patient = self.typesetter.wrap(self.critical[0].text, point_size, True, full_width)
+        def patient_bottom(point_size: float) -> float:
+            beside = self._beside_badges()
+            patient = self.typesetter.wrap(self.critical[0].text, point_size, True, beside.width)
             spacing = self.typesetter.metrics(point_size, True).lineSpacing()
-            top = self.margin + len(patient.lines) * spacing + field_gap
+            return max(self.margin + len(patient.lines) * spacing + field_gap, self.badges_bottom)
+
+        def fresh_critical(point_size: float) -> _Column:
+            top = patient_bottom(point_size)
             return _Column(self.margin, top, full_width, self.critical_limit)
 
         def fresh_secondary(point_size: float) -> _Column:
-            top = float(math.ceil(self.critical_limit + gap))
+            # With the critical group done, the next label's has only the patient's name.
+            critical_end = (
+                self.critical_limit if critical else max(self.half, patient_bottom(critical_pt))
+            )
+            top = float(math.ceil(critical_end + gap))
             if continued:
                 marker = self.typesetter.wrap(
                     _CONTINUED_PLACEHOLDER, point_size, True, self.left_width
@@ -533,14 +565,10 @@ class _Composer:
         while not drafts or critical or secondary:
             if len(drafts) == max_pages:
                 return None
-            blocks: list[TextBlock] = []
-            column = _Column(self.margin, self.margin, full_width, self.critical_limit)
-            # A continuation label names the patient again before the rest of the text.
-            if drafts and (not critical or critical[0].role != Role.PATIENT):
-                self._flow(deque([self.critical[0]]), [column], critical_pt, blocks, field_gap)
+            blocks = list(self.badges)
             before = _progress(critical, secondary)
-            self._flow(
-                critical, [column], critical_pt, blocks, field_gap, fresh_critical(critical_pt)
+            self._place_critical(
+                critical, critical_pt, blocks, again=bool(drafts), fresh=fresh_critical(critical_pt)
             )
             critical_end = max([float(self.half)] + [block.rect.bottom() for block in blocks])
             top = math.ceil(critical_end + gap)
@@ -548,7 +576,12 @@ class _Composer:
             text_bottom = self.height - self.margin
             columns = [
                 _Column(self.margin, top, self.left_width, text_bottom),
-                _Column(self.right_left, top + self.right_height, self.right_width, text_bottom),
+                _Column(
+                    self.under_left,
+                    top + self.right_height,
+                    self.width - self.margin - self.under_left,
+                    text_bottom,
+                ),
             ]
             if continued:
                 secondary.appendleft(_Item(Role.CONTINUED, _CONTINUED_PLACEHOLDER, bold=True))
@@ -563,31 +596,44 @@ class _Composer:
             drafts.append(_Draft(blocks, critical_end, self.bars.translated(0, top)))
         return drafts
 
-    def _right_column(self) -> tuple[list[TextBlock], QRect, int]:
-        """Badges in rows, then the bars and their text, from y = 0; and the height they take."""
+    def _badges(
+        self, badges: list[tuple[Role, str, float]]
+    ) -> tuple[list[TextBlock], float, float]:
+        """Schedule, "1 of N" and REPRINT boxed in the top right corner, beside the patient's
+        name; returns them with the left and bottom edges of the corner they take."""
         padding = self.typesetter.dots(_BADGE_PADDING_INCH)
         badge_gap = self.typesetter.dots(_BADGE_GAP_INCH)
-        blocks: list[TextBlock] = []
-        x, y, row_height = float(self.right_left), 0.0, 0.0
-        for role, text, point_size in self.badges:
-            block = self._block(
-                role, text, point_size, True, self.right_width - 2 * padding, padding
-            )
-            if x > self.right_left and x + block.rect.width() > self.right_left + self.right_width:
-                x, y, row_height = float(self.right_left), y + row_height + badge_gap, 0.0
-            blocks.append(replace(block, rect=block.rect.translated(x, y)))
-            x += block.rect.width() + badge_gap
-            row_height = max(row_height, block.rect.height())
-        bars_top = math.ceil(y + row_height + (badge_gap if blocks else 0))
+        right = self.width - self.margin
+        widest_row = (self.width - 2 * self.margin) / 2
+        rows: list[list[TextBlock]] = [[]]
+        for role, text, point_size in badges:
+            block = self._block(role, text, point_size, True, widest_row - 2 * padding, padding)
+            row_width = sum(b.rect.width() + badge_gap for b in rows[-1])
+            if rows[-1] and row_width + block.rect.width() > widest_row:
+                rows.append([])
+            rows[-1].append(block)
+        placed: list[TextBlock] = []
+        left, top = float(right), float(self.margin)
+        for row in rows:
+            x = right - sum(b.rect.width() for b in row) - badge_gap * (len(row) - 1)
+            left = min(left, x)
+            for block in row:
+                placed.append(replace(block, rect=block.rect.translated(x, top)))
+                x += block.rect.width() + badge_gap
+            top += max((b.rect.height() for b in row), default=0.0) + badge_gap
+        return placed, left, (top if placed else self.margin)
+
+    def _right_column(self) -> tuple[list[TextBlock], QRect, int]:
+        """The bars and their text, from y = 0; and the height they take."""
         bar_height = round(self.typesetter.dots(_BAR_HEIGHT_INCH))
-        bars = QRect(self.right_left, bars_top, self.right_width, bar_height)
+        bars = QRect(self.right_left, 0, self.right_width, bar_height)
         caption = self._block(
             Role.BARCODE_TEXT, self.barcode.payload, BARCODE_TEXT_PT, False, self.right_width
         )
         caption_left = self.right_left + (self.right_width - caption.rect.width()) / 2
-        caption_top = bars_top + bar_height + self.typesetter.dots(_BARS_TO_TEXT_INCH)
-        blocks.append(replace(caption, rect=caption.rect.translated(caption_left, caption_top)))
-        return blocks, bars, math.ceil(caption_top + caption.rect.height())
+        caption_top = bar_height + self.typesetter.dots(_BARS_TO_TEXT_INCH)
+        caption = replace(caption, rect=caption.rect.translated(caption_left, caption_top))
+        return [caption], bars, math.ceil(caption_top + caption.rect.height())
 
     def _block(
         self,
@@ -650,7 +696,7 @@ class _Composer:
                 index += 1
                 continue
             elif (
-                count > 0
+                min(count, len(wrapped.lines) - count) >= _MIN_LINES_SPLIT
                 and beside is not None
                 and self._fits_whole(rest, item.bold, beside, point_size)
             ):
@@ -683,12 +729,45 @@ class _Composer:
 
     def _critical_fits(self, point_size: float) -> bool:
         """Whether the critical group alone fits one label at this size."""
-        column = _Column(
-            self.margin, self.margin, self.width - 2 * self.margin, self.critical_limit
-        )
         queue = deque(self.critical)
-        self._flow(queue, [column], point_size, [], self.typesetter.dots(_FIELD_GAP_INCH))
+        self._place_critical(queue, point_size, [], again=False)
         return not queue
+
+    def _beside_badges(self) -> _Column:
+        """Where the patient's name goes: the top of the label, left of the badges."""
+        right = (
+            self.badges_left - self.typesetter.dots(_BADGE_GAP_INCH)
+            if self.badges
+            else (self.width - self.margin)
+        )
+        return _Column(self.margin, self.margin, right - self.margin, self.critical_limit)
+
+    def _place_critical(
+        self,
+        critical: deque[_Item],
+        point_size: float,
+        out: list[TextBlock],
+        *,
+        again: bool,
+        fresh: _Column | None = None,
+    ) -> None:
+        """The patient's name beside the badges, then the rest of the group full width.
+
+        A continuation label (`again`) names the patient again before the rest of the text.
+        """
+        field_gap = self.typesetter.dots(_FIELD_GAP_INCH)
+        beside = self._beside_badges()
+        patient = deque([self.critical[0]]) if again else deque([critical.popleft()])
+        self._flow(patient, [beside], point_size, out, field_gap)
+        if not again:
+            critical.extendleft(patient)
+        column = _Column(
+            self.margin,
+            max(beside.top, self.badges_bottom),
+            self.width - 2 * self.margin,
+            self.critical_limit,
+        )
+        self._flow(critical, [column], point_size, out, field_gap, fresh)
 
     def _fits_whole(self, text: str, bold: bool, column: _Column, point_size: float) -> bool:
         wrapped = self.typesetter.wrap(text, point_size, bold, column.width)

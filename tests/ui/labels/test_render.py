@@ -85,6 +85,9 @@ def assert_sound(layout: LabelLayout) -> None:
             if block.role in CRITICAL_ROLES:
                 assert critical.contains(block.rect)
                 assert block.point_size >= critical_floor
+            elif block.framed:  # schedule, "1 of N", REPRINT: top right, beside the patient
+                assert critical.contains(block.rect)
+                assert block.rect.left() > layout.width / 2
             else:
                 assert block.rect.top() >= critical.bottom()
                 assert block.point_size >= SECONDARY_FLOOR_PT
