@@ -3,6 +3,7 @@ overlapping, every field printed, long text continued, unprintable characters re
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from decimal import Decimal
 from itertools import combinations
@@ -248,6 +249,21 @@ def test_characters_no_font_can_draw_are_reported_not_dropped() -> None:
     # The name is still printed whole: the missing characters come out as empty boxes.
     assert role_text(layout, Role.PATIENT) == name
     assert_sound(layout)
+
+
+def test_a_worker_thread_lays_out_the_same_label() -> None:
+    """Batch printing may render off the GUI thread; each thread has its own typesetter."""
+    in_main = layout_label(alendronate_long(), THERMAL_VIAL_4X2_25, 203)
+    results: list[LabelLayout] = []
+    worker = threading.Thread(
+        target=lambda: results.append(layout_label(alendronate_long(), THERMAL_VIAL_4X2_25, 203))
+    )
+    worker.start()
+    worker.join()
+    (in_worker,) = results
+    assert [[b.lines for b in page.blocks] for page in in_worker.pages] == [
+        [b.lines for b in page.blocks] for page in in_main.pages
+    ]
 
 
 def test_painting_on_a_device_of_another_resolution_is_refused() -> None:
