@@ -1,5 +1,5 @@
 """Frozen entry point of rxbench-admin, the command line for set-up and support."""
 
-from app.cli import main
+from ui.admin import main
 
 raise SystemExit(main())
