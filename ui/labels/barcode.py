@@ -41,6 +41,8 @@ def module_dots_for(dpi: int) -> int:
 
 
 def code128_symbol(payload: str, dpi: int) -> Code128Symbol:
+    if not payload:
+        raise ValidationFailed("The label has no barcode content.", payload=payload)
     try:
         (modules,) = barcode.Code128(payload).build()
     except BarcodeError as exc:

@@ -61,6 +61,9 @@ def test_painted_symbol_scans_as_our_rx_label(dpi: int) -> None:
     assert (scan.kind, scan.rx_number, scan.fill_number) == (ScanKind.RX_LABEL, "2000456", 11)
 
 
-def test_a_payload_code_128_cannot_carry_is_refused() -> None:
-    with pytest.raises(ValidationFailed, match="cannot encode"):
-        code128_symbol("RX1000123-2 翔", 300)
+@pytest.mark.parametrize(
+    ("payload", "problem"), [("RX1000123-2 翔", "cannot encode"), ("", "no barcode content")]
+)
+def test_a_payload_code_128_cannot_carry_is_refused(payload: str, problem: str) -> None:
+    with pytest.raises(ValidationFailed, match=problem):
+        code128_symbol(payload, 300)
