@@ -23,7 +23,7 @@ from pathlib import Path
 from PySide6.QtGui import QGuiApplication
 
 from app.domain.labels import (
-    LETTER_SHEET_4X2,
+    LETTER_SHEET_4X3_33,
     THERMAL_VIAL_4X2_25,
     LabelContent,
     LabelLanguage,
@@ -145,7 +145,7 @@ def main() -> None:
         out = Path(folder)
         render_pdf(labels[:5], THERMAL_VIAL_4X2_25, out / "warm.pdf")  # fonts, caches
         print(f"{len(labels)} labels at {PDF_DPI} dpi, load average {os.getloadavg()[0]:.1f}")
-        for stock in (THERMAL_VIAL_4X2_25, LETTER_SHEET_4X2):
+        for stock in (THERMAL_VIAL_4X2_25, LETTER_SHEET_4X3_33):
             layouts, singles, single_cpu = [], [], []
             for content in labels:
                 started = time.perf_counter()

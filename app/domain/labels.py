@@ -100,18 +100,19 @@ THERMAL_VIAL_4X2_25 = LabelStock(
     page_width=Decimal("4"),
     page_height=Decimal("2.25"),
 )
-# Ten 4 × 2 in labels on a letter sheet (the common 5163 layout).
-LETTER_SHEET_4X2 = LabelStock(
-    name="Letter sheet, 10 labels 4 × 2 in",
+# Six 4 × 3⅓ in labels on a letter sheet (the common 5164 layout): a laser label as roomy as a
+# thermal one, so an everyday label never needs a continuation.
+LETTER_SHEET_4X3_33 = LabelStock(
+    name="Letter sheet, 6 labels 4 × 3.33 in",
     label_width=Decimal("4"),
-    label_height=Decimal("2"),
+    label_height=Decimal("3.333"),
     page_width=Decimal("8.5"),
     page_height=Decimal("11"),
     columns=2,
-    rows=5,
+    rows=3,
     left_margin=Decimal("0.156"),
     top_margin=Decimal("0.5"),
     column_gap=Decimal("0.188"),
     row_gap=Decimal("0"),
 )
-BUILT_IN_STOCKS = (THERMAL_VIAL_4X2_25, LETTER_SHEET_4X2)
+BUILT_IN_STOCKS = (THERMAL_VIAL_4X2_25, LETTER_SHEET_4X3_33)

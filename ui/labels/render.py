@@ -654,7 +654,7 @@ class _Composer:
             rect=QRectF(
                 0,
                 0,
-                max(wrapped.widths) + 2 * padding,
+                self._widest(wrapped.lines, wrapped.widths, metrics) + 2 * padding,
                 len(wrapped.lines) * metrics.lineSpacing() + 2 * padding,
             ),
             point_size=point_size,
@@ -715,7 +715,10 @@ class _Composer:
                     text=item.text if count == len(wrapped.lines) else item.text[:placed_end],
                     lines=wrapped.lines[:count],
                     rect=QRectF(
-                        column.left, column.top, max(wrapped.widths[:count]), count * spacing
+                        column.left,
+                        column.top,
+                        self._widest(wrapped.lines[:count], wrapped.widths[:count], metrics),
+                        count * spacing,
                     ),
                     point_size=point_size,
                     bold=item.bold,
@@ -726,6 +729,12 @@ class _Composer:
             column.top += count * spacing + field_gap
             if count < len(wrapped.lines):
                 index += 1
+
+    @staticmethod
+    def _widest(lines: tuple[str, ...], widths: tuple[float, ...], metrics: QFontMetricsF) -> float:
+        """The room the lines really take: a line broken after a hyphen measures a few dots
+        wider on its own than its width inside the paragraph."""
+        return max(max(widths), *(metrics.horizontalAdvance(line) for line in lines))
 
     def _critical_fits(self, point_size: float) -> bool:
         """Whether the critical group alone fits one label at this size."""

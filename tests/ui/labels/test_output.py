@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QPageLayout, QPdfWriter
 
 from app.domain.barcodes import ScanKind, interpret_scan
 from app.domain.labels import (
-    LETTER_SHEET_4X2,
+    LETTER_SHEET_4X3_33,
     THERMAL_VIAL_4X2_25,
     LabelContent,
     LabelStock,
@@ -77,7 +77,7 @@ def page_sizes(path: Path) -> list[tuple[float, float]]:
     ]
 
 
-@pytest.mark.parametrize("stock", [THERMAL_VIAL_4X2_25, LETTER_SHEET_4X2], ids=["thermal", "sheet"])
+@pytest.mark.parametrize("stock", [THERMAL_VIAL_4X2_25, LETTER_SHEET_4X3_33], ids=["thermal", "sheet"])
 @pytest.mark.parametrize("dpi", [203, 300])
 @pytest.mark.parametrize(
     "content", everyday_labels(), ids=lambda c: f"{c.rx_number}-{c.container_index}"
@@ -104,7 +104,7 @@ def test_every_preview_label_scans_back_to_its_rx(
 
 @pytest.mark.parametrize(
     ("stock", "size"),
-    [(THERMAL_VIAL_4X2_25, (288.0, 162.0)), (LETTER_SHEET_4X2, (612.0, 792.0))],
+    [(THERMAL_VIAL_4X2_25, (288.0, 162.0)), (LETTER_SHEET_4X3_33, (612.0, 792.0))],
     ids=["thermal", "sheet"],
 )
 def test_pdf_has_the_stock_page_and_every_required_element(
@@ -140,14 +140,14 @@ def test_pdf_has_the_stock_page_and_every_required_element(
 def test_sheet_labels_fill_the_grid_row_by_row(tmp_path: Path) -> None:
     contents = everyday_labels()
     path = tmp_path / "sheet.pdf"
-    outcome = render_pdf(contents, LETTER_SHEET_4X2, path)
+    outcome = render_pdf(contents, LETTER_SHEET_4X3_33, path)
     faces = [
         content.barcode_payload
         for content in contents
-        for _ in layout_label(content, LETTER_SHEET_4X2, outcome.dpi).pages
+        for _ in layout_label(content, LETTER_SHEET_4X3_33, outcome.dpi).pages
     ]
-    assert outcome.faces == len(faces) > LETTER_SHEET_4X2.labels_per_page
-    stock = LETTER_SHEET_4X2
+    assert outcome.faces == len(faces) > LETTER_SHEET_4X3_33.labels_per_page
+    stock = LETTER_SHEET_4X3_33
     slots = [
         QRectF(
             float(stock.left_margin + column * (stock.label_width + stock.column_gap)) * 72,
@@ -176,7 +176,7 @@ def test_sheet_labels_fill_the_grid_row_by_row(tmp_path: Path) -> None:
 
 def test_calibration_page_shows_outline_offset_and_a_scannable_barcode(tmp_path: Path) -> None:
     dpi, offset = 100, (1.5, -0.5)
-    stock = LETTER_SHEET_4X2
+    stock = LETTER_SHEET_4X3_33
     image = blank_image(round(stock.page_width * dpi), round(stock.page_height * dpi), dpi)
     calibration_page(stock, image, offset=offset)
 
