@@ -19,6 +19,9 @@ from app.errors import (
     InvalidDatabaseUrl,
     NotFound,
     PermissionDenied,
+    PrinterNotFound,
+    PrinterOffline,
+    PrintJobFailed,
     RxBenchError,
     SchemaOutOfDate,
     SchemaTooNew,
@@ -38,6 +41,12 @@ ENVIRONMENT_HINT = (
     "When it is fixed, choose Retry."
 )
 
+PRINTER_HINT = (
+    "Nothing was printed and nothing was recorded. Check the printer (power, paper, labels, "
+    "cable), then choose Retry, or choose another printer."
+)
+_PRINTER_FAULTS = (PrinterNotFound, PrinterOffline, PrintJobFailed)
+
 # Most specific first: the first matching class names the title.
 _TITLES: tuple[tuple[type[RxBenchError], str], ...] = (
     (DatabaseUnavailable, "Database unreachable"),
@@ -46,6 +55,9 @@ _TITLES: tuple[tuple[type[RxBenchError], str], ...] = (
     (InvalidDatabaseUrl, "Database setting is wrong"),
     (SchemaTooNew, "RxBench needs an update"),
     (SchemaOutOfDate, "Database needs an upgrade"),
+    (PrinterNotFound, "Printer not found"),
+    (PrinterOffline, "Printer offline"),
+    (PrintJobFailed, "Printing failed"),
     (EnvironmentFault, "Problem outside RxBench"),
     (AccountLocked, "Account locked"),
     (AccountDisabled, "Account disabled"),
@@ -67,6 +79,8 @@ def explain(exc: BaseException) -> tuple[str, str]:
     """Return (title, sentence) for a person; an unexpected exception is logged here."""
     if isinstance(exc, RxBenchError):
         title = next(title for family, title in _TITLES if isinstance(exc, family))
+        if isinstance(exc, _PRINTER_FAULTS):
+            return title, f"{exc.message}\n\n{PRINTER_HINT}"
         if isinstance(exc, EnvironmentFault):
             return title, f"{exc.message}\n\n{ENVIRONMENT_HINT}"
         return title, exc.message

@@ -16,12 +16,16 @@ from app.errors import (
     DiskFull,
     InvalidDatabaseUrl,
     PermissionDenied,
+    PrinterNotFound,
+    PrinterOffline,
+    PrintJobFailed,
     SchemaTooNew,
     StaleRecord,
     ValidationFailed,
 )
 from ui.errors import (
     ENVIRONMENT_HINT,
+    PRINTER_HINT,
     UNEXPECTED_SENTENCE,
     explain,
     install_excepthook,
@@ -45,6 +49,21 @@ def test_environment_faults_are_explained_as_such_with_retry(exc, title):
     assert sentence.startswith(exc.message)
     assert ENVIRONMENT_HINT in sentence
     assert "Retry" in sentence
+
+
+@pytest.mark.parametrize(
+    ("exc", "title"),
+    [
+        (PrinterNotFound("No printer “Zebra-1” on this computer."), "Printer not found"),
+        (PrinterOffline("The printer “Zebra-1” is stopped."), "Printer offline"),
+        (PrintJobFailed("The print job could not start."), "Printing failed"),
+    ],
+)
+def test_printer_faults_say_nothing_was_printed_and_offer_retry(exc, title):
+    got_title, sentence = explain(exc)
+    assert got_title == title
+    assert sentence == f"{exc.message}\n\n{PRINTER_HINT}"
+    assert "Nothing was printed" in sentence and "Retry" in sentence
 
 
 @pytest.mark.parametrize(
