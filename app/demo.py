@@ -9,7 +9,7 @@ into the database that already holds it changes nothing.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -38,6 +38,7 @@ from app.db.models import (
 from app.domain.barcodes import ScanKind, upc_a_for
 from app.domain.fill_states import FillState
 from app.domain.identifiers import dea_check_digit, npi_check_digit
+from app.domain.labels import THERMAL_VIAL_4X2_25
 from app.domain.ndc import parse_ndc
 from app.domain.roles import Role
 from app.domain.verdicts import Verdict
@@ -50,6 +51,7 @@ from app.services.dispensing import (
     void_accepted_bottle,
 )
 from app.services.identify import packages_by_id
+from app.services.labels import LabelService
 from app.services.passwords import SecretHasher
 from app.services.screening import screen_fill
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
@@ -176,7 +178,7 @@ _RX_TEMPLATES = (
     RxTemplate(
         "0093-3109", Decimal(30), 10, "1 PO TID", "Take 1 capsule by mouth 3 times a day", 0
     ),
-    RxTemplate("0093-4161", None, 10, "5ML PO BID", "Give 5 mL by mouth twice a day", 0),
+    RxTemplate("0093-4161", None, 10, "5 ML PO BID", "Take 5 mL by mouth twice daily", 0),
     RxTemplate("0093-3174", None, 25, "2 INH Q4-6H PRN", "Inhale 2 puffs every 4-6 hours", 2),
     RxTemplate("0054-3270", None, 30, "2 SPR EN QD", "Spray 2 sprays in each nostril daily", 3),
     RxTemplate("0002-8799", None, 30, "UD SC TID AC", "Inject as directed before meals", 5),
@@ -201,7 +203,14 @@ _RX_TEMPLATES = (
     RxTemplate("0093-0074", Decimal(30), 30, "1 PO QHS", "Take 1 tablet at bedtime", 2),
     RxTemplate("57664-377", Decimal(30), 10, "1 PO Q6H PRN", "Take 1 tablet every 6 hours", 1),
     RxTemplate("0071-1014", Decimal(60), 30, "1 PO BID", "Take 1 capsule by mouth twice daily", 5),
-    RxTemplate("27808-065", Decimal(120), 10, "5ML PO Q6H PRN", "Take 5 mL every 6 hours", 0),
+    RxTemplate(
+        "27808-065",
+        Decimal(120),
+        10,
+        "5 ML PO Q6H PRN COUGH",
+        "Take 5 mL by mouth every 6 hours as needed for cough",
+        0,
+    ),
 )
 PRESCRIPTIONS_PER_TEMPLATE = 2
 _INDICATIONS = {
@@ -235,6 +244,11 @@ _INDICATIONS = {
 }
 _SOURCES = ("electronic", "electronic", "faxed", "phoned", "written", "transferred")
 EMERGENCY_ORAL_NDC = "65162-047"
+# The first albuterol prescription goes home as three inhalers, one label each ("1 of 3").
+INHALER_NDC = "0093-3174"
+INHALER_CONTAINERS = 3
+DEMO_LABEL_PRINTER = "Demo label printer"
+REPRINT_REASON = "Label smudged in the will-call bin (demo pharmacy)"
 TRANSFERRED_FROM = "Elm Street Demo Pharmacy, (217) 555-0190, NCPDP 5550190"
 FIRST_RX_NUMBER = 6100001
 
@@ -272,6 +286,8 @@ _PICKED = frozenset(
 )
 # States past the Fill step: the stock bottle was scanned, accepted and taken from the shelf.
 _VERIFIED = _PICKED - {FillState.FILL}
+# Fills whose label was printed: past the Fill step and still on their way to the patient.
+_LABELLED = _VERIFIED - {FillState.RETURNED_TO_STOCK}
 RETURN_REASON = "Not picked up within the will-call days (demo pharmacy)"
 
 
@@ -320,6 +336,7 @@ def load_demo(
         _add_stock(uow, now)
     with database.unit_of_work(actor) as uow:
         _add_prescriptions_and_fills(uow, now)
+    _print_labels(database, actor, now.date())
     with database.unit_of_work(actor) as uow:
         pharmacy_id = uow.session.scalars(select(Pharmacy.id)).one()
         uow.audit(COMPLETED, entity_type="pharmacy", entity_id=str(pharmacy_id))
@@ -610,7 +627,12 @@ def _add_prescriptions_and_fills(uow: UnitOfWork, now: datetime) -> None:
     for index in range(count):
         template = _RX_TEMPLATES[index % len(_RX_TEMPLATES)]
         package = packages[index % len(_RX_TEMPLATES)]
-        quantity = template.quantity or package.billing_quantity or Decimal(1)
+        containers = (
+            INHALER_CONTAINERS
+            if template.product_ndc == INHALER_NDC and index < len(_RX_TEMPLATES)
+            else 1
+        )
+        quantity = (template.quantity or package.billing_quantity or Decimal(1)) * containers
         state = _STATE_CYCLE[index % len(_STATE_CYCLE)]
         written = now.date() - timedelta(days=2 + (index * 3) % 40)
         source = _SOURCES[index % len(_SOURCES)]
@@ -676,6 +698,7 @@ def _add_prescriptions_and_fills(uow: UnitOfWork, now: datetime) -> None:
             if state.is_active
             else None,
             held_by=held_by,
+            containers=containers,
         )
 
 
@@ -697,6 +720,7 @@ def _add_fill(
     priority: str = "today",
     promised_at: datetime | None = None,
     held_by: int | None = None,
+    containers: int = 1,
 ) -> Fill:
     fill = Fill(
         prescription=prescription,
@@ -708,6 +732,7 @@ def _add_fill(
         dispensed_package_id=prescription.package_id if state in _PICKED else None,
         promised_at=promised_at,
         held_by_user_id=held_by,
+        containers=containers,
         state_changed_at=changed_at,
         created_at=changed_at - timedelta(hours=2),
     )
@@ -813,3 +838,33 @@ def _add_bottle(
     _signed(returned, user_id=dispensed_by, at=returned_at)
     bottle.voided_at = returned_at
     uow.audit(LOADED, returned.movement, lot=lot.lot_number, kind="reversal")
+
+
+def _print_labels(database: Database, actor: Actor, today: date) -> None:
+    """Each fill past the Fill step has its label printed, through the label service like any
+    print (recorded and audited), and one was reprinted for a reason."""
+    labels = LabelService(database, today=lambda: today)
+    # Printing is a technician's or pharmacist's act: the loader prints in their stead.
+    printer = replace(actor, roles=actor.roles | {Role.TECHNICIAN})
+    with database.reading() as session:
+        labelled = session.execute(
+            select(Fill.id, Fill.state)
+            .where(Fill.state.in_([state.value for state in _LABELLED]))
+            .order_by(Fill.id)
+        ).all()
+    reprinted = next(fill_id for fill_id, state in labelled if state == FillState.READY.value)
+    for fill_id, reason in [
+        *((fill_id, "") for fill_id, _ in labelled),
+        (reprinted, REPRINT_REASON),
+    ]:
+        contents = labels.contents(printer, fill_id, for_print=True)
+        labels.record_print(
+            printer,
+            fill_id,
+            destination=DEMO_LABEL_PRINTER,
+            stock_name=THERMAL_VIAL_4X2_25.name,
+            label_count=len(contents),
+            language=contents[0].language,
+            discard_after=contents[0].discard_after,
+            reason=reason,
+        )

@@ -24,6 +24,7 @@ from app.db.models import (
     Fill,
     FillBottle,
     InsuranceCoverage,
+    LabelPrint,
     Patient,
     PatientAllergy,
     PatientCondition,
@@ -37,6 +38,8 @@ from app.db.models import (
 from app.demo import (
     DEMO_CATALOGUE_DIR,
     DEMO_LOGINS,
+    INHALER_CONTAINERS,
+    REPRINT_REASON,
     RETURN_REASON,
     DemoOutcome,
     load_demo,
@@ -44,6 +47,7 @@ from app.demo import (
 from app.domain.barcodes import upc_a_for
 from app.domain.fill_states import FillState
 from app.domain.identifiers import validate_dea, validate_npi
+from app.domain.labels import THERMAL_VIAL_4X2_25, LabelLanguage
 from app.domain.ndc import parse_ndc
 from app.domain.roles import Role
 from app.domain.rx_rules import dea_schedule_allowed
@@ -69,6 +73,7 @@ DEMO_TABLES: tuple[type[Base], ...] = (
     Prescription,
     Fill,
     FillBottle,
+    LabelPrint,
 )
 FDA_DIRECTORY_ZIP = (
     Path(__file__).resolve().parents[2].parent
@@ -395,6 +400,51 @@ def test_controlled_fills_with_scanned_bottles_are_in_the_controlled_substance_l
             balance += line.quantity
             assert line.balance_after == balance
         assert balance == on_hand[package_id]
+
+
+def test_labels_are_printed_past_the_fill_step_one_reprinted_three_containers_and_spanish(
+    services: Services, demo: DemoOutcome, loader: Actor
+) -> None:
+    """Through the label service: one original per fill past the Fill step (not returned to
+    stock), one label per container, one reprint with its reason, Spanish for a patient who
+    prefers it; each print audited once by the loader, and no lot asks for a reprint."""
+    with services.database.reading() as session:
+        fills = {fill.id: fill for fill in session.scalars(select(Fill))}
+        prints = session.scalars(select(LabelPrint).order_by(LabelPrint.id)).all()
+        events = session.execute(
+            select(AuditEvent.action, AuditEvent.entity_id, AuditEvent.username).where(
+                AuditEvent.action.in_(["label.printed", "label.reprinted"])
+            )
+        ).all()
+    labelled = {
+        fill_id
+        for fill_id, fill in fills.items()
+        if fill.state in (FillState.FINAL_VERIFICATION, FillState.READY, FillState.SOLD)
+    }
+    originals = [p for p in prints if p.kind == "original"]
+    [reprint] = [p for p in prints if p.kind == "reprint"]
+    assert sorted(p.fill_id for p in originals) == sorted(labelled)
+    assert reprint.reason == REPRINT_REASON and reprint.fill_id in labelled
+    assert fills[reprint.fill_id].state == FillState.READY
+    for printed in prints:
+        assert printed.label_count == fills[printed.fill_id].containers
+        assert printed.stock_name == THERMAL_VIAL_4X2_25.name
+    assert sorted(events) == sorted(
+        [("label.printed", str(p.id), loader.username) for p in originals]
+        + [("label.reprinted", str(reprint.id), loader.username)]
+    )
+    [three] = [fill_id for fill_id, fill in fills.items() if fill.containers > 1]
+    assert fills[three].containers == INHALER_CONTAINERS and three in labelled
+    assert [label.container_text for label in services.labels.contents(loader, three)] == [
+        f"{n} of {INHALER_CONTAINERS}" for n in range(1, INHALER_CONTAINERS + 1)
+    ]
+    spanish = [p.fill_id for p in prints if p.language == LabelLanguage.SPANISH.value]
+    assert spanish and FillState(fills[spanish[0]].state).is_active
+    [label] = services.labels.contents(loader, spanish[0])
+    assert label.directions.startswith("Tome ") and label.english_directions.startswith("Take ")
+    assert label.notices == ()
+    for fill_id in labelled:
+        assert services.verification.view(loader, fill_id).label_reprint_needed is None
 
 
 def test_stock_has_expired_short_dated_quarantined_and_recalled_lots(
