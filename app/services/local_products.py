@@ -175,7 +175,7 @@ def validated(draft: PharmacyProductDraft) -> tuple[PharmacyProductDraft, Ndc, s
             field="billing_unit",
         )
     quantity = draft.billing_quantity
-    if quantity is None or quantity <= 0:
+    if quantity is None or not quantity.is_finite() or quantity <= 0:
         raise ProductRefused(
             f"Enter how many {draft.billing_unit} one package holds (more than 0).",
             field="billing_quantity",
