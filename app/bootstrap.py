@@ -14,6 +14,7 @@ from app.services.changes import ChangeFeed
 from app.services.fills import FillQueryService
 from app.services.house_settings import HouseSettingsService
 from app.services.identify import IdentifyService
+from app.services.inventory import InventoryService
 from app.services.labels import LabelService
 from app.services.passwords import SecretHasher
 from app.services.patients import PatientService
@@ -44,6 +45,7 @@ class Services:
     pharmacy: PharmacyService
     fills: FillQueryService
     stock: StockQueryService
+    inventory: InventoryService
     patients: PatientService
     catalogue: CatalogueService
     identify: IdentifyService
@@ -91,6 +93,7 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         pharmacy=PharmacyService(database, hasher, settings.workstation),
         fills=FillQueryService(database),
         stock=StockQueryService(database),
+        inventory=InventoryService(database),
         patients=PatientService(database),
         catalogue=CatalogueService(database),
         identify=IdentifyService(database),

@@ -4,7 +4,8 @@ Each policy is one `PharmacySetting` row (JSON value); a policy never saved has 
 Administrators and pharmacists change them, one audited action per policy. Other services read
 them inside their own transaction with `read_house_settings(session)`; the label policies
 (discard-after months, states requiring a physical description, auxiliary warning rules, custom
-label stocks, the Spanish sig table) with `read_label_policy(session)`, in one statement.
+label stocks, the Spanish sig table) with `read_label_policy(session)`, in one statement; the
+stock rules (negative on-hand, short-dated window) with `read_inventory_policy(session)`.
 """
 
 from __future__ import annotations
@@ -56,9 +57,13 @@ LABEL_PHYSICAL_DESCRIPTION_STATES = "label_physical_description_states"
 LABEL_AUXILIARY_RULES = "label_auxiliary_rules"
 LABEL_CUSTOM_STOCKS = "label_custom_stocks"
 SPANISH_SIG_OVERRIDES = "spanish_sig_overrides"
+ALLOW_NEGATIVE_ON_HAND = "allow_negative_on_hand"
+SHORT_DATED_DAYS = "short_dated_days"
 
 DEFAULT_REFILL_TOO_SOON_THRESHOLD = Decimal("0.75")
 DEFAULT_WILL_CALL_AGING_DAYS = 10
+DEFAULT_SHORT_DATED_DAYS = 90
+MAX_SHORT_DATED_DAYS = 730
 # USP <1191>: a dispensed solid's beyond-use date is at most a year, or the lot's expiry when
 # sooner; a house may be stricter, never longer.
 DEFAULT_DISCARD_AFTER_MONTHS = 12
@@ -197,6 +202,37 @@ def read_verification_policy(session: Session) -> VerificationPolicy:
         if lot_for_upc is None
         else bool(lot_for_upc),
         cii_count_mode=defaults.cii_count_mode if count_mode is None else CiiCountMode(count_mode),
+    )
+
+
+@dataclass(frozen=True)
+class InventoryPolicy:
+    """Stock rules: whether a lot may go below zero (then flagged on the lot, never silently),
+    and how many days ahead of expiry a lot counts as short-dated."""
+
+    allow_negative_on_hand: bool = False
+    short_dated_days: int = DEFAULT_SHORT_DATED_DAYS
+
+
+_INVENTORY_KEYS = (ALLOW_NEGATIVE_ON_HAND, SHORT_DATED_DAYS)
+
+
+def read_inventory_policy(session: Session) -> InventoryPolicy:
+    """The stock rules alone, in one statement: they are read on every stock movement."""
+    rows = session.execute(
+        select(PharmacySetting.key, PharmacySetting.value).where(
+            PharmacySetting.key.in_(_INVENTORY_KEYS)
+        )
+    ).all()
+    saved: dict[str, Any] = {key: value for key, value in rows}
+    defaults = InventoryPolicy()
+    negative = saved.get(ALLOW_NEGATIVE_ON_HAND)
+    days = saved.get(SHORT_DATED_DAYS)
+    return InventoryPolicy(
+        allow_negative_on_hand=defaults.allow_negative_on_hand
+        if negative is None
+        else bool(negative),
+        short_dated_days=defaults.short_dated_days if days is None else int(days),
     )
 
 
@@ -508,6 +544,35 @@ class HouseSettingsService:
         with self._db.unit_of_work(actor) as uow:
             _save(uow, SPANISH_SIG_OVERRIDES, [_spanish_json(entry) for entry in entries])
             return read_label_policy(uow.session)
+
+    def inventory_policy(self) -> InventoryPolicy:
+        with self._db.reading() as session:
+            return read_inventory_policy(session)
+
+    def set_inventory_policy(self, actor: Actor, policy: InventoryPolicy) -> InventoryPolicy:
+        """The stock rules; each changed rule is its own audited setting."""
+        _require_manager(actor, "change the inventory rules")
+        allow = policy.allow_negative_on_hand
+        if not isinstance(allow, bool):
+            raise ValidationFailed(
+                f"“{allow}” is not yes or no: negative on-hand is either allowed or refused.",
+                field=ALLOW_NEGATIVE_ON_HAND,
+            )
+        days = policy.short_dated_days
+        if (
+            isinstance(days, bool)
+            or not isinstance(days, int)
+            or not 1 <= days <= MAX_SHORT_DATED_DAYS
+        ):
+            raise ValidationFailed(
+                f"The short-dated window is a whole number of days from 1 to "
+                f"{MAX_SHORT_DATED_DAYS}, not “{days}”.",
+                field=SHORT_DATED_DAYS,
+            )
+        with self._db.unit_of_work(actor) as uow:
+            _save(uow, ALLOW_NEGATIVE_ON_HAND, allow)
+            _save(uow, SHORT_DATED_DAYS, days)
+            return read_inventory_policy(uow.session)
 
     def label_policy(self) -> LabelPolicy:
         with self._db.reading() as session:
