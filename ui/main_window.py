@@ -19,6 +19,7 @@ from app.errors import DatabaseUnavailable, RxBenchError
 from app.services.catalogue import SnapshotInfo
 from app.services.changes import RESYNC_TOPIC
 from app.services.fills import FillRow
+from app.services.labels import TOPIC as TOPIC_LABELS
 from app.services.prescriptions import PrescriptionEntered
 from app.services.unit_of_work import Actor
 from app.services.workflow import TOPIC as TOPIC_FILLS
@@ -35,6 +36,7 @@ from ui.docks.base import DataDock, Dock
 from ui.docks.fill_queue import FillQueueDock
 from ui.docks.inventory import InventoryDock
 from ui.docks.label import LabelDock, label_text
+from ui.docks.label_printing import LabelPrinting
 from ui.docks.payment import PaymentDock
 from ui.docks.verify import VerifyDock
 from ui.docks.worklist import WorklistDock
@@ -84,6 +86,7 @@ class MainWindow(QMainWindow):
         *,
         health_interval_ms: int = HEALTH_INTERVAL_MS,
         sounds: Sounds | None = None,
+        label_printing: LabelPrinting | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -112,7 +115,15 @@ class MainWindow(QMainWindow):
             sounds=sounds or QtSounds(parent=self),
             cosign=lambda purpose: self._session.cosign(purpose=purpose, parent=self),
         )
-        self.label = LabelDock(pharmacy=services.pharmacy, tasks=self.tasks, actor=actor)
+        self.label = LabelDock(
+            labels=services.labels,
+            verification=services.verification,
+            pharmacy=services.pharmacy,
+            tasks=self.tasks,
+            actor=actor,
+            settings=context.qsettings,
+            printing=label_printing,
+        )
         self.inventory = InventoryDock(stock=services.stock, tasks=self.tasks, actor=actor)
         self.payment = PaymentDock(
             fills=services.fills,
@@ -136,6 +147,7 @@ class MainWindow(QMainWindow):
         self.fill_queue.fill_selected.connect(self.select_fill)
         self.payment.fill_selected.connect(self.select_fill)
         self.fill_queue.loaded.connect(self._reselect_after_reload)
+        self.fill_queue.labels_requested.connect(self.label.print_batch)
         self._connect_workflow(services)
 
         app = QApplication.instance()
@@ -230,6 +242,15 @@ class MainWindow(QMainWindow):
         self.intake = IntakeMenu(
             self, self._context.services, self._current_actor, self.scan_router, self._entered
         )
+        labels_menu = self.menuBar().addMenu("&Labels")
+        label = self.label
+        label_actions = (label.print_action, label.export_action, label.english_action)
+        labels_menu.addActions(list(label_actions))
+        labels_menu.addAction(self.fill_queue.print_labels_action)
+        labels_menu.addSeparator()
+        labels_menu.addAction(label.test_page_action)
+        # On the window too, so the shortcuts work wherever the focus is.
+        self.addActions([*label_actions, label.test_page_action])
         tools_menu = self.menuBar().addMenu("&Tools")
         self.unlock_account_action = QAction("&Unlock a locked account…", self)
         self.unlock_account_action.triggered.connect(self._ask_account_to_unlock)
@@ -459,6 +480,8 @@ class MainWindow(QMainWindow):
             self.reload_fills()
         elif TOPIC_WORKLIST in topics:
             self.worklist.reload()
+        if TOPIC_LABELS in topics and RESYNC_TOPIC not in topics:
+            self.label.reload()  # a print, containers or a description changed elsewhere
 
     def _reselect_after_reload(self) -> None:
         if self._selected_fill_id is not None:

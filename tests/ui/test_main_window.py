@@ -19,12 +19,14 @@ from PySide6.QtWidgets import (
 from app.bootstrap import Services
 from app.db.engine import create_database_engine, describe_database
 from app.domain.fill_states import FillState
+from app.domain.labels import BUILT_IN_STOCKS
 from app.services.fills import FillQueryService
 from app.services.stock import StockQueryService
 from app.services.unit_of_work import Actor, Database
 from tests.conftest import TEST_PASSWORD
 from tests.ui.pharmacy_data import SeededPharmacy
 from ui.context import UiContext
+from ui.docks.label import NO_FILL_TEXT
 from ui.main_window import CONNECTED_TEXT, UNREACHABLE_TEXT, MainWindow
 from ui.models.fills import FillQueueModel
 from ui.session import SessionController
@@ -90,7 +92,9 @@ def test_six_docks_show_the_pharmacy_data(window: MainWindow, seeded_pharmacy: S
     )
     assert {row.fill_id for row in window.payment.model.rows} == set(seeded_pharmacy.ready_fill_ids)
     assert window.payment.summary.text() == "2 prescriptions ready for pickup"
-    assert "Test Pharmacy" in window.label.preview.toPlainText()
+    assert window.label.profile is not None and window.label.profile.name == "Test Pharmacy"
+    assert window.label.title.text() == NO_FILL_TEXT
+    assert window.label.stock_choice.count() == len(BUILT_IN_STOCKS)
     assert window.verify.placeholder.isVisible()
 
 
@@ -110,7 +114,8 @@ def _select_in_queue(qtbot, window: MainWindow, fill_id: int) -> None:
 def test_enter_on_a_fill_fans_it_out_to_verify_and_label(
     qtbot, window: MainWindow, seeded_pharmacy: SeededPharmacy
 ):
-    _select_in_queue(qtbot, window, seeded_pharmacy.controlled_fill_id)
+    with qtbot.waitSignal(window.label.loaded, timeout=LOAD_TIMEOUT_MS):
+        _select_in_queue(qtbot, window, seeded_pharmacy.controlled_fill_id)
 
     fill = window.verify.fill
     assert fill is not None and fill.fill_id == seeded_pharmacy.controlled_fill_id
@@ -118,11 +123,14 @@ def test_enter_on_a_fill_fans_it_out_to_verify_and_label(
     assert window.verify.schedule.text() == "Controlled substance — Schedule II"
     assert window.verify.fields["NDC"].text() == "0000-2222-01"
     assert window.verify.fields["Directions"].text() == "Take 1 tablet by mouth once daily"
-    label = window.label.preview.toPlainText()
-    assert f"Rx {fill.rx_number}" in label
-    assert fill.patient_name in label
-    assert "Qty 30" in label
-    assert "Federal law prohibits the transfer" in label
+    label = window.label.label
+    assert label is not None and label.fill_id == fill.fill_id
+    assert window.label.title.text().startswith(f"Rx {fill.rx_number}-{fill.fill_number} · ")
+    assert not window.label.preview_image.isNull()
+    described = window.label.picture.accessibleDescription()
+    assert described.startswith(f"Rx {fill.rx_number}-{fill.fill_number}. ")
+    assert label.contents[0].quantity == "30 tablets"
+    assert label.contents[0].transfer_caution.startswith("Caution: Federal law prohibits")
 
 
 def test_stage_filter_shows_only_that_stage(window: MainWindow):

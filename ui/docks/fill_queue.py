@@ -7,6 +7,7 @@ import re
 from PySide6.QtCore import QModelIndex, QPoint, QRegularExpression, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -26,17 +27,20 @@ from ui.tasks import TaskRunner
 from ui.workflow_actions import STANDING_ACTIONS, FillAction, fill_actions
 
 ALL_STAGES = STAGES[0].label
+PRINT_LABELS_SHORTCUT = "Ctrl+B"
 
 
 class FillQueueDock(DataDock):
     """Signals: fill_selected(object)  # the FillRow chosen with Enter or a double-click
     fill_opened(object)  # the same FillRow: open it at its next step
     action_requested(object, object)  # a FillAction and the FillRow it is for
+    labels_requested(object)  # the fill ids of the selected rows, in the order shown
     """
 
     fill_selected = Signal(object)
     fill_opened = Signal(object)
     action_requested = Signal(object, object)
+    labels_requested = Signal(object)
 
     def __init__(
         self,
@@ -56,6 +60,8 @@ class FillQueueDock(DataDock):
             stretch_column=FillQueueModel.DRUG,
         )
         self.proxy.setFilterKeyColumn(FillQueueModel.STATUS)
+        # Several rows at once (Shift/Ctrl) for a batch of labels; moves act on the current row.
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
 
         self.stage = QComboBox()
         self.stage.setAccessibleName("Stage filter")
@@ -80,6 +86,14 @@ class FillQueueDock(DataDock):
             action.triggered.connect(lambda _=False, key=key: self.trigger(key))
             self.table.addAction(action)
             self.actions_by_key[key] = action
+        self.print_labels_action = QAction("Print &labels…", self.table)
+        self.print_labels_action.setShortcut(QKeySequence(PRINT_LABELS_SHORTCUT))
+        self.print_labels_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.print_labels_action.setToolTip(
+            f"Print the labels of the selected fills ({PRINT_LABELS_SHORTCUT})"
+        )
+        self.print_labels_action.triggered.connect(self.request_labels)
+        self.table.addAction(self.print_labels_action)
 
         content = QWidget()
         top = QHBoxLayout()
@@ -128,6 +142,19 @@ class FillQueueDock(DataDock):
             ),
             None,
         )
+
+    def selected_fills(self) -> list[FillRow]:
+        """The selected rows in the order shown; the current row when none is selected."""
+        rows = sorted(self.table.selectionModel().selectedRows(), key=lambda index: index.row())
+        selected = [index.data(ROW_ROLE) for index in rows]
+        current = self.current_fill()
+        return selected or ([current] if current is not None else [])
+
+    def request_labels(self) -> None:
+        """Ask for the selected fills' labels to be printed, one after another."""
+        fills = self.selected_fills()
+        if fills:
+            self.labels_requested.emit([fill.fill_id for fill in fills])
 
     def current_fill(self) -> FillRow | None:
         index = self.table.currentIndex()
@@ -233,6 +260,8 @@ class FillQueueDock(DataDock):
                 continue
             item = menu.addAction(action.text)
             item.triggered.connect(lambda _=False, a=action: self.action_requested.emit(a, fill))
+        menu.addSeparator()
+        menu.addAction(self.print_labels_action)
         return menu
 
     def show_actions_menu(self) -> None:
