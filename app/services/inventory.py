@@ -11,7 +11,7 @@ Dispensing is written by verification through app.services.dispensing and undone
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -151,31 +151,40 @@ def shown(quantity: Decimal) -> str:
 # --- checks -----------------------------------------------------------------------------------
 
 
-def ledger_balance_mismatches(session: Session) -> list[BalanceMismatch]:
-    """Every lot whose maintained balance differs from the sum of its movements (none, when the
-    ledger is kept right)."""
+def ledger_balance_mismatches(
+    session: Session, *, package_ids: Collection[int] | None = None
+) -> list[BalanceMismatch]:
+    """Every lot (of `package_ids`, or of all packages) whose maintained balance differs from
+    the sum of its movements: none, when the ledger is kept right."""
     ledger_sum = func.coalesce(func.sum(StockMovement.quantity), 0)
-    rows = session.execute(
+    statement = (
         select(StockLot.id, StockLot.on_hand, ledger_sum)
         .outerjoin(StockMovement, StockMovement.lot_id == StockLot.id)
         .group_by(StockLot.id, StockLot.on_hand)
         .having(StockLot.on_hand != ledger_sum)
         .order_by(StockLot.id)
-    ).all()
+    )
+    if package_ids is not None:
+        statement = statement.where(StockLot.package_id.in_(package_ids))
+    rows = session.execute(statement).all()
     return [
         BalanceMismatch(lot_id=lot_id, on_hand=Decimal(on_hand), ledger_sum=Decimal(total))
         for lot_id, on_hand, total in rows
     ]
 
 
-def controlled_log_mismatches(session: Session) -> list[ControlledLogMismatch]:
-    """Every package whose controlled-substance log's last balance differs from its stock on
-    hand (none, when every change of a CII–CV package's stock wrote its line)."""
-    last_line = (
-        select(func.max(ControlledSubstanceEntry.id).label("id"))
-        .group_by(ControlledSubstanceEntry.package_id)
-        .subquery()
+def controlled_log_mismatches(
+    session: Session, *, package_ids: Collection[int] | None = None
+) -> list[ControlledLogMismatch]:
+    """Every package (of `package_ids`, or all) whose controlled-substance log's last balance
+    differs from its stock on hand: none, when every change of a CII–CV package's stock wrote
+    its line."""
+    last_lines = select(func.max(ControlledSubstanceEntry.id).label("id")).group_by(
+        ControlledSubstanceEntry.package_id
     )
+    if package_ids is not None:
+        last_lines = last_lines.where(ControlledSubstanceEntry.package_id.in_(package_ids))
+    last_line = last_lines.subquery()
     package_on_hand = (
         select(StockLot.package_id, func.sum(StockLot.on_hand).label("on_hand"))
         .group_by(StockLot.package_id)
@@ -415,7 +424,7 @@ def _package_schedule(session: Session, package_id: int) -> str | None:
 
 def _described(session: Session, lot: StockLot) -> str:
     ndc = session.scalar(select(DrugPackage.ndc).where(DrugPackage.id == lot.package_id))
-    return f"lot {lot.lot_number} of NDC {ndc}"
+    return f"Lot {lot.lot_number} of NDC {ndc}"
 
 
 @dataclass(frozen=True)
@@ -437,14 +446,15 @@ def _write_movement(
     reverses: StockMovement | None = None,
 ) -> _Written:
     """The movement, the lot's balance and, for CII–CV, the log line, once the house's rule on
-    negative stock is met. The lot's package is locked by the caller."""
+    negative stock is met: a change that takes a lot below zero is refused unless the house
+    allows it, one that brings a negative lot back up never is. The caller locks the lot."""
     session, actor = uow.session, uow.actor
     after = lot.on_hand + change
     notice = ""
     if after < 0:
-        if not read_inventory_policy(session).allow_negative_on_hand:
+        if change < 0 and not read_inventory_policy(session).allow_negative_on_hand:
             raise NegativeOnHandRefused(
-                f"{_described(session, lot).capitalize()} has {shown(lot.on_hand)} on hand: "
+                f"{_described(session, lot)} has {shown(lot.on_hand)} on hand: "
                 f"taking {shown(-change)} would leave {shown(after)}. Count the lot and correct "
                 "it first, or take less.",
                 lot_id=lot.id,
@@ -452,7 +462,7 @@ def _write_movement(
                 quantity=str(-change),
             )
         notice = (
-            f"{_described(session, lot).capitalize()} is now negative ({shown(after)} on hand): "
+            f"{_described(session, lot)} is now negative ({shown(after)} on hand): "
             "count it and correct the ledger."
         )
     before = controlled_balance(session, lot.package_id) if schedule is not None else None
@@ -546,7 +556,7 @@ class InventoryService:
                 session.flush()
             elif lot.expiry != expiry:
                 raise LotExpiryMismatch(
-                    f"{_described(session, lot).capitalize()} is on record with expiry "
+                    f"{_described(session, lot)} is on record with expiry "
                     f"{lot.expiry.isoformat()}, not {expiry.isoformat()}: check the package. "
                     "One lot has one expiry.",
                     lot_id=lot.id,
@@ -560,7 +570,7 @@ class InventoryService:
             notice = written.notice
             if lot.status != "available":
                 notice = (
-                    f"{_described(session, lot).capitalize()} is {lot.status}: the stock was "
+                    f"{_described(session, lot)} is {lot.status}: the stock was "
                     "received into quarantine. Keep it apart and do not dispense it."
                 )
             uow.audit(
@@ -775,7 +785,7 @@ class InventoryService:
             lot = _lock_lot(uow.session, lot_id)
             if lot.location == place:
                 raise ValidationFailed(
-                    f"{_described(uow.session, lot).capitalize()} is already in the {place}.",
+                    f"{_described(uow.session, lot)} is already in the {place}.",
                     field="location",
                 )
             before = lot.location
@@ -793,7 +803,7 @@ class InventoryService:
             lot = _lock_lot(uow.session, lot_id)
             if lot.status != "available":
                 raise LotStatusRefused(
-                    f"{_described(uow.session, lot).capitalize()} is already {lot.status}.",
+                    f"{_described(uow.session, lot)} is already {lot.status}.",
                     lot_id=lot.id,
                     status=lot.status,
                 )
@@ -809,20 +819,20 @@ class InventoryService:
             lot = _lock_lot(session, lot_id)
             if lot.status == "recalled":
                 raise LotStatusRefused(
-                    f"{_described(session, lot).capitalize()} is recalled: it is released only "
+                    f"{_described(session, lot)} is recalled: it is released only "
                     "by closing its recall.",
                     lot_id=lot.id,
                     status=lot.status,
                 )
             if lot.status != "quarantined":
                 raise LotStatusRefused(
-                    f"{_described(session, lot).capitalize()} is not in quarantine.",
+                    f"{_described(session, lot)} is not in quarantine.",
                     lot_id=lot.id,
                     status=lot.status,
                 )
             if lot.expiry < self._today():
                 raise ExpiredStockRefused(
-                    f"{_described(session, lot).capitalize()} expired on "
+                    f"{_described(session, lot)} expired on "
                     f"{lot.expiry.isoformat()}: it stays in quarantine until it is destroyed "
                     "or returned.",
                     lot_id=lot.id,
@@ -956,13 +966,13 @@ class InventoryService:
     def _refuse_unless_dispensable(self, session: Session, lot: StockLot, *, action: str) -> None:
         if lot.status != "available":
             raise LotStatusRefused(
-                f"{_described(session, lot).capitalize()} is {lot.status}: it cannot be {action}.",
+                f"{_described(session, lot)} is {lot.status}: it cannot be {action}.",
                 lot_id=lot.id,
                 status=lot.status,
             )
         if lot.expiry < self._today():
             raise ExpiredStockRefused(
-                f"{_described(session, lot).capitalize()} expired on {lot.expiry.isoformat()}: "
+                f"{_described(session, lot)} expired on {lot.expiry.isoformat()}: "
                 f"it cannot be {action}.",
                 lot_id=lot.id,
                 expiry=lot.expiry.isoformat(),

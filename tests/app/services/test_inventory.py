@@ -461,6 +461,34 @@ def test_negative_on_hand_when_allowed_is_flagged(
     _consistent(services)
 
 
+def test_a_negative_lot_may_always_be_brought_back_up(
+    services: Services,
+    inventory: InventoryService,
+    technician: Actor,
+    pharmacist: Actor,
+    package: int,
+) -> None:
+    lot_id = _receive(inventory, technician, package, 2).lot.lot_id
+    services.house_settings.set_inventory_policy(
+        pharmacist, InventoryPolicy(allow_negative_on_hand=True)
+    )
+    inventory.adjust(technician, lot_id, quantity_change=-5, reason="miscount")
+    services.house_settings.set_inventory_policy(pharmacist, InventoryPolicy())
+
+    up = inventory.adjust(technician, lot_id, quantity_change=1, reason="found one")
+
+    assert up.lot.on_hand == -2 and up.lot.negative
+    assert "is now negative (-2 on hand)" in up.notice
+    _refused_writing_nothing(
+        services,
+        NegativeOnHandRefused,
+        lambda: inventory.adjust(technician, lot_id, quantity_change=-1, reason="another"),
+        "has -2 on hand",
+    )
+    assert _receive(inventory, technician, package, 10).lot.on_hand == 8
+    _consistent(services)
+
+
 @pytest.mark.parametrize(
     ("policy", "words"),
     [
