@@ -296,6 +296,8 @@ class LabelDock(DataDock):
         self.title = QLabel()
         self.title.setAccessibleName("Label of")
         self.title.setTextFormat(Qt.TextFormat.PlainText)
+        # A long name may be cut short here rather than widen the dock; the label shows it whole.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.reprint_needed = self._banner("Label reprint needed", _REPRINT_STYLE)
         self.notices = self._banner("Label notices", _NOTICE_STYLE)
         self.picture = LabelPicture()
@@ -308,37 +310,36 @@ class LabelDock(DataDock):
         self.printer_choice = QComboBox()
         self.printer_choice.setAccessibleName("Label printer")
         self.printer_choice.activated.connect(self._printer_chosen)
+        self.destination = QLabel()
+        self.destination.setAccessibleName("Label printer and stock")
+        self.destination.setTextFormat(Qt.TextFormat.PlainText)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.message.setAccessibleName("Label message")
         self.message.hide()
 
+        # Three rows around the picture: the dock is often short, and the label comes first.
         navigation = QHBoxLayout()
+        navigation.addWidget(self.title, 1)
         navigation.addWidget(_tool_button(self.previous_action, "Previous label"))
         navigation.addWidget(self.position)
         navigation.addWidget(_tool_button(self.next_action, "Next label"))
         self.english_button = _tool_button(self.english_action, "English copy")
         navigation.addWidget(self.english_button)
-        navigation.addStretch()
-        navigation.addWidget(_tool_button(self.print_action, "Print label"))
-        navigation.addWidget(_tool_button(self.export_action, "Export label PDF"))
-        choices = QHBoxLayout()
-        for text, combo in (("&Stock:", self.stock_choice), ("P&rinter:", self.printer_choice)):
-            caption = QLabel(text)
-            caption.setBuddy(combo)
-            choices.addWidget(caption)
-            choices.addWidget(combo, 1)
+        printing = QHBoxLayout()
+        printing.addWidget(self.destination, 1)
+        printing.addWidget(_tool_button(self.print_action, "Print label"))
+        printing.addWidget(_tool_button(self.export_action, "Export label PDF"))
 
         preview_page = QWidget()
         preview = QVBoxLayout(preview_page)
         preview.setContentsMargins(4, 4, 4, 4)
-        preview.addWidget(self.title)
+        preview.addLayout(navigation)
         preview.addWidget(self.reprint_needed)
         preview.addWidget(self.notices)
         preview.addWidget(self.picture, 1)
-        preview.addLayout(navigation)
-        preview.addLayout(choices)
+        preview.addLayout(printing)
         preview.addWidget(self.message)
 
         self.history = QTableWidget(0, len(_HISTORY_COLUMNS))
@@ -359,13 +360,16 @@ class LabelDock(DataDock):
         setup = QVBoxLayout(setup_page)
         setup.addWidget(self.printer_warning)
         form = QFormLayout()
-        for text, box in (
+        fields: tuple[tuple[str, QWidget], ...] = (
+            ("&Stock:", self.stock_choice),
+            ("P&rinter:", self.printer_choice),
             ("Offset &right (mm):", self.offset_x),
             ("Offset &down (mm):", self.offset_y),
-        ):
+        )
+        for text, field in fields:
             caption = QLabel(text)
-            caption.setBuddy(box)
-            form.addRow(caption, box)
+            caption.setBuddy(field)
+            form.addRow(caption, field)
         setup.addLayout(form)
         explanation = QLabel(
             "Print the test page on a sheet or roll of labels: when the outlines miss the labels, "
@@ -385,7 +389,7 @@ class LabelDock(DataDock):
         self.tabs.setAccessibleName("Label views")
         self.tabs.addTab(preview_page, "Label")
         self.tabs.addTab(self.history, "Print history")
-        self.tabs.addTab(setup_page, "Printer set-up")
+        self.tabs.addTab(setup_page, "Printer and stock")
         return self.tabs
 
     @staticmethod
@@ -599,12 +603,14 @@ class LabelDock(DataDock):
             max(0, self.stock_choice.findText(self._choices.stock_name))
         )
         self.stock_choice.blockSignals(False)
+        self._show_destination()
 
     def _stock_chosen(self) -> None:
         stock = self.stock()
         if stock is not None:
             self._choices.stock_name = stock.name
             self.face = 0
+            self._show_destination()
             self._render()
 
     def printer_name(self) -> str:
@@ -635,12 +641,22 @@ class LabelDock(DataDock):
             else ""
         )
         self.printer_warning.setVisible(missing)
+        self._show_destination()
         x, y = self._choices.offset(chosen)
         for box, value in ((self.offset_x, x), (self.offset_y, y)):
             box.blockSignals(True)
             box.setValue(value)
             box.blockSignals(False)
             box.setEnabled(not missing and bool(chosen))
+
+    def _show_destination(self) -> None:
+        """Where Print sends the label, on the label page: the choices live on another tab."""
+        printer = self.printer_choice.currentData() or "No label printer chosen"
+        stock = self.stock()
+        self.destination.setText(f"{printer} · {stock.name}" if stock else printer)
+        self.print_action.setToolTip(
+            f"Print the label on {printer} ({QKeySequence(PRINT_SHORTCUT).toString()})"
+        )
 
     def _printer_chosen(self) -> None:
         name = self.printer_choice.currentData()
