@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import pypdf
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
 from sqlalchemy import select
 
 from app.bootstrap import Services
-from app.db.models import LabelPrint
+from app.db.models import Fill, LabelPrint, Prescription, StockLot
 from app.demo import REPRINT_REASON, load_demo
 from app.domain.fill_states import FillState
 from app.domain.labels import BUILT_IN_STOCKS, LabelContent, LabelLanguage, LabelStock
@@ -29,6 +30,8 @@ from app.services.fills import FillRow
 from app.services.labels import PrintKind
 from app.services.passwords import SecretHasher
 from app.services.unit_of_work import Actor
+from tests.app.services.pharmacy_data import SEEDED
+from tests.app.services.verification_data import package_upc, receive_lot
 from tests.ui.dialogs.helpers import audit_trail
 
 # The real CUPS PDF queue's fixture, shared with the label printing tests.
@@ -534,6 +537,49 @@ def test_a_print_that_failed_is_reported_retried_and_recorded_only_once_it_print
     assert len(pdf_printers.jobs) == 1 and len(prints_of(services, fill)) == 1
 
 
+def test_verify_asks_for_a_reprint_when_a_lot_expires_before_the_printed_date(
+    qtbot, make_dock, fills: DemoFills, services: Services, demo: Actor, pdf_printers
+) -> None:
+    """The label printed before any bottle promises a year; a bottle from a lot expiring in two
+    months makes Verify demand a reprint, which the dock shows until it is reprinted."""
+    fill = fills.never_printed
+    dock = make_dock(pdf_printers)
+    show(qtbot, dock, fill)
+    print_and_wait(qtbot, dock)
+    with services.database.reading() as session:
+        package_id = session.scalars(
+            select(Prescription.package_id)
+            .join(Fill, Fill.prescription_id == Prescription.id)
+            .where(Fill.id == fill.fill_id)
+        ).one()
+    receive_lot(services, demo, package_id, lot_number="SOON-1")
+    with services.database.unit_of_work(demo) as uow:
+        lot = uow.session.scalars(select(StockLot).where(StockLot.lot_number == "SOON-1")).one()
+        lot.expiry = date.today() + timedelta(days=60)
+        uow.audit(SEEDED, lot)
+    verification = services.verification
+    view = verification.open_fill(demo, fill.fill_id)
+    upc = package_upc(services, package_id)
+    judged = verification.judge(demo, fill.fill_id, text=upc, lot_number="SOON-1")
+    assert judged.suggested_quantity is not None
+    verification.accept_bottle(
+        demo,
+        fill.fill_id,
+        text=upc,
+        manual=False,
+        quantity=judged.suggested_quantity,
+        expected_version=view.version,
+        lot_number="SOON-1",
+    )
+
+    with qtbot.waitSignal(dock.loaded, timeout=LOAD_TIMEOUT_MS):
+        dock.reload()
+
+    needed = verification.view(demo, fill.fill_id).label_reprint_needed
+    assert needed and "lot SOON-1 expires" in needed
+    assert dock.reprint_needed.text() == needed and not dock.reprint_needed.isHidden()
+
+
 # --- PDF, test page, workstation choices -------------------------------------------------------
 
 
@@ -630,8 +676,9 @@ def test_a_batch_from_the_queue_prints_in_turn_skips_the_refused_and_asks_one_re
     assert sorted(shown_order) == sorted(fill.fill_id for fill in chosen)
     modal.reason = "Labels smudged by a spill"
 
+    window.fill_queue.table.setFocus()
     with qtbot.waitSignal(window.label.batch_finished, timeout=LOAD_TIMEOUT_MS) as finished:
-        window.fill_queue.print_labels_action.trigger()
+        qtbot.keyClick(window.fill_queue.table, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
 
     outcome: BatchOutcome = finished.args[0]
     printable = [i for i in shown_order if i != fills.before_review.fill_id]
@@ -643,8 +690,7 @@ def test_a_batch_from_the_queue_prints_in_turn_skips_the_refused_and_asks_one_re
         f"RxBench-label-{rx(window.fill_queue.row_for(i))}" for i in printable
     ]
     assert modal.progress and all(
-        re.fullmatch(r"Printing Rx \d+-\d+ \(\d of 3\)…", text)
-        for text in modal.progress
+        re.fullmatch(r"Printing Rx \d+-\d+ \(\d of 3\)…", text) for text in modal.progress
     )
     qtbot.waitUntil(lambda: len(modal.boxes) == 1)
     assert "Printed the labels of 3 fill(s)." in modal.boxes[0]
