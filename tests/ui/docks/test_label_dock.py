@@ -16,7 +16,7 @@ import pytest
 import zxingcpp
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QPdfWriter
-from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton
 from sqlalchemy import select
 
 from app.bootstrap import Services
@@ -77,6 +77,7 @@ class PdfPrinters:
     names: list[str] = field(default_factory=lambda: [PRINTER])
     jobs: list[Job] = field(default_factory=list)
     faults: list[Exception] = field(default_factory=list)
+    while_printing: Callable[[], None] | None = None  # what the person does during a job
     calibrations: list[tuple[str, str, tuple[float, float]]] = field(default_factory=list)
 
     def printers(self) -> list[str]:
@@ -97,6 +98,8 @@ class PdfPrinters:
             raise self.faults.pop(0)
         path = self.folder / f"job-{len(self.jobs) + 1}.pdf"
         outcome = render_pdf(contents, stock, path)
+        if self.while_printing is not None:
+            self.while_printing()
         self.jobs.append(Job(printer, path, offset, job_name))
         return replace(outcome, destination=printer)
 
@@ -711,6 +714,35 @@ def test_a_batch_from_the_queue_prints_in_turn_skips_the_refused_and_asks_one_re
         )
     assert last[fills.three_containers.fill_id].label_count == 3
     assert prints_of(services, fills.before_review) == []
+
+
+def test_cancelling_a_batch_stops_after_the_label_being_printed(
+    qtbot, window: MainWindow, fills: DemoFills, services: Services, pdf_printers, modal
+) -> None:
+    chosen = [fills.never_printed, fills.printed, fills.three_containers]
+    select_in_queue(window, chosen)
+    order = [each.fill_id for each in window.fill_queue.selected_fills()]
+    modal.reason = "Labels smudged by a spill"
+    before = {p.id for p in label_prints(services)}
+
+    def press_cancel() -> None:
+        [progress] = [
+            w
+            for w in QApplication.topLevelWidgets()
+            if isinstance(w, QProgressDialog) and w.isVisible()
+        ]
+        qtbot.mouseClick(progress.findChild(QPushButton), Qt.MouseButton.LeftButton)
+
+    pdf_printers.while_printing = press_cancel
+    with qtbot.waitSignal(window.label.batch_finished, timeout=LOAD_TIMEOUT_MS) as finished:
+        window.fill_queue.request_labels()
+
+    outcome: BatchOutcome = finished.args[0]
+    assert (outcome.printed, outcome.not_printed) == (order[:1], order[1:])
+    assert len(pdf_printers.jobs) == 1
+    assert [p.fill_id for p in label_prints(services) if p.id not in before] == order[:1]
+    qtbot.waitUntil(lambda: len(modal.boxes) == 1)
+    assert "Not printed: 2 fill(s)." in modal.boxes[0]
 
 
 def test_a_change_made_elsewhere_rerenders_the_preview(
