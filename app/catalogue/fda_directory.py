@@ -31,8 +31,10 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from itertools import repeat
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from app.errors import ValidationFailed
 
@@ -219,8 +221,9 @@ def _parse_without_codes(description: str) -> PackageQuantities:
 # --- records ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ProductRecord:
+class ProductRecord(NamedTuple):
+    """One product.txt row, as `NdcDirectory.products` gives it."""
+
     fda_product_id: str
     product_ndc: str
     product_type: str
@@ -243,8 +246,9 @@ class ProductRecord:
     listing_certified_through: date | None
 
 
-@dataclass(frozen=True, slots=True)
-class PackageRecord:
+class PackageRecord(NamedTuple):
+    """One package of package.txt, repeated rows merged (rule in the module docstring)."""
+
     fda_product_id: str
     ndc: str
     ndc11: str
@@ -256,16 +260,40 @@ class PackageRecord:
     quantities: PackageQuantities
 
 
+Columns = dict[str, list[Any]]
+
+
 @dataclass(frozen=True)
 class NdcDirectory:
-    """One complete, checked directory download."""
+    """One complete, checked directory download, a list of values per record field.
+
+    Kept by column because the importer writes it by column: 370,000 record objects built here
+    and taken apart again there cost half a second of a first import. `products` and
+    `packages` give the same rows as records.
+    """
 
     source_name: str
     snapshot_date: date
-    products: tuple[ProductRecord, ...]
-    packages: tuple[PackageRecord, ...]
+    product_columns: Columns
+    package_columns: Columns
     merged_package_rows: int
     products_without_packages: int
+
+    @property
+    def product_count(self) -> int:
+        return len(self.product_columns["fda_product_id"])
+
+    @property
+    def package_count(self) -> int:
+        return len(self.package_columns["fda_product_id"])
+
+    @cached_property
+    def products(self) -> tuple[ProductRecord, ...]:
+        return tuple(map(ProductRecord, *self.product_columns.values()))
+
+    @cached_property
+    def packages(self) -> tuple[PackageRecord, ...]:
+        return tuple(map(PackageRecord, *self.package_columns.values()))
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -341,11 +369,13 @@ class _Problems:
             raise DirectoryUnreadable(reason, file=self.file, line=index + 2)
 
 
-def _rows(text: str, file: str, columns: tuple[str, ...]) -> tuple[list[list[str]], _Problems]:
-    """The fields of each data row (row i is line i + 2), after checking header and line ends.
+def _columns(text: str, file: str, columns: tuple[str, ...]) -> tuple[list[list[str]], _Problems]:
+    """The values of each column (row i is line i + 2), after checking header and line ends.
 
     A row of the wrong width is noted in the problems returned, with the rows from it on left
-    out, so the caller checks the rows above it before reporting the first broken line.
+    out, so the caller checks the rows above it before reporting the first broken line. Rows
+    of the right width are split as one text and dealt into columns by slicing: splitting
+    370,000 lines one by one and transposing them costs several times more.
     """
     line_ends = text.count("\r\n")
     if text.count("\r") != line_ends or text.count("\n") != line_ends:
@@ -367,19 +397,17 @@ def _rows(text: str, file: str, columns: tuple[str, ...]) -> tuple[list[list[str
         raise DirectoryUnreadable(
             f"the header is not the FDA layout: expected {', '.join(columns)}", file=file, line=1
         )
-    rows = [line.split("\t") for line in lines[1:]]
+    rows = lines[1:]
     problems = _Problems(file)
     width = len(columns)
-    if any(count != width for count in set(map(len, rows))):
-        index = next(i for i, fields in enumerate(rows) if len(fields) != width)
-        problems.note(index, f"{len(rows[index])} fields where the FDA layout has {width}")
+    tabs = list(map(str.count, rows, repeat("\t")))
+    if any(count != width - 1 for count in set(tabs)):
+        index = next(i for i, count in enumerate(tabs) if count != width - 1)
+        problems.note(index, f"{tabs[index] + 1} fields where the FDA layout has {width}")
         # The rows above it are checked too: the earliest broken line is the one reported.
         del rows[index:]
-    return rows, problems
-
-
-def _columns(rows: list[list[str]], width: int) -> list[tuple[str, ...]]:
-    return list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
+    fields = "\t".join(rows).split("\t") if rows else []
+    return [fields[position::width] for position in range(width)], problems
 
 
 def _yyyymmdd(value: str) -> date:
@@ -413,9 +441,8 @@ def _not_a_date(column: str) -> Callable[[str], str]:
     return lambda value: f"{column} “{value}” is not a YYYYMMDD date"
 
 
-def _products(text: str) -> dict[str, ProductRecord]:
-    rows, problems = _rows(text, PRODUCT_FILE, PRODUCT_COLUMNS)
-    columns = _columns(rows, len(PRODUCT_COLUMNS))
+def _products(text: str) -> Columns:
+    columns, problems = _columns(text, PRODUCT_FILE, PRODUCT_COLUMNS)
     ids, schedules, flags = columns[0], columns[17], columns[18]
     unique = set(ids)
     if len(unique) != len(ids) or "" in unique:
@@ -431,17 +458,12 @@ def _products(text: str) -> dict[str, ProductRecord]:
         problems.refused(columns[position], not_dates, _not_a_date(PRODUCT_COLUMNS[position]))
     problems.raise_first()
     exclude_flags = {flag: flag[:1] or "N" for flag in set(flags)}
-    records = map(
-        ProductRecord,
-        *columns[:8],
-        map(dates.__getitem__, columns[8]),
-        map(dates.__getitem__, columns[9]),
-        *columns[10:17],
-        (schedule or None for schedule in schedules),
-        map(exclude_flags.__getitem__, flags),
-        map(dates.__getitem__, columns[19]),
-    )
-    return dict(zip(ids, records, strict=True))
+    fields: list[list[Any]] = [*columns]
+    for position in (8, 9, 19):
+        fields[position] = list(map(dates.__getitem__, columns[position]))
+    fields[17] = [schedule or None for schedule in schedules]
+    fields[18] = list(map(exclude_flags.__getitem__, flags))
+    return dict(zip(ProductRecord._fields, fields, strict=True))
 
 
 # The FDA's three 10-digit configurations. app.domain.ndc.Ndc validates the same, but building
@@ -476,14 +498,12 @@ def _merge(first: PackageRecord, again: PackageRecord) -> PackageRecord:
     )
 
 
-def _packages(text: str, products: dict[str, ProductRecord]) -> tuple[list[PackageRecord], int]:
-    rows, problems = _rows(text, PACKAGE_FILE, PACKAGE_COLUMNS)
-    product_ids, _, ndcs, descriptions, starts, ends, flags, samples = _columns(
-        rows, len(PACKAGE_COLUMNS)
-    )
+def _packages(text: str, product_ids: Collection[str]) -> tuple[Columns, int]:
+    columns, problems = _columns(text, PACKAGE_FILE, PACKAGE_COLUMNS)
+    products, _, ndcs, descriptions, starts, ends, flags, samples = columns
     problems.refused(
-        product_ids,
-        set(product_ids) - products.keys(),
+        products,
+        set(products).difference(product_ids),
         lambda value: f"PRODUCTID “{value}” is not in {PRODUCT_FILE}",
     )
     problems.refused(
@@ -504,30 +524,40 @@ def _packages(text: str, products: dict[str, ProductRecord]) -> tuple[list[Packa
     without_codes = _CODE.sub(" ", "\n".join(descriptions)).split("\n")
     parsed = {text: _parse_without_codes(text) for text in set(without_codes)}
     exclude_flags = {flag: flag[:1] or "N" for flag in set(flags)}
-    records = list(
-        map(
-            PackageRecord,
-            product_ids,
-            ndcs,
-            map(_ndc11, ndcs),
-            map(str.strip, descriptions),
-            map(dates.__getitem__, starts),
-            map(dates.__getitem__, ends),
-            map(exclude_flags.__getitem__, flags),
-            (sample == "Y" for sample in samples),
-            map(parsed.__getitem__, without_codes),
+    fields: Columns = dict(
+        zip(
+            PackageRecord._fields,
+            (
+                products,
+                ndcs,
+                list(map(_ndc11, ndcs)),
+                list(map(str.strip, descriptions)),
+                list(map(dates.__getitem__, starts)),
+                list(map(dates.__getitem__, ends)),
+                list(map(exclude_flags.__getitem__, flags)),
+                list(map({"Y": True, "N": False}.__getitem__, samples)),
+                list(map(parsed.__getitem__, without_codes)),
+            ),
+            strict=True,
         )
     )
-    keys = list(zip(product_ids, ndcs, strict=True))
+    keys = list(zip(products, ndcs, strict=True))
     # The row each (product, NDC) is first listed on; the rows repeating it merge into it.
     first_rows = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
     repeats = sorted(set(range(len(keys))).difference(first_rows.values()))
     for index in repeats:
         first = first_rows[keys[index]]
-        records[first] = _merge(records[first], records[index])
-    for index in reversed(repeats):
-        del records[index]
-    return records, len(repeats)
+        merged = _merge(_package_at(fields, first), _package_at(fields, index))
+        for values, value in zip(fields.values(), merged, strict=True):
+            values[first] = value
+    for values in fields.values():
+        for index in reversed(repeats):
+            del values[index]
+    return fields, len(repeats)
+
+
+def _package_at(fields: Columns, index: int) -> PackageRecord:
+    return PackageRecord(*(values[index] for values in fields.values()))
 
 
 def _member(archive: zipfile.ZipFile, name: str, source: str) -> zipfile.ZipInfo:
@@ -570,15 +600,15 @@ def read_directory(path: Path, *, snapshot_date: date | None = None) -> NdcDirec
     except OSError as error:
         raise DirectoryUnreadable(f"it cannot be read ({error.strerror})", file=str(path)) from None
     products = _products(_decode(product_bytes, PRODUCT_FILE))
-    packages, merged = _packages(_decode(package_bytes, PACKAGE_FILE), products)
-    with_packages = {record.fda_product_id for record in packages}
+    product_ids = set(products["fda_product_id"])
+    packages, merged = _packages(_decode(package_bytes, PACKAGE_FILE), product_ids)
     return NdcDirectory(
         source_name=path.name,
         snapshot_date=snapshot_date or stamped,
-        products=tuple(products.values()),
-        packages=tuple(packages),
+        product_columns=products,
+        package_columns=packages,
         merged_package_rows=merged,
-        products_without_packages=len(products) - len(with_packages),
+        products_without_packages=len(product_ids) - len(set(packages["fda_product_id"])),
     )
 
 
