@@ -297,6 +297,8 @@ class DrugProduct(Base):
     # "fda" from the NDC Directory; "pharmacy" when a pharmacist added it from a scanned bottle
     # the directory lacks. An import never marks a pharmacy product discontinued.
     source: Mapped[str] = mapped_column(String(8), default="fda", server_default="fda")
+    # The words catalogue search matches for each of its packages (see app.services.catalogue).
+    search_text: Mapped[str] = mapped_column(Text, default="")
 
     packages: Mapped[list[DrugPackage]] = relationship(back_populates="product")
 
@@ -313,8 +315,8 @@ class DrugPackage(Base):
     """One package NDC; `ndc11` is indexed but not unique (the directory has collisions).
 
     `billing_quantity_source` says whether the billing quantity was parsed from the FDA package
-    description, edited by a pharmacist (a re-import keeps it), or is unknown. `search_text`
-    and `search_ndc` are what the catalogue search index holds (see app.services.catalogue).
+    description, edited by a pharmacist (a re-import keeps it), or is unknown. `search_ndc` (its
+    10- and 11-digit forms) is what the NDC search index holds (see app.services.catalogue).
     """
 
     __tablename__ = "drug_packages"
@@ -337,7 +339,6 @@ class DrugPackage(Base):
     # What the pharmacy sees in the bottle ("white round tablet, M 30"); never from the FDA.
     physical_description: Mapped[str] = mapped_column(Text, default="")
     last_seen_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("catalogue_snapshots.id"))
-    search_text: Mapped[str] = mapped_column(Text, default="")
     search_ndc: Mapped[str] = mapped_column(Text, default="")
 
     product: Mapped[DrugProduct] = relationship(back_populates="packages")
@@ -353,10 +354,11 @@ class DrugPackage(Base):
 
 
 # Search objects the migrations create by hand because models cannot describe them: the SQLite
-# FTS5 table (and its shadow tables) and the PostgreSQL trigram indexes.
+# FTS5 tables (catalogue_search, catalogue_search_ndc and their shadow tables) and the
+# PostgreSQL trigram indexes.
 SEARCH_INDEX_TABLE = "catalogue_search"
 SEARCH_TRIGRAM_INDEXES = frozenset(
-    {"ix_drug_packages_search_text_trgm", "ix_drug_packages_search_ndc_trgm"}
+    {"ix_drug_products_search_text_trgm", "ix_drug_packages_search_ndc_trgm"}
 )
 
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import String, Table, or_, select, text
+from sqlalchemy import String, Table, or_, select
 
-from app.db.models import SEARCH_INDEX_TABLE, DrugPackage, DrugProduct
+from app.db.models import DrugPackage, DrugProduct
 from app.domain.barcodes import ScanError, ScanKind
 from app.domain.ndc import Ndc, parse_ndc
 from app.domain.verdicts import StrengthUnreadable, normalise_strength
 from app.errors import ValidationFailed
-from app.services.catalogue import ndc_search_tokens, search_words
+from app.services.catalogue import index_for_search
 from app.services.dispensing import CONTROLLED_SCHEDULES
 from app.services.identify import packages_by_id, resolve_scan
 from app.services.unit_of_work import UnitOfWork
@@ -195,44 +195,6 @@ def validated(draft: PharmacyProductDraft) -> tuple[PharmacyProductDraft, Ndc, s
     return cleaned, ndc, ndc11
 
 
-def _index_for_search(uow: UnitOfWork, product: DrugProduct, package: DrugPackage) -> None:
-    """The words catalogue search matches, folded as the importer folds them; on SQLite the
-    FTS5 index is fed by hand (it mirrors drug_packages without triggers), on PostgreSQL the
-    trigram indexes follow the columns."""
-    product.search_name = search_words(
-        f"{product.proprietary_name or product.nonproprietary_name} "
-        f"{product.proprietary_name_suffix}"
-    )[:255]
-    package.search_text = search_words(
-        " ".join(
-            (
-                product.proprietary_name,
-                product.proprietary_name_suffix,
-                product.nonproprietary_name,
-                product.substance_name,
-                product.strength,
-                product.strength_unit,
-                product.dosage_form,
-                product.labeler,
-            )
-        )
-    )
-    package.search_ndc = ndc_search_tokens(package.ndc, package.ndc11)
-    uow.session.flush()
-    if uow.session.get_bind().dialect.name == "sqlite":
-        uow.session.execute(
-            text(
-                f"INSERT INTO {SEARCH_INDEX_TABLE}(rowid, search_text, search_ndc) "
-                "VALUES (:id, :search_text, :search_ndc)"
-            ),
-            {
-                "id": package.id,
-                "search_text": package.search_text,
-                "search_ndc": package.search_ndc,
-            },
-        )
-
-
 def add_pharmacy_product(
     uow: UnitOfWork, draft: PharmacyProductDraft, *, scanned_text: str, fill_id: int, rx: str
 ) -> AddedProduct:
@@ -301,7 +263,7 @@ def add_pharmacy_product(
         billing_quantity_source="edited",
     )
     session.add_all([product, package])
-    _index_for_search(uow, product, package)
+    index_for_search(session, product, package)
     rescanned = resolve_scan(session, scanned_text)
     if [found.package_id for found in rescanned.found] != [package.id]:
         readings = ", ".join(candidate.hyphenated for candidate in scan.candidates)
