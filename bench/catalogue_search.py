@@ -2,8 +2,9 @@
 
 Times `CatalogueService.search` over every prefix (2+ characters) of random product names and
 random 4-10 digit NDC fragments, as a technician types them, against the raw index query alone
-(FTS5 MATCH on SQLite, the trigram LIKE on PostgreSQL, LIMIT 50, no ranking, no join).
-Target on SQLite: search p95 ≤ 20 ms. The catalogue is imported on first use.
+(FTS5 MATCH or trigram LIKE on SQLite, trigram LIKE on PostgreSQL, LIMIT 50, no ranking, no
+join). Target: search p95 ≤ 20 ms on SQLite and PostgreSQL. The catalogue is imported on first
+use.
 """
 
 from __future__ import annotations
@@ -34,6 +35,27 @@ def _percentiles(samples: list[float]) -> str:
     return f"p50 {statistics.median(ordered) * 1000:6.2f} ms  p95 {p95 * 1000:6.2f} ms"
 
 
+def _raw_index_query(sqlite: bool, kind: str, query: str) -> tuple[str, dict[str, str]]:
+    """The index lookup alone, as the search uses it: words on products, NDC digits on
+    packages (FTS5 MATCH and the trigram LIKE on SQLite, trigram LIKE on PostgreSQL)."""
+    if kind == "ndc":
+        source = "rowid FROM catalogue_search_ndc" if sqlite else "id FROM drug_packages"
+        return f"SELECT {source} WHERE search_ndc LIKE :d LIMIT 50", {"d": f"%{query}%"}
+    words = query.split()
+    if sqlite:
+        # As the search does: one letter is no prefix the index holds.
+        match = " AND ".join(f'"{word}"*' for word in [w for w in words if len(w) > 1] or words)
+        return (
+            "SELECT rowid FROM catalogue_search WHERE catalogue_search MATCH :m LIMIT 50",
+            {"m": match},
+        )
+    conditions = " AND ".join(f"(' ' || search_text) LIKE :w{index}" for index in range(len(words)))
+    return (
+        f"SELECT id FROM drug_products WHERE {conditions} LIMIT 50",
+        {f"w{index}": f"% {word}%" for index, word in enumerate(words)},
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database", help=f"database URL (default: {DEFAULT_DB})")
@@ -56,8 +78,9 @@ def main() -> None:
         services.catalogue.import_directory(actor, args.directory)
     rng = random.Random(20190429)
     with services.database.reading() as session:
-        names = session.scalars(select(DrugProduct.proprietary_name).distinct()).all()
-        ndcs = session.scalars(select(DrugPackage.ndc)).all()
+        # Sorted, so both backends type the same queries.
+        names = sorted(set(session.scalars(select(DrugProduct.proprietary_name))))
+        ndcs = sorted(session.scalars(select(DrugPackage.ndc)))
         packages = session.scalar(select(func.count()).select_from(DrugPackage))
     queries: list[tuple[str, str]] = []
     for name in rng.sample(names, args.names):
@@ -77,26 +100,9 @@ def main() -> None:
         timings[kind].append(time.perf_counter() - started)
     with services.database.engine.connect() as connection:
         for kind, query in queries:
-            words = query.split()
-            column = "search_ndc" if kind == "ndc" else "search_text"
+            statement, parameters = _raw_index_query(sqlite, kind, query)
             started = time.perf_counter()
-            if sqlite:
-                match = " AND ".join(f'{column} : "{word}"*' for word in words)
-                connection.execute(
-                    text(
-                        "SELECT rowid FROM catalogue_search WHERE catalogue_search MATCH :m "
-                        "LIMIT 50"
-                    ),
-                    {"m": match},
-                ).all()
-            else:
-                conditions = " AND ".join(
-                    f"(' ' || {column}) LIKE :w{index}" for index in range(len(words))
-                )
-                connection.execute(
-                    text(f"SELECT id FROM drug_packages WHERE {conditions} LIMIT 50"),
-                    {f"w{index}": f"% {word}%" for index, word in enumerate(words)},
-                ).all()
+            connection.execute(text(statement), parameters).all()
             raw_timings[kind].append(time.perf_counter() - started)
     services.close()
     print(f"{services.database.description}: {packages:,} packages")
@@ -105,7 +111,7 @@ def main() -> None:
         print(f"    CatalogueService.search  {_percentiles(timings[kind])}")
         print(f"    raw index query          {_percentiles(raw_timings[kind])}")
     everything = timings["name"] + timings["ndc"]
-    print(f"  all searches: {_percentiles(everything)}   (target on SQLite: p95 ≤ 20 ms)")
+    print(f"  all searches: {_percentiles(everything)}   (target: p95 ≤ 20 ms)")
 
 
 if __name__ == "__main__":
