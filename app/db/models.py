@@ -585,6 +585,8 @@ class StockLot(Base):
     status: Mapped[str] = mapped_column(String(16), default="available")
     location: Mapped[str] = mapped_column(String(64), default="shelf")
     on_hand: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    # What one billing unit of this lot cost, from its latest invoice (claims price from it).
+    unit_cost_cents: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     package: Mapped[DrugPackage] = relationship()
@@ -594,6 +596,70 @@ class StockLot(Base):
         UniqueConstraint("package_id", "lot_number"),
         CheckConstraint(
             "status IN ('available', 'quarantined', 'recalled')", name="known_lot_status"
+        ),
+    )
+
+
+class StockLevel(Base):
+    """The pharmacy's reorder point for one package NDC: below `minimum`, tell the pharmacist;
+    a suggested order brings it back up to `maximum`."""
+
+    __tablename__ = "stock_levels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("drug_packages.id"), unique=True)
+    minimum: Mapped[Decimal] = mapped_column(Quantity)
+    maximum: Mapped[Decimal] = mapped_column(Quantity)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("minimum >= 0", name="minimum_not_negative"),
+        CheckConstraint("maximum >= minimum", name="maximum_at_least_minimum"),
+    )
+
+
+class Receipt(Base):
+    """One delivery checked in: the DSCSA transaction information that came with it, and for
+    schedule II the DEA Form 222 / CSOS order it fills."""
+
+    __tablename__ = "receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supplier: Mapped[str] = mapped_column(String(200))
+    invoice_number: Mapped[str] = mapped_column(String(64))
+    invoice_date: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(16), default="scan")
+    dea_order_number: Mapped[str] = mapped_column(String(32), default="")
+    dea_order_date: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    workstation: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (CheckConstraint("source IN ('scan', 'invoice_csv')", name="known_source"),)
+
+
+class ReceiptLine(Base):
+    """One package (or a count of identical packages) of a receipt, with its product identifiers."""
+
+    __tablename__ = "receipt_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"), index=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("drug_packages.id"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("stock_lots.id"), index=True)
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    serial: Mapped[str | None] = mapped_column(String(40))
+    unit_cost_cents: Mapped[int | None] = mapped_column(Integer)
+    movement_id: Mapped[int] = mapped_column(ForeignKey("stock_movements.id"))
+    suspect: Mapped[bool] = mapped_column(Boolean, default=False)
+    suspect_reason: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="positive_quantity"),
+        CheckConstraint(
+            "unit_cost_cents IS NULL OR unit_cost_cents >= 0", name="cost_not_negative"
         ),
     )
 
