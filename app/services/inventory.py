@@ -498,6 +498,109 @@ def _write_movement(
     return _Written(movement, entry, notice)
 
 
+@dataclass(frozen=True)
+class Received:
+    """What `receive_stock` wrote: the lot (locked, flushed), whether it was created, the
+    movement and controlled-substance log line, the package's schedule, and the notice."""
+
+    lot: StockLot
+    created: bool
+    written: _Written
+    schedule: str | None
+    notice: str
+
+
+def _refuse_expired_receipt(lot_number: str, expiry: date, today: date) -> None:
+    if expiry < today:
+        raise ExpiredStockRefused(
+            f"Lot {lot_number} expired on {expiry.isoformat()}: expired stock is not "
+            "received. Return it to the seller.",
+            expiry=expiry.isoformat(),
+        )
+
+
+def receive_stock(
+    uow: UnitOfWork,
+    package_id: int,
+    *,
+    lot_number: str,
+    expiry: date,
+    quantity: Decimal | int | str,
+    location: str = "shelf",
+    reason: str = "",
+    today: date,
+    suspect_reason: str = "",
+    **audit_details: Any,
+) -> Received:
+    """Receive stock into its lot inside the caller's unit of work (the caller checks the role):
+    the lot found by package and lot number or created at `location`, the received movement,
+    the controlled-substance log line and the audit event. A quarantined or recalled lot stays
+    so; with `suspect_reason` the lot is put in quarantine for investigation (audited)."""
+    lot_number = _lot_number(lot_number)
+    expiry = _expiry(expiry)
+    amount = _quantity(quantity, field="quantity")
+    place = _location(location)
+    note = " ".join(str(reason).split())
+    _refuse_expired_receipt(lot_number, expiry, today)
+    session = uow.session
+    if session.get(DrugPackage, package_id) is None:
+        raise NotFound(f"There is no package {package_id} in the catalogue.")
+    _lock_package_lots(session, package_id)
+    lot = session.scalars(
+        select(StockLot).where(StockLot.package_id == package_id, StockLot.lot_number == lot_number)
+    ).first()
+    created = lot is None
+    if lot is None:
+        lot = StockLot(
+            package_id=package_id,
+            lot_number=lot_number,
+            expiry=expiry,
+            status="available",
+            location=place,
+            on_hand=Decimal(0),
+        )
+        session.add(lot)
+        session.flush()
+    elif lot.expiry != expiry:
+        raise LotExpiryMismatch(
+            f"{_described(session, lot)} is on record with expiry "
+            f"{lot.expiry.isoformat()}, not {expiry.isoformat()}: check the package. "
+            "One lot has one expiry.",
+            lot_id=lot.id,
+            recorded=lot.expiry.isoformat(),
+            typed=expiry.isoformat(),
+        )
+    schedule = _package_schedule(session, package_id)
+    written = _write_movement(
+        uow, lot, kind="received", change=amount, reason=note, schedule=schedule
+    )
+    notice = written.notice
+    suspect = " ".join(str(suspect_reason).split())
+    if suspect and lot.status == "available":
+        InventoryService._set_status(uow, lot, "quarantined", f"suspect product: {suspect}")
+    if lot.status != "available":
+        notice = (
+            f"{_described(session, lot)} is {lot.status}: the stock was "
+            "received into quarantine. Keep it apart and do not dispense it."
+        )
+    uow.audit(
+        "stock.received",
+        written.movement,
+        lot_id=lot.id,
+        lot=lot.lot_number,
+        lot_created=created,
+        lot_status=lot.status,
+        expiry=expiry.isoformat(),
+        quantity=str(amount),
+        location=lot.location,
+        schedule=schedule,
+        controlled_entry_id=written.entry.id if written.entry is not None else None,
+        reason=note,
+        **audit_details,
+    )
+    return Received(lot, created, written, schedule, notice)
+
+
 class InventoryService:
     def __init__(self, database: Database, *, today: Callable[[], date] = date.today) -> None:
         self._db = database
@@ -524,70 +627,19 @@ class InventoryService:
         expiry = _expiry(expiry)
         amount = _quantity(quantity, field="quantity")
         place = _location(location)
-        note = " ".join(str(reason).split())
-        today = self._today()
-        if expiry < today:
-            raise ExpiredStockRefused(
-                f"Lot {lot_number} expired on {expiry.isoformat()}: expired stock is not "
-                "received. Return it to the seller.",
-                expiry=expiry.isoformat(),
-            )
+        _refuse_expired_receipt(lot_number, expiry, self._today())
         with self._db.unit_of_work(actor) as uow:
-            session = uow.session
-            if session.get(DrugPackage, package_id) is None:
-                raise NotFound(f"There is no package {package_id} in the catalogue.")
-            _lock_package_lots(session, package_id)
-            lot = session.scalars(
-                select(StockLot).where(
-                    StockLot.package_id == package_id, StockLot.lot_number == lot_number
-                )
-            ).first()
-            created = lot is None
-            if lot is None:
-                lot = StockLot(
-                    package_id=package_id,
-                    lot_number=lot_number,
-                    expiry=expiry,
-                    status="available",
-                    location=place,
-                    on_hand=Decimal(0),
-                )
-                session.add(lot)
-                session.flush()
-            elif lot.expiry != expiry:
-                raise LotExpiryMismatch(
-                    f"{_described(session, lot)} is on record with expiry "
-                    f"{lot.expiry.isoformat()}, not {expiry.isoformat()}: check the package. "
-                    "One lot has one expiry.",
-                    lot_id=lot.id,
-                    recorded=lot.expiry.isoformat(),
-                    typed=expiry.isoformat(),
-                )
-            schedule = _package_schedule(session, package_id)
-            written = _write_movement(
-                uow, lot, kind="received", change=amount, reason=note, schedule=schedule
+            received = receive_stock(
+                uow,
+                package_id,
+                lot_number=lot_number,
+                expiry=expiry,
+                quantity=amount,
+                location=place,
+                reason=reason,
+                today=self._today(),
             )
-            notice = written.notice
-            if lot.status != "available":
-                notice = (
-                    f"{_described(session, lot)} is {lot.status}: the stock was "
-                    "received into quarantine. Keep it apart and do not dispense it."
-                )
-            uow.audit(
-                "stock.received",
-                written.movement,
-                lot_id=lot.id,
-                lot=lot.lot_number,
-                lot_created=created,
-                lot_status=lot.status,
-                expiry=expiry.isoformat(),
-                quantity=str(amount),
-                location=lot.location,
-                schedule=schedule,
-                controlled_entry_id=written.entry.id if written.entry is not None else None,
-                reason=note,
-            )
-            return self._changed(uow, lot, written, notice)
+            return self._changed(uow, received.lot, received.written, received.notice)
 
     def adjust(
         self,
