@@ -288,7 +288,8 @@ def quantity_text(
     package_unit: str = "",
     billing_quantity: Decimal | None = None,
 ) -> str:
-    """The quantity in words: "30 tablets", "100 mL", "1 tube (22 g)", "1 inhaler (200 puffs)".
+    """The quantity in words: "30 tablets", "100 mL", "1 tube (22 g)", "1 inhaler (200 puffs)",
+    "3 inhalers (200 puffs each)".
 
     Counted dose units are named by the dosage form; a quantity that is whole packages names
     the package and, in brackets, what it holds; measured quantities print mL or g.
@@ -313,7 +314,9 @@ def quantity_text(
     if billing_quantity is None and outer_is_container:
         contents = _contents(package_description, outer)
         packages = _counted(quantity, _word_of(outer))
-        return f"{packages} ({contents})" if contents else packages
+        if not contents:
+            return packages
+        return f"{packages} ({contents} each)" if quantity != 1 else f"{packages} ({contents})"
     return _counted(quantity, form_word)
 
 

@@ -220,15 +220,19 @@ class BatchOutcome:
     problem: str = ""  # why the batch stopped early, if it did
 
     def summary(self) -> str:
-        lines = [f"Printed the labels of {len(self.printed)} fill(s)."]
+        lines = [f"Printed the labels of {_fills(len(self.printed))}."]
         if self.refused:
-            lines.append(f"Skipped {len(self.refused)} fill(s) whose label may not print:")
+            lines.append(f"Skipped {_fills(len(self.refused))} whose label may not print:")
             lines.extend(f"• {reason}" for _, reason in self.refused)
         if self.not_printed:
-            lines.append(f"Not printed: {len(self.not_printed)} fill(s).")
+            lines.append(f"Not printed: {_fills(len(self.not_printed))}.")
         if self.problem:
             lines.append(self.problem)
         return "\n".join(lines)
+
+
+def _fills(count: int) -> str:
+    return "1 fill" if count == 1 else f"{count} fills"
 
 
 class LabelBatch(QObject):

@@ -211,7 +211,7 @@ def test_drug_line_joins_name_strength_and_form() -> None:
                 "package_quantity": D(1),
                 "package_unit": "BOTTLE, GLASS",
             },
-            "2 bottles (120 sprays)",
+            "2 bottles (120 sprays each)",
         ),
     ],
 )

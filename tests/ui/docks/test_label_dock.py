@@ -696,7 +696,7 @@ def test_a_batch_from_the_queue_prints_in_turn_skips_the_refused_and_asks_one_re
         re.fullmatch(r"Printing Rx \d+-\d+ \(\d of 3\)…", text) for text in modal.progress
     )
     qtbot.waitUntil(lambda: len(modal.boxes) == 1)
-    assert "Printed the labels of 3 fill(s)." in modal.boxes[0]
+    assert "Printed the labels of 3 fills." in modal.boxes[0]
     assert f"• {refusal}" in modal.boxes[0]
     last = {
         fill.fill_id: prints_of(services, fill)[-1]
@@ -742,7 +742,7 @@ def test_cancelling_a_batch_stops_after_the_label_being_printed(
     assert len(pdf_printers.jobs) == 1
     assert [p.fill_id for p in label_prints(services) if p.id not in before] == order[:1]
     qtbot.waitUntil(lambda: len(modal.boxes) == 1)
-    assert "Not printed: 2 fill(s)." in modal.boxes[0]
+    assert "Not printed: 2 fills." in modal.boxes[0]
 
 
 def test_a_change_made_elsewhere_rerenders_the_preview(
