@@ -21,6 +21,7 @@ from app.services.patients import PatientService
 from app.services.pharmacy import PharmacyService
 from app.services.prescribers import PrescriberService
 from app.services.prescriptions import PrescriptionService
+from app.services.receiving import ReceivingService
 from app.services.screening import ScreeningService
 from app.services.stock import StockQueryService
 from app.services.unit_of_work import Database
@@ -46,6 +47,7 @@ class Services:
     fills: FillQueryService
     stock: StockQueryService
     inventory: InventoryService
+    receiving: ReceivingService
     patients: PatientService
     catalogue: CatalogueService
     identify: IdentifyService
@@ -94,6 +96,7 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         fills=FillQueryService(database),
         stock=StockQueryService(database),
         inventory=InventoryService(database),
+        receiving=ReceivingService(database),
         patients=PatientService(database),
         catalogue=CatalogueService(database),
         identify=IdentifyService(database),
