@@ -22,6 +22,7 @@ from app.services.pharmacy import PharmacyService
 from app.services.prescribers import PrescriberService
 from app.services.prescriptions import PrescriptionService
 from app.services.receiving import ReceivingService
+from app.services.reorder import ReorderService
 from app.services.screening import ScreeningService
 from app.services.stock import StockQueryService
 from app.services.unit_of_work import Database
@@ -48,6 +49,7 @@ class Services:
     stock: StockQueryService
     inventory: InventoryService
     receiving: ReceivingService
+    reorder: ReorderService
     patients: PatientService
     catalogue: CatalogueService
     identify: IdentifyService
@@ -97,6 +99,7 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         stock=StockQueryService(database),
         inventory=InventoryService(database),
         receiving=ReceivingService(database),
+        reorder=ReorderService(database),
         patients=PatientService(database),
         catalogue=CatalogueService(database),
         identify=IdentifyService(database),

@@ -33,6 +33,7 @@ from app.errors import NotFound, ValidationFailed
 from app.services.changes import publish
 from app.services.dispensing import controlled_balance, controlled_schedule
 from app.services.house_settings import read_inventory_policy
+from app.services.reorder import open_shortage_notices
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 
 TOPIC = "stock"
@@ -1062,14 +1063,14 @@ class InventoryService:
             **details,
         )
 
-    @staticmethod
     def _changed(
-        uow: UnitOfWork, lot: StockLot, written: _Written | None, notice: str
+        self, uow: UnitOfWork, lot: StockLot, written: _Written | None, notice: str
     ) -> StockChange:
         session = uow.session
         publish(
             session, topic=TOPIC, entity_id=str(lot.package_id), workstation=uow.actor.workstation
         )
+        open_shortage_notices(uow, [lot.package_id], self._today())  # shortage notices
         return StockChange(
             lot=_lot_row(session, lot.id),
             movement=_movement_row(session, written.movement.id) if written is not None else None,
