@@ -20,10 +20,11 @@ Search: every product carries `search_text` (names, ingredients, strength, form,
 to lower-case ASCII words) and every package `search_ndc` (its 10- and 11-digit NDC). A query
 word matches a package when a word of its product's text starts with it; an NDC fragment of 4+
 digits matches anywhere in either NDC form. SQLite answers from two FTS5 tables,
-`catalogue_search` (words, with prefix indexes) and `catalogue_search_ndc` (trigrams, queried
-with LIKE), PostgreSQL from trigram indexes on the same columns; both give the same hits in the
-same order: exact NDC first, then active before discontinued or excluded, then names starting
-with the query before other matches.
+`catalogue_search` (words, with a two-letter prefix index) and `catalogue_search_ndc` (trigrams,
+queried with LIKE), PostgreSQL from trigram indexes on the same columns; both give the same hits
+in the same order: exact NDC first, then active before discontinued or excluded, then names
+starting with the first word typed before other matches, then by name (in byte order), NDC and
+package id.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ SQLite: `catalogue_search` becomes an FTS5 table over drug_products.search_text 
 index for two characters; no positions, which search never uses) and the new
 `catalogue_search_ndc` an FTS5 trigram table over drug_packages.search_ndc, queried with LIKE
 (the trigram tokenizer needs SQLite 3.34, dropping a column 3.35). PostgreSQL: the same columns
-under trigram GIN indexes, and the search name index in byte order (COLLATE "C"). A catalogue already imported is converted and its indexes rebuilt here.
+under trigram GIN indexes, and the search name index in byte order (COLLATE "C"). A catalogue
+already imported is converted and its indexes rebuilt here.
 """
 
 import sqlite3
