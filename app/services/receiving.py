@@ -35,6 +35,7 @@ from app.services.changes import publish
 from app.services.dispensing import controlled_schedule
 from app.services.identify import CataloguePackage, resolve_scan
 from app.services.inventory import STOCK_ROLES, TOPIC, receive_stock
+from app.services.reorder import open_shortage_notices
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 
 SCAN = "scan"
@@ -527,6 +528,8 @@ class ReceivingService:
         )
         for package_id in sorted({plan.package.package_id for plan in plans}):
             publish(session, topic=TOPIC, entity_id=str(package_id), workstation=actor.workstation)
+        # As every stock change does: a short-dated lot received is told to the pharmacist.
+        open_shortage_notices(uow, [plan.package.package_id for plan in plans], self._today())
         session.flush()
         row = _read_receipt(session, receipt.id)
         return ReceiptRow(**{**vars(row), "notices": tuple(notices)})

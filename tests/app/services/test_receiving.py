@@ -21,6 +21,7 @@ from app.db.models import (
     ReceiptLine,
     StockLot,
     StockMovement,
+    WorkItem,
 )
 from app.domain.barcodes import gs1_element_string, gtin14_for, upc_a_for
 from app.domain.ndc import parse_ndc
@@ -33,6 +34,7 @@ from app.services.receiving import (
     ReceivingService,
     UnknownProduct,
 )
+from app.services.reorder import SHORT_DATED
 from app.services.unit_of_work import Actor
 from tests.app.services.inventory_data import add_user, written
 from tests.app.services.pharmacy_data import SEEDED
@@ -433,3 +435,22 @@ def test_invoice_csv_with_a_missing_column_is_rejected(
         lambda: receiving.import_invoice_csv(technician, CSV_HEADER),
         "no invoice lines",
     )
+
+
+def test_a_short_dated_lot_received_reaches_the_pharmacists_inbox(
+    catalogue: Services, receiving: ReceivingService, technician: Actor
+) -> None:
+    soon = TODAY + timedelta(days=10)
+    _receive(
+        receiving,
+        technician,
+        ReceivedScan(_datamatrix(LISINOPRIL_100, lot="LONG", serial="L1")),
+        ReceivedScan(_datamatrix(LISINOPRIL_30, lot="SOON", serial="S1", expiry=soon)),
+    )
+    with catalogue.database.reading() as session:
+        open_items = session.scalars(
+            select(WorkItem.entity_id).where(
+                WorkItem.kind == "shortage", WorkItem.closed_at.is_(None)
+            )
+        ).all()
+    assert open_items == [f"{_package(catalogue, LISINOPRIL_30)}:{SHORT_DATED}"]
