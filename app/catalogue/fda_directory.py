@@ -467,8 +467,12 @@ def _products(text: str) -> Columns:
 
 
 # The FDA's three 10-digit configurations. app.domain.ndc.Ndc validates the same, but building
-# 244,000 of them costs seconds of the import; the tests check both agree on every NDC.
-_NDC10 = re.compile(r"(\d{4})-(\d{4})-(\d{2})|(\d{5})-(\d{3})-(\d{2})|(\d{5})-(\d{4})-(\d)")
+# 244,000 of them costs seconds of the import; the tests check both agree on every NDC. All the
+# NDCs are checked at once, one per line: matching them one by one costs twice as much.
+_NDC10 = re.compile(
+    r"[0-9]{4}-[0-9]{4}-[0-9]{2}|[0-9]{5}-[0-9]{3}-[0-9]{2}|[0-9]{5}-[0-9]{4}-[0-9]"
+)
+_NDC10_LINES = re.compile(f"(?:(?:{_NDC10.pattern})\n)*")
 
 
 def _ndc11(value: str) -> str:
@@ -511,11 +515,12 @@ def _packages(text: str, product_ids: Collection[str]) -> tuple[Columns, int]:
         set(samples) - {"Y", "N"},
         lambda value: f"SAMPLE_PACKAGE “{value}” is not Y or N",
     )
-    problems.refused(
-        ndcs,
-        {ndc for ndc in set(ndcs) if _NDC10.fullmatch(ndc) is None},
-        lambda value: f"NDCPACKAGECODE “{value}” is not a hyphenated 10-digit NDC",
-    )
+    if _NDC10_LINES.fullmatch("\n".join(ndcs) + "\n") is None:
+        problems.refused(
+            ndcs,
+            {ndc for ndc in set(ndcs) if _NDC10.fullmatch(ndc) is None},
+            lambda value: f"NDCPACKAGECODE “{value}” is not a hyphenated 10-digit NDC",
+        )
     dates, not_dates = _dates(starts, ends)
     problems.refused(starts, not_dates, _not_a_date("STARTMARKETINGDATE"))
     problems.refused(ends, not_dates, _not_a_date("ENDMARKETINGDATE"))

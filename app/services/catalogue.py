@@ -521,7 +521,8 @@ class CatalogueService:
         snapshot_date: date | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> ImportReport:
-        """Import or refresh the catalogue from an FDA download, all or nothing."""
+        """Import or refresh the catalogue from an FDA download, all or nothing; the products
+        the pharmacy added stay as they are (the rule is in the module docstring)."""
         report_progress = progress or (lambda done, total: None)
         with self._database.unit_of_work(actor) as uow, _garbage_collection_paused():
             require_role(
