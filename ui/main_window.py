@@ -124,7 +124,12 @@ class MainWindow(QMainWindow):
             settings=context.qsettings,
             printing=label_printing,
         )
-        self.inventory = InventoryDock(stock=services.stock, tasks=self.tasks, actor=actor)
+        self.inventory = InventoryDock(
+            stock=services.stock,
+            receiving=services.receiving,
+            tasks=self.tasks,
+            actor=actor,
+        )
         self.payment = PaymentDock(
             fills=services.fills,
             will_call_aging=services.workflow.will_call_aging,
@@ -155,6 +160,7 @@ class MainWindow(QMainWindow):
         self.scanner, self.scan_router = install_scanner(app, context.qsettings())
         self.scan_router.unclaimed_scan.connect(self.open_scanned_label)
         self.verify.attach_scanner(self.scan_router)
+        self.inventory.attach_scanner(self.scan_router)
         self.verify.rx_label_scanned.connect(self.open_scanned_label)
         self._build_menus()
         self._build_status_bar()

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -27,7 +27,7 @@ from app.errors import RxBenchError
 from app.services.receiving import ReceiptRow, ReceivedScan, ReceivingService
 from app.services.unit_of_work import Actor
 from ui.dialogs.fields import MessageLine, add_field
-from ui.scanner import ScanLineEdit, visible_controls
+from ui.scanner import ScanLineEdit, ScanRouter, visible_controls
 
 _DOLLARS = re.compile(r"\$?\s*(\d+(?:\.\d{1,2})?)")
 TYPE_LOT_TEXT = "This code carries no lot or expiry: type them from the package, then press Enter."
@@ -50,9 +50,11 @@ class ReceiveStockDialog(QDialog):
         actor: Actor,
         *,
         today: date | None = None,
+        scan_router: ScanRouter | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._scan_router = scan_router
         self._receiving = receiving
         self._actor = actor
         self._pending: str | None = None
@@ -217,6 +219,17 @@ class ReceiveStockDialog(QDialog):
         del self.lines[row]
 
     # --- saving -------------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """While the dialog is open, the wedge scanner's scans land in its scan field."""
+        super().showEvent(event)
+        if self._scan_router is not None:
+            self._scan_router.push_receiver(self.scan)
+
+    def done(self, result: int) -> None:
+        if self._scan_router is not None:
+            self._scan_router.remove_receiver(self.scan)
+        super().done(result)
 
     def accept(self) -> None:
         self.message.retract()

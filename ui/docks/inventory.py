@@ -12,6 +12,7 @@ from app.services.unit_of_work import Actor
 from ui.dialogs.receive_stock import ReceiveStockDialog
 from ui.docks.base import ActorSource, DataDock, row_table
 from ui.models.stock import StockModel
+from ui.scanner import ScanRouter
 from ui.tasks import TaskRunner
 
 RECEIVE_SHORTCUT = "Ctrl+Shift+R"
@@ -37,6 +38,7 @@ class InventoryDock(DataDock):
             stretch_column=StockModel.DRUG,
         )
         self._receiving = receiving
+        self._scan_router: ScanRouter | None = None
         content = QWidget()
         layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -57,10 +59,16 @@ class InventoryDock(DataDock):
         actor = self._actor()
         if self._receiving is None or actor is None:
             return None
-        dialog = ReceiveStockDialog(self._receiving, actor, parent=self)
+        dialog = ReceiveStockDialog(
+            self._receiving, actor, scan_router=self._scan_router, parent=self
+        )
         dialog.accepted.connect(self.reload)
         dialog.open()
         return dialog
+
+    def attach_scanner(self, router: ScanRouter) -> None:
+        """The receiving dialog takes scans through `router` while it is open."""
+        self._scan_router = router
 
     def fetch(self, actor: Actor) -> list[StockRow]:
         return self._stock.on_hand(actor)

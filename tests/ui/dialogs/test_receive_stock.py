@@ -22,6 +22,7 @@ from tests.ui.dialogs.keyboard import show_active
 from tests.ui.verification_data import EXPIRY, datamatrix, upc
 from ui.dialogs.receive_stock import NOTHING_SCANNED, TYPE_LOT_TEXT, ReceiveStockDialog
 from ui.docks.inventory import RECEIVE_SHORTCUT, InventoryDock
+from ui.scanner import ScanRouter
 from ui.tasks import TaskRunner
 
 LISINOPRIL_100 = "65862-039-01"
@@ -144,3 +145,26 @@ def test_the_inventory_dock_opens_receiving_with_its_shortcut(
     without = InventoryDock(stock=services.stock, tasks=TaskRunner(), actor=lambda: technician)
     qtbot.addWidget(without)
     assert not without.receive_button.isEnabled() and without.receive_stock() is None
+
+
+def test_a_scanner_burst_routed_while_the_dialog_is_open_lands_in_its_scan_field(
+    qtbot, services: Services, receiving: ReceivingService, technician: Actor
+) -> None:
+    router = ScanRouter()
+    unclaimed: list[str] = []
+    router.unclaimed_scan.connect(unclaimed.append)
+    dock = InventoryDock(
+        stock=services.stock, tasks=TaskRunner(), actor=lambda: technician, receiving=receiving
+    )
+    qtbot.addWidget(dock)
+    dock.attach_scanner(router)
+    dialog = dock.receive_stock()
+    assert dialog is not None
+    qtbot.waitUntil(dialog.isVisible)
+
+    router.route(datamatrix(LISINOPRIL_100, lot="RT1", serial="R1"))
+    assert len(dialog.lines) == 1 and unclaimed == []
+
+    dialog.reject()
+    router.route(datamatrix(LISINOPRIL_100, lot="RT1", serial="R2"))
+    assert len(dialog.lines) == 1 and len(unclaimed) == 1
