@@ -40,7 +40,6 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.db.base import utc_now
 from app.db.models import (
     DrugPackage,
     DrugProduct,
@@ -58,7 +57,7 @@ from app.services.changes import publish
 from app.services.house_settings import read_inventory_policy
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 from app.services.worklist import TOPIC as WORKLIST_TOPIC
-from app.services.worklist import open_item
+from app.services.worklist import WorklistService, open_item
 
 SHORTAGE = "shortage"
 BELOW_MINIMUM = "below_minimum"
@@ -593,21 +592,6 @@ class ReorderService:
             return open_shortage_notices(uow, package_ids, self._today())
 
     def acknowledge(self, actor: Actor, work_item_id: int, note: str = "") -> None:
-        """A pharmacist takes a shortage notice off the work list, with an optional note."""
-        require_role(actor, Role.PHARMACIST, action="acknowledge shortage notices")
-        text = " ".join(str(note).split())
-        with self._db.unit_of_work(actor) as uow:
-            item = uow.session.get(WorkItem, work_item_id, with_for_update=True)
-            if item is None or item.kind != SHORTAGE:
-                raise NotFound(f"There is no shortage notice {work_item_id}.")
-            if item.closed_at is not None:
-                raise ValidationFailed(
-                    f"Shortage notice {work_item_id} was already acknowledged.",
-                    work_item_id=work_item_id,
-                )
-            item.closed_at = utc_now()
-            item.closed_by_user_id = actor.user_id
-            uow.audit("shortage.acknowledged", item, about=item.entity_id, note=text)
-            publish(
-                uow.session, topic=WORKLIST_TOPIC, entity_id=None, workstation=actor.workstation
-            )
+        """A pharmacist takes a shortage notice off the work list, with an optional note (the
+        work list's acknowledgement: the Pharmacist dock calls it there)."""
+        WorklistService(self._db).acknowledge(actor, work_item_id, note)

@@ -16,6 +16,8 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from app.db.base import utc_now
 from app.db.models import ClinicalFinding, WorkItem
 from app.domain.roles import Role
+from app.errors import NotFound, ValidationFailed
+from app.services.changes import publish
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 
 DATA_REVIEW = "data_review"
@@ -33,6 +35,8 @@ KIND_LABELS = {
     "override_approval": "Override approval",
 }
 TOPIC = "worklist"
+# Notices (not work on a record) that a pharmacist takes off the list by acknowledging them.
+ACKNOWLEDGED_KINDS = frozenset({"shortage"})
 
 # Core statements, built once: the workflow opens and closes items in most of its moves. The
 # ORM does not see these writes, so each names its audit event (entity type "work_items").
@@ -153,6 +157,25 @@ class WorklistService:
         statement = select(func.count()).select_from(WorkItem).where(WorkItem.closed_at.is_(None))
         with self._db.reading() as session:
             return session.scalar(statement) or 0
+
+    def acknowledge(self, actor: Actor, item_id: int, note: str = "") -> None:
+        """A pharmacist takes a notice (`ACKNOWLEDGED_KINDS`) off the list, with an optional note;
+        work on a record (a review, a finding) leaves the list only when it is done."""
+        require_role(actor, Role.PHARMACIST, action="acknowledge notices on the work list")
+        text = " ".join(str(note).split())
+        with self._db.unit_of_work(actor) as uow:
+            item = uow.session.get(WorkItem, item_id, with_for_update=True)
+            if item is None or item.kind not in ACKNOWLEDGED_KINDS:
+                raise NotFound(f"There is no notice {item_id} to acknowledge on the work list.")
+            if item.closed_at is not None:
+                raise ValidationFailed(
+                    f"{kind_label(item.kind)} notice {item_id} was already acknowledged.",
+                    item_id=item_id,
+                )
+            item.closed_at = utc_now()
+            item.closed_by_user_id = actor.user_id
+            uow.audit(f"{item.kind}.acknowledged", item, about=item.entity_id, note=text)
+            publish(uow.session, topic=TOPIC, entity_id=None, workstation=actor.workstation)
 
     def fill_for_item(self, actor: Actor, item_id: int) -> int | None:
         """The fill an item is about (a fill's review or a finding on it), or None."""

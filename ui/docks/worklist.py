@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from app.domain.roles import Role
 from app.services.unit_of_work import Actor
-from app.services.worklist import WorkItemRow, WorklistService
+from app.services.worklist import ACKNOWLEDGED_KINDS, WorkItemRow, WorklistService
 from ui.docks.base import ActorSource, DataDock, row_table
+from ui.errors import show_error
 from ui.models.table import ROW_ROLE
 from ui.models.worklist import WorklistModel
 from ui.tasks import TaskRunner
@@ -20,6 +22,7 @@ FOR_PHARMACISTS_TEXT = (
 )
 EMPTY_TEXT = "Nothing is waiting on a pharmacist."
 WORKLIST_ROLES = (Role.PHARMACIST, Role.ADMINISTRATOR)
+ACKNOWLEDGE_SHORTCUT = "Ctrl+K"
 
 
 class WorklistDock(DataDock):
@@ -50,6 +53,17 @@ class WorklistDock(DataDock):
             stretch_column=WorklistModel.SUMMARY,
         )
         self.table.activated.connect(self._activated)
+        # Notices (shortages) are acknowledged, not opened: Ctrl+K or the button.
+        self.acknowledge_action = QAction("&Acknowledge notice", self.table)
+        self.acknowledge_action.setShortcut(QKeySequence(ACKNOWLEDGE_SHORTCUT))
+        self.acknowledge_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.acknowledge_action.triggered.connect(self.acknowledge_selected)
+        self.table.addAction(self.acknowledge_action)
+        self.acknowledge_button = QPushButton(f"Acknowledge notice ({ACKNOWLEDGE_SHORTCUT})")
+        self.acknowledge_button.setAccessibleName("Acknowledge notice")
+        self.acknowledge_button.clicked.connect(self.acknowledge_selected)
+        self.table.selectionModel().currentChanged.connect(self._update_acknowledge)
+        self._update_acknowledge()
         self.summary = QLabel()
         self.summary.setAccessibleName("Items waiting")
         self.sentence = QLabel(FOR_PHARMACISTS_TEXT)
@@ -66,6 +80,7 @@ class WorklistDock(DataDock):
         list_layout.setContentsMargins(4, 4, 4, 4)
         list_layout.addWidget(self.summary)
         list_layout.addWidget(self.table)
+        list_layout.addWidget(self.acknowledge_button)
         self.pages = QStackedWidget()
         self.pages.addWidget(list_page)
         self.pages.addWidget(self.sentence)
@@ -96,6 +111,7 @@ class WorklistDock(DataDock):
             else EMPTY_TEXT
         )
         self._set_count(len(data))
+        self._update_acknowledge()
 
     def _set_count(self, count: int | None) -> None:
         self.waiting = count
@@ -105,4 +121,33 @@ class WorklistDock(DataDock):
         self.count_changed.emit(count)
 
     def _activated(self, index: QModelIndex) -> None:
-        self.item_opened.emit(index.data(ROW_ROLE))
+        row = index.data(ROW_ROLE)
+        if row is not None and row.kind in ACKNOWLEDGED_KINDS:
+            self.acknowledge_selected()  # a notice has nothing to open
+            return
+        self.item_opened.emit(row)
+
+    def selected_notice(self) -> WorkItemRow | None:
+        """The current row when it is a notice a pharmacist acknowledges, else None."""
+        row = self.table.currentIndex().data(ROW_ROLE)
+        return row if row is not None and row.kind in ACKNOWLEDGED_KINDS else None
+
+    def acknowledge_selected(self) -> None:
+        """Take the selected notice off the list (the service allows pharmacists only)."""
+        actor, notice = self._actor(), self.selected_notice()
+        if actor is None or notice is None:
+            return
+        self._tasks.run(
+            lambda: self._worklist.acknowledge(actor, notice.item_id),
+            on_success=lambda _result: self.reload(),
+            on_failure=self._acknowledge_failed,
+        )
+
+    def _acknowledge_failed(self, exc: BaseException) -> None:
+        show_error(self, exc)
+        self.reload()  # another pharmacist may have acknowledged it first
+
+    def _update_acknowledge(self, *_args: object) -> None:
+        enabled = self.selected_notice() is not None
+        self.acknowledge_action.setEnabled(enabled)
+        self.acknowledge_button.setEnabled(enabled)

@@ -432,6 +432,6 @@ def test_acknowledge_refuses_items_that_are_not_shortage_notices(
     fill = simple_fill(services, admin, FillState.DATA_ENTRY)
     services.workflow.advance(admin, fill, to_state=FillState.DATA_REVIEW, expected_version=1)
     [item] = services.worklist.items(pharmacist)
-    with pytest.raises(NotFound, match="no shortage notice"):
+    with pytest.raises(NotFound, match="no notice"):
         reorder.acknowledge(pharmacist, item.item_id)
     assert services.worklist.count(pharmacist) == 1
