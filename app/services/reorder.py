@@ -202,10 +202,14 @@ def available_on_hand(
 
 def _usage(session: Session, since: datetime) -> dict[int, Decimal]:
     """Net dispensed quantity per package since `since`: dispensed movements less their
-    reversals (a reversal of a dispense carries its fill)."""
-    rows = session.execute(
-        select(StockLot.package_id, func.sum(StockMovement.quantity))
-        .join(StockLot, StockLot.id == StockMovement.lot_id)
+    reversals (a reversal of a dispense carries its fill).
+
+    Summed per lot in one pass over the ledger, then per package: grouping by `lot_id + 0`
+    keeps SQLite from walking the ledger in lot-index order (one random read per row, about
+    ten times slower over a million rows than a plain scan)."""
+    lot = (StockMovement.lot_id + 0).label("lot")
+    per_lot = (
+        select(lot, func.sum(StockMovement.quantity).label("used"))
         .where(
             StockMovement.occurred_at >= since,
             or_(
@@ -213,6 +217,12 @@ def _usage(session: Session, since: datetime) -> dict[int, Decimal]:
                 and_(StockMovement.kind == "reversal", StockMovement.fill_id.is_not(None)),
             ),
         )
+        .group_by(lot)
+        .subquery()
+    )
+    rows = session.execute(
+        select(StockLot.package_id, func.sum(per_lot.c.used))
+        .join(per_lot, per_lot.c.lot == StockLot.id)
         .group_by(StockLot.package_id)
     )
     return {package_id: -Decimal(total or 0) for package_id, total in rows}
