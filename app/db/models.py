@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.base import Base, utc_now
+from app.domain.label_text import drug_line
 
 Quantity = Numeric(12, 3)
 
@@ -306,9 +307,9 @@ class DrugProduct(Base):
 
     @property
     def display_name(self) -> str:
+        """As the label prints it (ISMP-safe strength), so every panel names the drug alike."""
         name = self.proprietary_name or self.nonproprietary_name
-        strength = f" {self.strength} {self.strength_unit}".rstrip() if self.strength else ""
-        return f"{name}{strength} {self.dosage_form}".strip()
+        return drug_line(name, self.strength, self.strength_unit, self.dosage_form)
 
 
 class DrugPackage(Base):

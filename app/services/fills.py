@@ -14,6 +14,7 @@ from sqlalchemy.orm.util import AliasedClass
 
 from app.db.models import DrugPackage, DrugProduct, Fill, Patient, Prescription, User
 from app.domain.fill_states import FillState
+from app.domain.label_text import drug_line
 from app.domain.roles import Role
 from app.services.unit_of_work import Actor, Database, require_role
 
@@ -121,7 +122,6 @@ def read_fill_row(session: Session, fill_id: int) -> FillRow:
 
 def fill_row(values: RowMapping) -> FillRow:
     """The row `fill_rows_statement` selected, as the window shows it."""
-    strength = f" {values['strength']} {values['strength_unit']}" if values["strength"] else ""
     name = values["proprietary_name"] or values["nonproprietary_name"]
     return FillRow(
         fill_id=values["fill_id"],
@@ -132,7 +132,7 @@ def fill_row(values: RowMapping) -> FillRow:
         promised_at=values["promised_at"],
         patient_id=values["patient_id"],
         patient_name=f"{values['last_name']}, {values['first_name']}",
-        drug=f"{name}{strength} {values['dosage_form']}".strip(),
+        drug=drug_line(name, values["strength"], values["strength_unit"], values["dosage_form"]),
         ndc=values["ndc"],
         dea_schedule=values["dea_schedule"],
         quantity=values["quantity"],

@@ -31,7 +31,7 @@ def test_fills_waiting_on_a_pharmacist_are_listed_oldest_first_with_a_summary(
     ]
     assert [i.kind_label for i in items] == ["Data review", "Final verification"]
     assert items[0].opened_at <= items[1].opened_at
-    assert items[0].summary.startswith("Rx 7000001-0 · Quibble, Wendell · Lisinopril 10 mg/1")
+    assert items[0].summary.startswith("Rx 7000001-0 · Quibble, Wendell · Lisinopril 10 mg tablet")
     assert services.worklist.count(pharmacist) == 2
     assert services.worklist.count(admin) == 2
 
