@@ -17,8 +17,8 @@ from ui.tasks import TaskRunner
 
 TITLE = "Pharmacist"
 FOR_PHARMACISTS_TEXT = (
-    "The pharmacist's work list is for pharmacists: data reviews, final verifications and "
-    "clinical findings wait here for them."
+    "The pharmacist's work list is for pharmacists: data reviews, final verifications, "
+    "clinical findings and shortage notices wait here for them."
 )
 EMPTY_TEXT = "Nothing is waiting on a pharmacist."
 WORKLIST_ROLES = (Role.PHARMACIST, Role.ADMINISTRATOR)
