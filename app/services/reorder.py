@@ -51,6 +51,7 @@ from app.db.models import (
     WorkItem,
 )
 from app.domain.fill_states import FillState
+from app.domain.label_text import drug_line
 from app.domain.roles import Role
 from app.errors import EnvironmentFault, NotFound, StaleRecord, ValidationFailed
 from app.services.changes import publish
@@ -174,9 +175,9 @@ def _window(window_days: int) -> int:
 
 
 def _drug_name(product: DrugProduct) -> str:
+    """The drug as its label names it ("Lisinopril 10 mg tablet")."""
     name = product.proprietary_name or product.nonproprietary_name
-    strength = f" {product.strength} {product.strength_unit}".rstrip()
-    return f"{name}{strength}".strip()
+    return drug_line(name, product.strength, product.strength_unit, product.dosage_form)
 
 
 def _dispensable(today: date) -> list[ColumnElement[bool]]:
@@ -502,13 +503,15 @@ class ReorderService:
                 DrugProduct.nonproprietary_name,
                 DrugProduct.strength,
                 DrugProduct.strength_unit,
+                DrugProduct.dosage_form,
             )
             .join(DrugPackage, DrugPackage.id == StockLevel.package_id)
             .join(DrugProduct, DrugProduct.id == DrugPackage.product_id)
             .order_by(DrugPackage.ndc, StockLevel.package_id)
         )
         lines: list[OrderLine] = []
-        for package_id, minimum, maximum, ndc, per_package, brand, generic, strength, unit in rows:
+        for row in rows:
+            package_id, minimum, maximum, ndc, per_package = row[:5]
             on_hand = on_hand_by_package.get(package_id, Decimal(0))
             per_day = (max(usage.get(package_id, Decimal(0)), Decimal(0)) / window).quantize(
                 Decimal("0.001")
@@ -524,7 +527,7 @@ class ReorderService:
             if per_package is not None and per_package > 0:
                 packages = math.ceil(need / per_package)
                 quantity = per_package * packages
-            drug = f"{brand or generic} {strength} {unit}".strip()
+            drug = drug_line(row[5] or row[6], row[7], row[8], row[9])
             lines.append(
                 OrderLine(
                     package_id,

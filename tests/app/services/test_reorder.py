@@ -307,7 +307,7 @@ def test_the_order_exports_as_csv_with_its_columns_and_an_audit_event(
     with services.database.reading() as session:
         ndc = session.get(DrugPackage, package).ndc  # type: ignore[union-attr]
     assert rows[0] == list(CSV_COLUMNS)
-    assert rows[1:] == [[ndc, "Stockol 0 5 mg/1", "80", "100", "450.5", "1.5", "4", "400"]]
+    assert rows[1:] == [[ndc, "Stockol 0 5 mg tablet", "80", "100", "450.5", "1.5", "4", "400"]]
     assert _audit_count(services, "reorder.exported") == 1
 
 
