@@ -325,18 +325,20 @@ def open_shortage_notices(
     returns every shortage that applies (opened now or already open)."""
     session = uow.session
     ids = None if package_ids is None else sorted(set(package_ids))
-    if ids is not None:
-        # One checker per package at a time, so two workstations do not both open a notice.
-        session.execute(
-            select(DrugPackage.id)
-            .where(DrugPackage.id.in_(ids))
-            .order_by(DrugPackage.id)
-            .with_for_update()
-        ).all()
     shortages = _shortages(session, ids, today)
     if not shortages:
         return []
-    already = _open_notices(session, ids)
+    short = sorted({package_id for package_id, _, _ in shortages})
+    # One checker per package at a time, the open notices read once its row is locked: of two
+    # workstations checking together, the second sees the first one's notice (PostgreSQL;
+    # SQLite serves one writer at a time).
+    session.execute(
+        select(DrugPackage.id)
+        .where(DrugPackage.id.in_(short))
+        .order_by(DrugPackage.id)
+        .with_for_update()
+    ).all()
+    already = _open_notices(session, short)
     names = dict(
         session.execute(
             select(DrugPackage.id, DrugPackage.ndc).where(

@@ -4,12 +4,14 @@ hand), its CSV export, and shortage notices on the pharmacist's work list."""
 from __future__ import annotations
 
 import csv
+import threading
+import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.bootstrap import Services
 from app.db.models import AuditEvent, DrugPackage, StockLevel, StockLot, StockMovement, WorkItem
@@ -22,7 +24,9 @@ from app.services.reorder import (
     CSV_COLUMNS,
     FILLS_SHORT,
     SHORT_DATED,
+    Notice,
     ReorderService,
+    open_shortage_notices,
 )
 from app.services.unit_of_work import Actor
 from tests.app.services.inventory_data import add_package, add_user
@@ -33,6 +37,7 @@ from tests.app.services.pharmacy_data import (
     add_prescription,
     simple_fill,
 )
+from tests.conftest import BACKEND
 
 TODAY = date(2025, 6, 1)
 LATER = TODAY + timedelta(days=400)
@@ -435,3 +440,36 @@ def test_acknowledge_refuses_items_that_are_not_shortage_notices(
     with pytest.raises(NotFound, match="no notice"):
         reorder.acknowledge(pharmacist, item.item_id)
     assert services.worklist.count(pharmacist) == 1
+
+
+def _wait_until_someone_waits_on_a_lock(services: Services) -> None:
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+    with services.database.engine.connect() as connection:
+        for _ in range(3000):
+            if connection.execute(query).scalar():
+                return
+            clock.sleep(0.01)
+    pytest.fail("the second check never waited for the first one's lock")
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="several workstations share only PostgreSQL")
+def test_two_workstations_checking_together_open_one_notice(
+    services: Services, reorder: ReorderService, technician: Actor, admin: Actor, package: int
+) -> None:
+    reorder.set_level(technician, package, minimum=100, maximum=200)
+    _lot(services, admin, package, 10)
+    second: list[list[Notice]] = []
+    with services.database.unit_of_work(technician) as uow:
+        [first] = open_shortage_notices(uow, [package], TODAY)
+        worker = threading.Thread(
+            target=lambda: second.append(list(reorder.check_shortages(technician, [package])))
+        )
+        worker.start()
+        _wait_until_someone_waits_on_a_lock(services)
+    worker.join()
+
+    assert first.opened
+    [notice] = second[0]
+    assert notice.opened is False
+    assert notice.work_item_id == first.work_item_id
+    assert _open_shortages(services) == [(f"{package}:{BELOW_MINIMUM}", "shortage")]
