@@ -810,8 +810,7 @@ class CatalogueService:
         first_text = next((word for kind, word in terms if kind != "ndc"), None)
         with self._database.reading() as session:
             connection = session.connection()
-            postgresql = connection.dialect.name == "postgresql"
-            if postgresql:
+            if connection.dialect.name == "postgresql":
                 # Parallel workers take longer to start than a search of a few thousand rows
                 # takes (its 95th percentile a third longer with them), and the server's cores
                 # serve every workstation.
@@ -819,8 +818,6 @@ class CatalogueService:
             rows: Sequence[Any] = []
             if not exact:
                 rows = self._first_active_in_name_order(connection, terms, limit)
-            if len(rows) < limit and not exact and postgresql:
-                rows = self._active_by_products_in_rank_order(connection, terms, limit)
             if len(rows) < limit:
                 rows = connection.execute(
                     self._hits()
@@ -854,39 +851,6 @@ class CatalogueService:
             named = named.where(self._matching(connection, terms, walked=True))
         order = self._name_order(connection)
         return connection.execute(named.order_by(*order).limit(limit)).all()
-
-    def _active_by_products_in_rank_order(
-        self, connection: Connection, terms: Sequence[tuple[str, str]], limit: int
-    ) -> Sequence[Any]:
-        """PostgreSQL, words only: the active matches in rank order, when they fill the page.
-        The active products the words match are sorted first, by name; their packages are then
-        looked up in that order until the page is full, not for every product matched
-        (thousands for a common word). SQLite flattens the sorted products into the join and
-        would rank every match, as the full ranking does; with a number or an NDC fragment
-        among the words, the package terms are the few matches to start from instead."""
-        if any(kind != "text" for kind, _ in terms):
-            return []
-        words = [word for _, word in terms]
-        first_text = words[0]
-        named = DrugProduct.search_name.like(f"{first_text}%")
-        products = (
-            select(DrugProduct.id, DrugProduct.search_name, named.label("named"))
-            .where(~self._inactive_of(DrugProduct), _words_in_row(words))
-            .order_by(named.desc(), DrugProduct.search_name.collate("C"))
-            .subquery()
-        )
-        packages = (
-            self._hits()
-            .join(products, products.c.id == DrugPackage.product_id)
-            .where(~self._inactive_of(DrugPackage))
-            .order_by(
-                products.c.named.desc(),
-                products.c.search_name.collate("C"),
-                DrugPackage.ndc,
-                DrugPackage.id,
-            )
-        )
-        return connection.execute(packages.limit(limit)).all()
 
     def find_packages_by_ndc11(self, ndc11: str) -> list[CatalogueHit]:
         """Every package with this 11-digit NDC (more than one when listings share it)."""
@@ -962,9 +926,16 @@ class CatalogueService:
         """
         words = [word for kind, word in terms if kind == "text"]
         others = [(kind, word) for kind, word in terms if kind != "text"]
+        sqlite = connection.dialect.name == "sqlite"
         conditions = [_words_in_row(words)] if words else []
-        conditions += _package_terms(connection.dialect.name == "sqlite", others)
-        if connection.dialect.name != "sqlite" or walked:
+        for kind, word in others:
+            if kind == "ndc":
+                conditions.append(_digits_in_row(word))
+            elif sqlite:
+                conditions.append(or_(_words_in_row([word]), _digits_in_row(word)))
+            else:
+                conditions.append(_word_or_digits_indexed(False, word))
+        if not sqlite or walked:
             return and_(*conditions)
         lengths = ([max(map(len, words))] if words else []) + [len(word) for _, word in others]
         lead = lengths.index(max(lengths))
@@ -1018,19 +989,6 @@ def _words_in_row(words: Sequence[str]) -> ColumnElement[bool]:
 def _digits_in_row(digits: str) -> ColumnElement[bool]:
     """The package's 10- or 11-digit NDC holds the digits (trigram-indexed on PostgreSQL)."""
     return DrugPackage.search_ndc.like(f"%{digits}%")
-
-
-def _package_terms(sqlite: bool, terms: Sequence[tuple[str, str]]) -> list[ColumnElement[bool]]:
-    """NDC fragments and "either" numbers, checked on each package (and its product)."""
-    conditions = []
-    for kind, word in terms:
-        if kind == "ndc":
-            conditions.append(_digits_in_row(word))
-        elif sqlite:
-            conditions.append(or_(_words_in_row([word]), _digits_in_row(word)))
-        else:
-            conditions.append(_word_or_digits_indexed(False, word))
-    return conditions
 
 
 def _words_indexed(words: Sequence[str]) -> ColumnElement[bool]:
