@@ -1,4 +1,4 @@
-"""Reading the FDA NDC Directory download (product.txt + package.txt) into plain records.
+"""Reading the FDA NDC Directory download (product.txt + package.txt) into plain values.
 
 Pure reading, no database: the whole download is checked before anything is returned, so a
 file that is not the FDA layout, is truncated or is in another encoding raises
@@ -374,8 +374,8 @@ def _columns(text: str, file: str, columns: tuple[str, ...]) -> tuple[list[list[
 
     A row of the wrong width is noted in the problems returned, with the rows from it on left
     out, so the caller checks the rows above it before reporting the first broken line. Rows
-    of the right width are split as one text and dealt into columns by slicing: splitting
-    370,000 lines one by one and transposing them costs several times more.
+    of the right width are split as one text and dealt into columns by slicing, with no list
+    per row to build and transpose again.
     """
     line_ends = text.count("\r\n")
     if text.count("\r") != line_ends or text.count("\n") != line_ends:
