@@ -171,3 +171,17 @@ def test_frozen_admin_reports_and_upgrades_the_schema(
     assert after.returncode == 0, _explain(after, tmp_path)
     assert f"Schema revision: {migrate.head_revision()}" in after.stdout
     assert "Status: up to date" in after.stdout
+
+
+def test_frozen_admin_exports_a_label_pdf_without_a_display(
+    bundle: Path, frozen_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`rxbench-admin label` paints with the Qt the bundle ships, offscreen."""
+    admin = bundle / f"rxbench-admin{EXE_SUFFIX}"
+    frozen_env.pop("QT_QPA_PLATFORM")
+    demo = _run(admin, "demo", env=frozen_env)
+    assert demo.returncode == 0, _explain(demo, tmp_path)
+    exported = _run(admin, "label", "--all", "--pdf", str(tmp_path / "labels"), env=frozen_env)
+    assert exported.returncode == 0, _explain(exported, tmp_path)
+    pdfs = sorted((tmp_path / "labels").glob("*.pdf"))
+    assert pdfs and all(pdf.read_bytes().startswith(b"%PDF") for pdf in pdfs)
