@@ -184,14 +184,17 @@ def read_house_settings(session: Session) -> HouseSettings:
 _VERIFICATION_KEYS = (REQUIRE_SCANNING, REQUIRE_LOT_FOR_UPC, CII_COUNT_MODE)
 
 
+def _saved_values(session: Session, keys: Sequence[str]) -> dict[str, Any]:
+    """The saved values of `keys` in one statement; a key never saved is absent."""
+    rows = session.execute(
+        select(PharmacySetting.key, PharmacySetting.value).where(PharmacySetting.key.in_(keys))
+    ).all()
+    return {key: value for key, value in rows}
+
+
 def read_verification_policy(session: Session) -> VerificationPolicy:
     """The verification rules alone, in one statement: they are read on every scan."""
-    rows = session.execute(
-        select(PharmacySetting.key, PharmacySetting.value).where(
-            PharmacySetting.key.in_(_VERIFICATION_KEYS)
-        )
-    ).all()
-    saved: dict[str, Any] = {key: value for key, value in rows}
+    saved = _saved_values(session, _VERIFICATION_KEYS)
     defaults = VerificationPolicy()
     scanning = saved.get(REQUIRE_SCANNING)
     lot_for_upc = saved.get(REQUIRE_LOT_FOR_UPC)
@@ -219,12 +222,7 @@ _INVENTORY_KEYS = (ALLOW_NEGATIVE_ON_HAND, SHORT_DATED_DAYS)
 
 def read_inventory_policy(session: Session) -> InventoryPolicy:
     """The stock rules alone, in one statement: they are read on every stock movement."""
-    rows = session.execute(
-        select(PharmacySetting.key, PharmacySetting.value).where(
-            PharmacySetting.key.in_(_INVENTORY_KEYS)
-        )
-    ).all()
-    saved: dict[str, Any] = {key: value for key, value in rows}
+    saved = _saved_values(session, _INVENTORY_KEYS)
     defaults = InventoryPolicy()
     negative = saved.get(ALLOW_NEGATIVE_ON_HAND)
     days = saved.get(SHORT_DATED_DAYS)
@@ -301,12 +299,7 @@ def _stock(values: dict[str, Any]) -> LabelStock:
 
 def read_label_policy(session: Session) -> LabelPolicy:
     """The label policies, defaults for those never saved, in one statement."""
-    rows = session.execute(
-        select(PharmacySetting.key, PharmacySetting.value).where(
-            PharmacySetting.key.in_(_LABEL_KEYS)
-        )
-    ).all()
-    saved: dict[str, Any] = {key: value for key, value in rows}
+    saved = _saved_values(session, _LABEL_KEYS)
     defaults = LabelPolicy()
     months = saved.get(LABEL_DISCARD_AFTER_MONTHS)
     states = saved.get(LABEL_PHYSICAL_DESCRIPTION_STATES)

@@ -277,6 +277,16 @@ def _expiry(expiry: date) -> date:
     return expiry
 
 
+def _controlled_witness(
+    session: Session, actor: Actor, witness: Actor | None, schedule: str | None, *, doing: str
+) -> Actor | None:
+    """The witness a change of controlled stock needs (checked), or None for other stock."""
+    if schedule is None:
+        return None
+    _check_witness(session, actor, witness, needed_for=f"{doing} schedule {schedule[1:]} stock")
+    return witness
+
+
 def _check_witness(
     session: Session, actor: Actor, witness: Actor | None, *, needed_for: str
 ) -> None:
@@ -658,14 +668,7 @@ class InventoryService:
         with self._db.unit_of_work(actor) as uow:
             lot = _lock_lot(uow.session, lot_id)
             schedule = _package_schedule(uow.session, lot.package_id)
-            if schedule is not None:
-                _check_witness(
-                    uow.session,
-                    actor,
-                    witness,
-                    needed_for=f"Adjusting schedule {schedule[1:]} stock",
-                )
-            counted = witness if schedule is not None else None
+            counted = _controlled_witness(uow.session, actor, witness, schedule, doing="Adjusting")
             written = _write_movement(
                 uow,
                 lot,
@@ -798,14 +801,7 @@ class InventoryService:
                     reason="already-reversed",
                 )
             schedule = _package_schedule(session, lot.package_id)
-            if schedule is not None:
-                _check_witness(
-                    session,
-                    actor,
-                    witness,
-                    needed_for=f"Reversing schedule {schedule[1:]} stock",
-                )
-            counted = witness if schedule is not None else None
+            counted = _controlled_witness(session, actor, witness, schedule, doing="Reversing")
             written = _write_movement(
                 uow,
                 lot,
