@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -747,6 +748,332 @@ class ControlledSubstanceEntry(Base):
 
     __table_args__ = (
         CheckConstraint("schedule IN ('CII', 'CIII', 'CIV', 'CV')", name="known_schedule"),
+    )
+
+
+# --- counts and the controlled-substance record -------------------------------------------------
+
+# A count session is "active" until a pharmacist approves it or it is cancelled: only one active
+# session may count a given location or package, whichever workstation starts it.
+_ACTIVE_COUNT = "status IN ('counting', 'submitted')"
+
+
+class CountSession(Base):
+    """A cycle count of one location or one package NDC.
+
+    Counted line by line (it survives a closed window and resumes where it was left), submitted,
+    then approved by a pharmacist, whose approval turns each discrepancy into a
+    `count_correction` movement. `scope_key` ("location:shelf", "package:42") is what the
+    partial unique index holds, so two workstations cannot count the same thing at once.
+    """
+
+    __tablename__ = "count_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    location: Mapped[str] = mapped_column(String(64), default="")
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("drug_packages.id"))
+    scope_key: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16), default="counting")
+    note: Mapped[str] = mapped_column(Text, default="")
+    started_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    workstation: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(default=utc_now)
+    submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime | None]
+    # A pharmacist approves; the house may also want a second person's signature on the count.
+    approved_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None]
+    second_signer_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_reason: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("scope IN ('location', 'package')", name="known_scope"),
+        CheckConstraint(
+            "status IN ('counting', 'submitted', 'approved', 'cancelled')", name="known_status"
+        ),
+        Index(
+            "uq_count_sessions_active_scope",
+            "scope_key",
+            unique=True,
+            sqlite_where=text(_ACTIVE_COUNT),
+            postgresql_where=text(_ACTIVE_COUNT),
+        ),
+    )
+
+
+class CountLine(Base):
+    """One lot in a count: what the ledger said when it was counted, what was counted, and a
+    recount where the two differ. `movement_id` is the correction the approval wrote."""
+
+    __tablename__ = "count_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("count_sessions.id"), index=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("stock_lots.id"))
+    expected: Mapped[Decimal | None] = mapped_column(Quantity)
+    counted: Mapped[Decimal | None] = mapped_column(Quantity)
+    counted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    counted_at: Mapped[datetime | None]
+    recount: Mapped[Decimal | None] = mapped_column(Quantity)
+    recounted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recounted_at: Mapped[datetime | None]
+    note: Mapped[str] = mapped_column(Text, default="")
+    movement_id: Mapped[int | None] = mapped_column(ForeignKey("stock_movements.id"))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        UniqueConstraint("session_id", "lot_id"),
+        CheckConstraint("counted IS NULL OR counted >= 0", name="counted_not_negative"),
+        CheckConstraint("recount IS NULL OR recount >= 0", name="recount_not_negative"),
+    )
+
+
+class ControlledDiscrepancy(Base):
+    """A controlled-substance count that did not match the perpetual log: investigated with
+    notes, then signed off by a pharmacist; a significant loss links its DEA Form 106."""
+
+    __tablename__ = "controlled_discrepancies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("drug_packages.id"), index=True)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("stock_lots.id"))
+    schedule: Mapped[str] = mapped_column(String(4))
+    count_line_id: Mapped[int | None] = mapped_column(ForeignKey("count_lines.id"))
+    expected: Mapped[Decimal] = mapped_column(Quantity)
+    counted: Mapped[Decimal] = mapped_column(Quantity)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    investigation: Mapped[str] = mapped_column(Text, default="")
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    found_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    found_at: Mapped[datetime] = mapped_column(default=utc_now)
+    signed_off_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_off_at: Mapped[datetime | None]
+    loss_report_id: Mapped[int | None] = mapped_column(ForeignKey("dea_loss_reports.id"))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("schedule IN ('CII', 'CIII', 'CIV', 'CV')", name="known_schedule"),
+        CheckConstraint("status IN ('open', 'signed_off')", name="known_status"),
+    )
+
+
+class DeaLossReport(Base):
+    """DEA Form 106: a theft or significant loss of controlled substances, due within one
+    business day of discovery. RxBench records that it was filed (with DEA's reference); the
+    form itself is filed on DEA's site."""
+
+    __tablename__ = "dea_loss_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("drug_packages.id"), index=True)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("stock_lots.id"))
+    schedule: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    loss_type: Mapped[str] = mapped_column(String(24))
+    count_session_id: Mapped[int | None] = mapped_column(ForeignKey("count_sessions.id"))
+    discovered_at: Mapped[datetime] = mapped_column(default=utc_now)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="due")
+    dea_reference: Mapped[str] = mapped_column(String(64), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    filed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    filed_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("schedule IN ('CII', 'CIII', 'CIV', 'CV')", name="known_schedule"),
+        CheckConstraint("quantity > 0", name="positive_quantity"),
+        CheckConstraint(
+            "loss_type IN ('theft', 'significant_loss', 'loss_in_transit', 'other')",
+            name="known_loss_type",
+        ),
+        CheckConstraint("status IN ('due', 'filed', 'withdrawn')", name="known_status"),
+    )
+
+
+class ControlledInventory(Base):
+    """A DEA inventory of controlled substances (biennial, initial or on a schedule change),
+    taken at the opening or the close of business: the report states which."""
+
+    __tablename__ = "controlled_inventories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="biennial")
+    timing: Mapped[str] = mapped_column(String(8))
+    taken_on: Mapped[date] = mapped_column(Date)
+    # The registrant as it was when the inventory was taken (name, address, DEA number).
+    registrant: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")
+    taken_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    witness_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    workstation: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('biennial', 'initial', 'schedule_change')", name="known_kind"),
+        CheckConstraint("timing IN ('opening', 'close')", name="known_timing"),
+    )
+
+
+class ControlledInventoryLine(Base):
+    """One package NDC in an inventory: sealed containers, what is in opened ones, and whether
+    the figure is an exact count (always for CII, and for a container of more than 1,000
+    units) or an estimate."""
+
+    __tablename__ = "controlled_inventory_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inventory_id: Mapped[int] = mapped_column(ForeignKey("controlled_inventories.id"), index=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("drug_packages.id"))
+    schedule: Mapped[str] = mapped_column(String(4))
+    sealed_containers: Mapped[int] = mapped_column(Integer, default=0)
+    opened_quantity: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    total: Mapped[Decimal] = mapped_column(Quantity)
+    exact: Mapped[bool] = mapped_column(Boolean)
+    ledger_balance: Mapped[Decimal] = mapped_column(Quantity)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        UniqueConstraint("inventory_id", "package_id"),
+        CheckConstraint("schedule IN ('CII', 'CIII', 'CIV', 'CV')", name="known_schedule"),
+        CheckConstraint("sealed_containers >= 0", name="sealed_not_negative"),
+        CheckConstraint("opened_quantity >= 0", name="opened_not_negative"),
+        CheckConstraint("total >= 0", name="total_not_negative"),
+        CheckConstraint("schedule <> 'CII' OR exact", name="cii_counted_exactly"),
+    )
+
+
+class PmpReport(Base):
+    """One prescription-monitoring (ASAP 4.2) file for one state and dispensing day: its exact
+    bytes, how many records (zero for a zero report), and when and where it was sent. A
+    corrected file for the same day names the one it replaces."""
+
+    __tablename__ = "pmp_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(2))
+    report_date: Mapped[date] = mapped_column(Date)
+    file_name: Mapped[str] = mapped_column(String(255))
+    content: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    record_count: Mapped[int] = mapped_column(Integer)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("pmp_reports.id"))
+    generated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    generated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    status: Mapped[str] = mapped_column(String(16), default="generated")
+    destination: Mapped[str] = mapped_column(String(255), default="")
+    sent_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sent_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("record_count >= 0", name="record_count_not_negative"),
+        CheckConstraint("status IN ('generated', 'sent', 'replaced')", name="known_status"),
+        Index("ix_pmp_reports_state_date", "state", "report_date"),
+    )
+
+
+# --- recalls ----------------------------------------------------------------------------------
+
+
+class Recall(Base):
+    """A manufacturer's or FDA recall, entered by hand or imported from an FDA enforcement
+    report. The level (how deep the recall reaches) decides whether patients are contacted."""
+
+    __tablename__ = "recalls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_number: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(16), default="manual")
+    classification: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    firm: Mapped[str] = mapped_column(String(200), default="")
+    product_description: Mapped[str] = mapped_column(Text, default="")
+    initiated_on: Mapped[date | None] = mapped_column(Date)
+    # The enforcement-report record it came from, kept as read (public FDA data, no PHI).
+    source_record: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    closed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("source IN ('manual', 'openfda')", name="known_source"),
+        CheckConstraint(
+            "classification IN ('Class I', 'Class II', 'Class III')", name="known_classification"
+        ),
+        CheckConstraint("level IN ('consumer', 'retail', 'wholesale')", name="known_level"),
+        CheckConstraint("status IN ('open', 'closed')", name="known_status"),
+    )
+
+
+class RecallItem(Base):
+    """One package NDC a recall names, with one lot, or every lot when `lot_number` is empty.
+    Received stock that matches an item of an open recall goes straight to quarantine."""
+
+    __tablename__ = "recall_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"), index=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("drug_packages.id"), index=True)
+    lot_number: Mapped[str] = mapped_column(String(40), default="")
+
+    __table_args__ = (UniqueConstraint("recall_id", "package_id", "lot_number"),)
+
+
+class RecallLot(Base):
+    """A lot of ours a recall matched: quarantined when matched, and when its stock was pulled."""
+
+    __tablename__ = "recall_lots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"), index=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("stock_lots.id"), index=True)
+    on_hand_when_matched: Mapped[Decimal] = mapped_column(Quantity)
+    matched_at: Mapped[datetime] = mapped_column(default=utc_now)
+    pulled_at: Mapped[datetime | None]
+    pulled_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (UniqueConstraint("recall_id", "lot_id"),)
+
+
+class RecallContact(Base):
+    """A patient who received a recalled lot, to be contacted: one row per fill, with status."""
+
+    __tablename__ = "recall_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    fill_id: Mapped[int] = mapped_column(ForeignKey("fills.id"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("stock_lots.id"))
+    status: Mapped[str] = mapped_column(String(16), default="to_contact")
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        UniqueConstraint("recall_id", "fill_id", "lot_id"),
+        CheckConstraint(
+            "status IN ('to_contact', 'contacted', 'unreachable', 'not_required')",
+            name="known_status",
+        ),
     )
 
 
