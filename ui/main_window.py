@@ -257,6 +257,8 @@ class MainWindow(QMainWindow):
         labels_menu.addAction(label.test_page_action)
         # On the window too, so the shortcuts work wherever the focus is.
         self.addActions([*label_actions, label.test_page_action])
+        inventory_menu = self.menuBar().addMenu("&Inventory")
+        inventory_menu.addActions(self.inventory.menu_actions)
         tools_menu = self.menuBar().addMenu("&Tools")
         self.unlock_account_action = QAction("&Unlock a locked account…", self)
         self.unlock_account_action.triggered.connect(self._ask_account_to_unlock)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from app.services.receiving import ReceivingService
 from app.services.stock import StockQueryService, StockRow
@@ -42,17 +44,39 @@ class InventoryDock(DataDock):
         content = QWidget()
         layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.receive_button = QPushButton(f"Receive stock… ({RECEIVE_SHORTCUT})")
-        self.receive_button.setAccessibleName("Receive stock")
-        self.receive_button.setEnabled(receiving is not None)
-        self.receive_button.clicked.connect(self.receive_stock)
-        shortcut = QShortcut(QKeySequence(RECEIVE_SHORTCUT), content)
-        shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        shortcut.activated.connect(self.receive_stock)
-        layout.addWidget(self.receive_button)
+        self._buttons = QHBoxLayout()
+        layout.addLayout(self._buttons)
+        # The dock's actions, in the order the main window's Inventory menu lists them.
+        self.menu_actions: list[QAction] = []
+        self.receive_action, self.receive_button = self._add_action(
+            "&Receive stock…", RECEIVE_SHORTCUT, self.receive_stock, enabled=receiving is not None
+        )
+        self._buttons.addStretch(1)
         layout.addWidget(self.table, 1)
         content.setFocusProxy(self.table)  # Ctrl+4 lands on the stock table, as before
         self.set_content(content)
+
+    def _add_action(
+        self, text: str, shortcut: str, slot: Callable[[], object], *, enabled: bool = True
+    ) -> tuple[QAction, QPushButton]:
+        """An Inventory action: a button in the dock showing its shortcut, and an entry in the
+        main window's Inventory menu. The shortcut works anywhere in the window, so it must not
+        be taken by another dock or menu."""
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setEnabled(enabled)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        self.menu_actions.append(action)
+        plain = text.replace("&", "")
+        button = QPushButton(f"{plain} ({shortcut})")
+        button.setAccessibleName(plain.rstrip("…"))
+        button.setEnabled(enabled)
+        button.clicked.connect(action.trigger)
+        action.changed.connect(lambda: button.setEnabled(action.isEnabled()))
+        self._buttons.addWidget(button)
+        return action, button
 
     def receive_stock(self) -> ReceiveStockDialog | None:
         """Open the Receive stock dialog; the stock shown is read again once it is saved."""
