@@ -1,4 +1,4 @@
-"""Signing in, locking and unlocking the workstation, and pharmacist co-signature.
+"""Signing in, locking and unlocking the workstation, pharmacist co-signature and witnesses.
 
 Failed attempts count towards a lockout whichever door they come through (login, unlock PIN,
 co-sign), and every attempt, good or bad, is an audit event committed on its own.
@@ -83,6 +83,33 @@ class AuthService:
                 on_session_of=present.username,
             )
         return pharmacist
+
+    def witness(self, present: Actor, username: str, password: str, *, purpose: str) -> Actor:
+        """A second person (pharmacist or technician, not the one signed in) signs that they
+        saw one action — a controlled-stock change or a count — at someone else's session."""
+        signer = self._authenticate(username.strip(), password, door="witness")
+        with self._db.unit_of_work(signer) as uow:
+            if signer.user_id == present.user_id:
+                raise PermissionDenied(
+                    f"{signer.username} is the person signed in: a witness is someone else. Ask "
+                    "a colleague to enter their own user name and password.",
+                    action="witness",
+                    required=[Role.PHARMACIST.value, Role.TECHNICIAN.value],
+                )
+            if not signer.has_any(Role.PHARMACIST, Role.TECHNICIAN):
+                raise PermissionDenied(
+                    f"Only a pharmacist or technician may witness: {signer.username} is neither.",
+                    action="witness",
+                    required=[Role.PHARMACIST.value, Role.TECHNICIAN.value],
+                )
+            uow.audit(
+                "witness",
+                entity_type="user",
+                entity_id=str(signer.user_id),
+                purpose=purpose,
+                on_session_of=present.username,
+            )
+        return signer
 
     def logout(self, actor: Actor, *, reason: str = "sign-out") -> None:
         with self._db.unit_of_work(actor) as uow:

@@ -1,4 +1,4 @@
-"""Sign-in, lockout, unlock by PIN, co-signature: every attempt audited."""
+"""Sign-in, lockout, unlock by PIN, co-signature, witness: every attempt audited."""
 
 from __future__ import annotations
 
@@ -140,6 +140,60 @@ def test_a_technician_cannot_cosign(services: Services, technician: Actor, admin
     with pytest.raises(PermissionDenied, match="Only a pharmacist may co-sign"):
         services.auth.cosign(technician, "tom", TEST_PASSWORD, purpose="override")
     assert _actions(services, "tom")[-1] == "access.denied"
+
+
+def test_a_second_technician_witnesses_without_signing_the_first_out(
+    services: Services, technician: Actor, admin: Actor
+) -> None:
+    services.users.add_user(
+        admin,
+        username="tom",
+        full_name="Tom",
+        password=TEST_PASSWORD,
+        roles=frozenset({Role.TECHNICIAN}),
+    )
+    signer = services.auth.witness(technician, "tom", TEST_PASSWORD, purpose="count 3")
+    assert signer.username == "tom" and Role.TECHNICIAN in signer.roles
+    with services.database.reading() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "witness")).one()
+    assert event.username == "tom"
+    assert event.summary == {"purpose": "count 3", "on_session_of": "tess"}
+
+
+def test_a_pharmacist_may_witness_too(
+    services: Services, technician: Actor, pharmacist: Actor
+) -> None:
+    assert services.auth.witness(technician, "phil", TEST_PASSWORD, purpose="x").username == "phil"
+
+
+def test_nobody_witnesses_their_own_action(services: Services, technician: Actor) -> None:
+    with pytest.raises(PermissionDenied, match="a witness is someone else"):
+        services.auth.witness(technician, "tess", TEST_PASSWORD, purpose="count 3")
+    assert _actions(services, "tess")[-2:] == ["witness.succeeded", "access.denied"]
+    assert "witness" not in _actions(services)
+
+
+def test_an_administrator_alone_cannot_witness(
+    services: Services, technician: Actor, admin: Actor
+) -> None:
+    services.users.add_user(
+        admin,
+        username="otto",
+        full_name="Otto",
+        password=TEST_PASSWORD,
+        roles=frozenset({Role.ADMINISTRATOR}),
+    )
+    with pytest.raises(PermissionDenied, match="Only a pharmacist or technician may witness"):
+        services.auth.witness(technician, "otto", TEST_PASSWORD, purpose="count 3")
+    assert _actions(services, "otto")[-1] == "access.denied"
+
+
+def test_a_wrong_witness_password_counts_towards_the_lockout(
+    services: Services, technician: Actor, pharmacist: Actor
+) -> None:
+    with pytest.raises(AuthenticationFailed):
+        services.auth.witness(technician, "phil", "wrong", purpose="count 3")
+    assert _actions(services, "phil")[-1] == "witness.failed"
 
 
 def test_logout_is_audited(services: Services, technician: Actor) -> None:
