@@ -11,6 +11,7 @@ from app.db.engine import create_database_engine, describe_database, environment
 from app.services.auth import AuthService, LockoutPolicy
 from app.services.catalogue import CatalogueService
 from app.services.changes import ChangeFeed
+from app.services.controlled import ControlledSubstanceService
 from app.services.fills import FillQueryService
 from app.services.house_settings import HouseSettingsService
 from app.services.identify import IdentifyService
@@ -50,6 +51,7 @@ class Services:
     inventory: InventoryService
     receiving: ReceivingService
     reorder: ReorderService
+    controlled: ControlledSubstanceService
     patients: PatientService
     catalogue: CatalogueService
     identify: IdentifyService
@@ -100,6 +102,7 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         inventory=InventoryService(database),
         receiving=ReceivingService(database),
         reorder=ReorderService(database),
+        controlled=ControlledSubstanceService(database),
         patients=PatientService(database),
         catalogue=CatalogueService(database),
         identify=IdentifyService(database),
