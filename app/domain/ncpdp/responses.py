@@ -272,7 +272,9 @@ def _mismatch(request: Request, response: ClaimResponse) -> str | None:
     if response.date_of_service != request.header.date_of_service:
         return f"its date of service is {response.date_of_service.isoformat()}"
     rx_number = getattr(request, "rx_number", "")
-    if rx_number and response.rx_number != rx_number:
+    # A transmission rejected whole (501-F1 R) may not have got as far as reading the Rx.
+    unread = not response.transmission_accepted and not response.rx_number
+    if rx_number and not unread and response.rx_number != rx_number:
         return f"it is for Rx {response.rx_number or '(none)'}, not Rx {rx_number}"
     return None
 
@@ -299,7 +301,8 @@ def _check_consistent(response: ClaimResponse) -> None:
             f"patient pay {a.patient_pay_cents} − other payer "
             f"{a.other_payer_amount_recognized_cents} (cents).",
         )
-    if response.transaction_code is not TransactionCode.ELIGIBILITY and not response.rx_number:
+    claim_code = response.transaction_code is not TransactionCode.ELIGIBILITY
+    if claim_code and response.transmission_accepted and not response.rx_number:
         raise BadFieldValue("A claim response does not name its Rx number (402-D2).")
 
 
