@@ -12,6 +12,7 @@ from app.services.auth import AuthService, LockoutPolicy
 from app.services.catalogue import CatalogueService
 from app.services.changes import ChangeFeed
 from app.services.controlled import ControlledSubstanceService
+from app.services.counts import CountService
 from app.services.fills import FillQueryService
 from app.services.house_settings import HouseSettingsService
 from app.services.identify import IdentifyService
@@ -50,6 +51,7 @@ class Services:
     stock: StockQueryService
     inventory: InventoryService
     receiving: ReceivingService
+    counts: CountService
     reorder: ReorderService
     controlled: ControlledSubstanceService
     patients: PatientService
@@ -101,6 +103,7 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         stock=StockQueryService(database),
         inventory=InventoryService(database),
         receiving=ReceivingService(database),
+        counts=CountService(database),
         reorder=ReorderService(database),
         controlled=ControlledSubstanceService(database),
         patients=PatientService(database),

@@ -30,6 +30,7 @@ KIND_LABELS = {
     CLINICAL_FINDING: "Clinical finding",
     "shortage": "Shortage",
     "count_approval": "Count approval",
+    "dea_106": "DEA Form 106 due",
     "controlled_discrepancy": "Controlled-substance discrepancy",
     "recall": "Recall",
     "counseling": "Counseling",

@@ -1,0 +1,1 @@
+"""Printed reports rendered with Qt (PDF), from the plain data the core's services return."""
