@@ -5,7 +5,8 @@ Administrators and pharmacists change them, one audited action per policy. Other
 them inside their own transaction with `read_house_settings(session)`; the label policies
 (discard-after months, states requiring a physical description, auxiliary warning rules, custom
 label stocks, the Spanish sig table) with `read_label_policy(session)`, in one statement; the
-stock rules (negative on-hand, short-dated window) with `read_inventory_policy(session)`.
+stock rules (negative on-hand, short-dated window) with `read_inventory_policy(session)`; the
+cycle-count rules (second signature, significant-loss threshold) with `read_count_policy(session)`.
 """
 
 from __future__ import annotations
@@ -59,10 +60,15 @@ LABEL_CUSTOM_STOCKS = "label_custom_stocks"
 SPANISH_SIG_OVERRIDES = "spanish_sig_overrides"
 ALLOW_NEGATIVE_ON_HAND = "allow_negative_on_hand"
 SHORT_DATED_DAYS = "short_dated_days"
+COUNT_SECOND_SIGNATURE = "count_second_signature"
+CONTROLLED_LOSS_THRESHOLD_UNITS = "controlled_loss_threshold_units"
 
 DEFAULT_REFILL_TOO_SOON_THRESHOLD = Decimal("0.75")
 DEFAULT_WILL_CALL_AGING_DAYS = 10
 DEFAULT_SHORT_DATED_DAYS = 90
+# A CIII–V count loss above this many units is "significant" (DEA Form 106); any CII loss is.
+DEFAULT_CONTROLLED_LOSS_THRESHOLD_UNITS = 10
+MAX_CONTROLLED_LOSS_THRESHOLD_UNITS = 100_000
 MAX_SHORT_DATED_DAYS = 730
 # USP <1191>: a dispensed solid's beyond-use date is at most a year, or the lot's expiry when
 # sooner; a house may be stricter, never longer.
@@ -231,6 +237,50 @@ def read_inventory_policy(session: Session) -> InventoryPolicy:
         if negative is None
         else bool(negative),
         short_dated_days=defaults.short_dated_days if days is None else int(days),
+    )
+
+
+class SecondSignature(StrEnum):
+    """Which cycle counts need a second person's signature: a house policy, not a DEA rule."""
+
+    NONE = "none"
+    CONTROLLED = "controlled"
+    SCHEDULE_II = "schedule_ii"
+    EVERY = "every"
+
+    @property
+    def label(self) -> str:
+        return {
+            SecondSignature.NONE: "no counts",
+            SecondSignature.CONTROLLED: "counts of controlled substances (CII–CV)",
+            SecondSignature.SCHEDULE_II: "counts of schedule II",
+            SecondSignature.EVERY: "all counts",
+        }[self]
+
+
+@dataclass(frozen=True)
+class CountPolicy:
+    """Cycle-count house rules: which counts a second person signs, and above how many units a
+    CIII–V loss is significant enough for a DEA Form 106 (any CII loss is)."""
+
+    second_signature: SecondSignature = SecondSignature.SCHEDULE_II
+    loss_threshold_units: int = DEFAULT_CONTROLLED_LOSS_THRESHOLD_UNITS
+
+
+_COUNT_KEYS = (COUNT_SECOND_SIGNATURE, CONTROLLED_LOSS_THRESHOLD_UNITS)
+
+
+def read_count_policy(session: Session) -> CountPolicy:
+    """The cycle-count rules alone, in one statement."""
+    saved = _saved_values(session, _COUNT_KEYS)
+    defaults = CountPolicy()
+    signature = saved.get(COUNT_SECOND_SIGNATURE)
+    threshold = saved.get(CONTROLLED_LOSS_THRESHOLD_UNITS)
+    return CountPolicy(
+        second_signature=defaults.second_signature
+        if signature is None
+        else SecondSignature(signature),
+        loss_threshold_units=defaults.loss_threshold_units if threshold is None else int(threshold),
     )
 
 
@@ -566,6 +616,37 @@ class HouseSettingsService:
             _save(uow, ALLOW_NEGATIVE_ON_HAND, allow)
             _save(uow, SHORT_DATED_DAYS, days)
             return read_inventory_policy(uow.session)
+
+    def count_policy(self) -> CountPolicy:
+        with self._db.reading() as session:
+            return read_count_policy(session)
+
+    def set_count_policy(self, actor: Actor, policy: CountPolicy) -> CountPolicy:
+        """The cycle-count rules; each changed rule is its own audited setting."""
+        _require_manager(actor, "change the cycle-count rules")
+        try:
+            signature = SecondSignature(policy.second_signature)
+        except ValueError:
+            choices = ", ".join(member.value for member in SecondSignature)
+            raise ValidationFailed(
+                f"“{policy.second_signature}” is not a second-signature choice: use {choices}.",
+                field=COUNT_SECOND_SIGNATURE,
+            ) from None
+        units = policy.loss_threshold_units
+        if (
+            isinstance(units, bool)
+            or not isinstance(units, int)
+            or not 0 <= units <= MAX_CONTROLLED_LOSS_THRESHOLD_UNITS
+        ):
+            raise ValidationFailed(
+                f"The significant-loss threshold is a whole number of units from 0 to "
+                f"{MAX_CONTROLLED_LOSS_THRESHOLD_UNITS}, not “{units}”.",
+                field=CONTROLLED_LOSS_THRESHOLD_UNITS,
+            )
+        with self._db.unit_of_work(actor) as uow:
+            _save(uow, COUNT_SECOND_SIGNATURE, signature.value)
+            _save(uow, CONTROLLED_LOSS_THRESHOLD_UNITS, units)
+            return read_count_policy(uow.session)
 
     def label_policy(self) -> LabelPolicy:
         with self._db.reading() as session:
