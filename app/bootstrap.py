@@ -21,6 +21,7 @@ from app.services.labels import LabelService
 from app.services.passwords import SecretHasher
 from app.services.patients import PatientService
 from app.services.pharmacy import PharmacyService
+from app.services.pmp import PmpService
 from app.services.prescribers import PrescriberService
 from app.services.prescriptions import PrescriptionService
 from app.services.receiving import ReceivingService
@@ -54,6 +55,7 @@ class Services:
     counts: CountService
     reorder: ReorderService
     controlled: ControlledSubstanceService
+    pmp: PmpService
     patients: PatientService
     catalogue: CatalogueService
     identify: IdentifyService
@@ -106,6 +108,7 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         counts=CountService(database),
         reorder=ReorderService(database),
         controlled=ControlledSubstanceService(database),
+        pmp=PmpService(database),
         patients=PatientService(database),
         catalogue=CatalogueService(database),
         identify=IdentifyService(database),
