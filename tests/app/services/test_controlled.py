@@ -16,7 +16,6 @@ from app.db.models import (
     AuditEvent,
     ControlledDiscrepancy,
     ControlledInventory,
-    DrugPackage,
     Prescription,
     StockLot,
     StockMovement,
@@ -34,10 +33,14 @@ from app.services.controlled import (
 from app.services.dispensing import dispense_from_lot
 from app.services.inventory import WitnessRequired, _lock_lot
 from app.services.unit_of_work import Actor
+from tests.app.services.controlled_data import (
+    counted_lines,
+    receive,
+    set_package_units,
+    stock_controlled,
+)
 from tests.app.services.inventory_data import add_package, add_user
 from tests.app.services.pharmacy_data import add_fill, add_patient, add_prescription
-
-EXPIRY = date.today() + timedelta(days=400)
 
 
 @pytest.fixture
@@ -48,20 +51,6 @@ def controlled(services: Services) -> ControlledSubstanceService:
 @pytest.fixture
 def witness(services: Services, admin: Actor) -> Actor:
     return add_user(services, admin, "wanda", Role.TECHNICIAN)
-
-
-def set_package_units(services: Services, admin: Actor, package_id: int, units: int) -> None:
-    with services.database.unit_of_work(admin) as uow:
-        package = uow.session.get_one(DrugPackage, package_id)
-        package.package_quantity = Decimal(units)
-        uow.audit("test.seeded", package)
-
-
-def receive(services: Services, actor: Actor, package_id: int, quantity: int, lot="L1") -> int:
-    change = services.inventory.receive(
-        actor, package_id, lot_number=lot, expiry=EXPIRY, quantity=quantity
-    )
-    return change.lot.lot_id
 
 
 def dispense(services: Services, actor: Actor, lot_id: int, package_id: int, quantity: int) -> str:
@@ -293,20 +282,7 @@ def test_sign_off_is_a_pharmacists_after_an_investigation_note_and_closes_the_wo
 
 @pytest.fixture
 def stocked(services: Services, admin: Actor, technician: Actor) -> dict[str, int]:
-    """A CII of 100-count packages, a CIV of 30-count packages, a CIII of 1,000-count and a CV
-    bottle of 5,000 units (an opened one of those is counted exactly)."""
-    packages = {}
-    for name, schedule, units, received in (
-        ("cii", "CII", 100, 250),
-        ("civ", "CIV", 30, 75),
-        ("ciii", "CIII", 1000, 1400),
-        ("cv", "CV", 5000, 6000),
-    ):
-        package_id = add_package(services, admin, schedule=schedule)
-        set_package_units(services, admin, package_id, units)
-        receive(services, technician, package_id, received)
-        packages[name] = package_id
-    return packages
+    return stock_controlled(services, admin, technician)
 
 
 def test_draft_proposes_every_controlled_package_with_stock_from_the_ledger(
@@ -329,17 +305,6 @@ def test_draft_proposes_every_controlled_package_with_stock_from_the_ledger(
     assert draft[stocked["ciii"]].exact_required is False  # exactly 1,000 is not more
 
 
-def lines_of(stocked: dict[str, int], **changes: InventoryLineInput) -> list[InventoryLineInput]:
-    lines = {
-        "cii": InventoryLineInput(stocked["cii"], 2, "48"),
-        "civ": InventoryLineInput(stocked["civ"], 2, "15"),
-        "ciii": InventoryLineInput(stocked["ciii"], 1, "400"),
-        "cv": InventoryLineInput(stocked["cv"], 1, "1000"),
-    }
-    lines.update(changes)
-    return list(lines.values())
-
-
 def test_biennial_inventory_report_lists_schedule_ii_apart_exact_and_shows_differences(
     services: Services, controlled, technician: Actor, witness: Actor, stocked
 ) -> None:
@@ -348,7 +313,7 @@ def test_biennial_inventory_report_lists_schedule_ii_apart_exact_and_shows_diffe
         kind="biennial",
         timing="close",
         taken_on=date.today(),
-        lines=lines_of(stocked),
+        lines=counted_lines(stocked),
         witness=witness,
         note="Year-end count",
     )
@@ -389,7 +354,7 @@ def test_differences_count_only_lines_that_differ(
         kind="biennial",
         timing="opening",
         taken_on=date.today(),
-        lines=lines_of(stocked, cii=InventoryLineInput(stocked["cii"], 2, "50")),
+        lines=counted_lines(stocked, cii=InventoryLineInput(stocked["cii"], 2, "50")),
     )
 
     assert report.differences == 0
@@ -414,7 +379,7 @@ def test_an_estimate_is_refused_where_an_exact_count_is_required(
             kind="biennial",
             timing="close",
             taken_on=date.today(),
-            lines=lines_of(stocked, **{change: estimated}),
+            lines=counted_lines(stocked, **{change: estimated}),
         )
     assert controlled.inventories(technician) == []
 
@@ -427,7 +392,7 @@ def test_an_estimated_line_may_still_be_counted_exactly(
         kind="biennial",
         timing="close",
         taken_on=date.today(),
-        lines=lines_of(stocked, civ=InventoryLineInput(stocked["civ"], 2, "15", exact=True)),
+        lines=counted_lines(stocked, civ=InventoryLineInput(stocked["civ"], 2, "15", exact=True)),
     )
     assert {line.schedule: line.exact for line in report.schedules_iii_v}["CIV"] is True
 
@@ -448,7 +413,7 @@ def test_bad_inventory_input_is_refused(
         "kind": "biennial",
         "timing": "close",
         "taken_on": date.today(),
-        "lines": lines_of(stocked),
+        "lines": counted_lines(stocked),
     } | kwargs
     with pytest.raises(ValidationFailed, match=message):
         controlled.take_inventory(technician, **arguments)
@@ -458,7 +423,7 @@ def test_bad_inventory_input_is_refused(
 def test_biennial_inventory_must_list_every_controlled_package_on_hand(
     services: Services, controlled, technician: Actor, stocked
 ) -> None:
-    lines = [line for line in lines_of(stocked) if line.package_id != stocked["civ"]]
+    lines = [line for line in counted_lines(stocked) if line.package_id != stocked["civ"]]
 
     with pytest.raises(ValidationFailed, match="missing: NDC 88888-001-01"):
         controlled.take_inventory(
@@ -494,9 +459,9 @@ def test_inventory_line_errors_name_the_package(
                 kind="biennial",
                 timing="close",
                 taken_on=date.today(),
-                lines=[*lines_of(stocked), extra]
+                lines=[*counted_lines(stocked), extra]
                 if extra.package_id != stocked["cii"] or "twice" in message
-                else lines_of(stocked, cii=extra),
+                else counted_lines(stocked, cii=extra),
             )
     with services.database.reading() as session:
         assert session.scalars(select(ControlledInventory)).all() == []
@@ -506,7 +471,11 @@ def test_csv_has_the_documented_columns_schedule_ii_first_and_the_export_is_audi
     services: Services, controlled, admin: Actor, technician: Actor, stocked
 ) -> None:
     report = controlled.take_inventory(
-        technician, kind="biennial", timing="close", taken_on=date.today(), lines=lines_of(stocked)
+        technician,
+        kind="biennial",
+        timing="close",
+        taken_on=date.today(),
+        lines=counted_lines(stocked),
     )
 
     rows = list(csv.DictReader(io.StringIO(inventory_csv(report))))
