@@ -53,7 +53,8 @@ def decode_amount(text: str, *, field: str = "amount") -> int:
 
 
 def encode_date(day: date) -> str:
-    return day.strftime("%Y%m%d")
+    # Not strftime: it writes year 999 as "999", one digit short of CCYY.
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
 
 
 def decode_date(text: str, *, field: str = "date") -> date:

@@ -105,7 +105,7 @@ def decode_transmission(
         raise TruncatedMessage(
             f"The {kind}'s {header_length}-character header is cut short by a separator."
         )
-    if body and not body.startswith(SEGMENT_SEPARATOR):
+    if body and not body.startswith((SEGMENT_SEPARATOR, GROUP_SEPARATOR)):
         raise MissingSeparator(
             f"The {kind} has no segment separator (0x1E) after its header.", position=header_length
         )
