@@ -24,6 +24,7 @@ from app.services.pharmacy import PharmacyService
 from app.services.pmp import PmpService
 from app.services.prescribers import PrescriberService
 from app.services.prescriptions import PrescriptionService
+from app.services.recalls import RecallService
 from app.services.receiving import ReceivingService
 from app.services.reorder import ReorderService
 from app.services.screening import ScreeningService
@@ -52,6 +53,7 @@ class Services:
     stock: StockQueryService
     inventory: InventoryService
     receiving: ReceivingService
+    recalls: RecallService
     counts: CountService
     reorder: ReorderService
     controlled: ControlledSubstanceService
@@ -105,6 +107,7 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         stock=StockQueryService(database),
         inventory=InventoryService(database),
         receiving=ReceivingService(database),
+        recalls=RecallService(database),
         counts=CountService(database),
         reorder=ReorderService(database),
         controlled=ControlledSubstanceService(database),

@@ -53,11 +53,16 @@ from app.services.dispensing import (
 from app.services.identify import packages_by_id
 from app.services.labels import LabelService
 from app.services.passwords import SecretHasher
+from app.services.recalls import ImportChoice, RecallService
 from app.services.screening import screen_fill
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 from app.services.worklist import DATA_REVIEW, FINAL_VERIFICATION, open_item
 
 DEMO_CATALOGUE_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo" / "ndc-demo"
+# Fictional recalls in the openFDA drug enforcement layout, naming demo catalogue NDCs.
+DEMO_RECALLS_FILE = DEMO_CATALOGUE_DIR.parent / "recalls" / "drug-enforcement-sample.json"
+DEMO_RECALL_NUMBER = "D-0412-2026"
+DEMO_RECALL_CONTACT_NOTE = "Spoke with the patient: bring the bottle back for a replacement"
 DEMO_CATALOGUE_SNAPSHOT = date(2019, 4, 29)
 LOADED = "demo.loaded"
 COMPLETED = "demo.completed"
@@ -337,6 +342,7 @@ def load_demo(
     with database.unit_of_work(actor) as uow:
         _add_prescriptions_and_fills(uow, now)
     _print_labels(database, actor, now.date())
+    _import_recall(database, actor)
     with database.unit_of_work(actor) as uow:
         pharmacy_id = uow.session.scalars(select(Pharmacy.id)).one()
         uow.audit(COMPLETED, entity_type="pharmacy", entity_id=str(pharmacy_id))
@@ -868,3 +874,25 @@ def _print_labels(database: Database, actor: Actor, today: date) -> None:
             discard_after=contents[0].discard_after,
             reason=reason,
         )
+
+
+# --- recalls ----------------------------------------------------------------------------------
+
+
+def _import_recall(database: Database, actor: Actor) -> None:
+    """A consumer-level recall imported from the sample enforcement report by the real two-step
+    import, every lot candidate confirmed: the omeprazole lot two patients took home is recalled,
+    one of them already called."""
+    recalls = RecallService(database)
+    # Recording a recall is a pharmacist's or technician's act: the loader does it in their stead.
+    recorder = replace(actor, roles=actor.roles | {Role.PHARMACIST})
+    preview = recalls.preview(recorder, DEMO_RECALLS_FILE)
+    report = next(found for found in preview.reports if found.recall_number == DEMO_RECALL_NUMBER)
+    items = tuple(
+        (package.package_id, lot) for package in report.packages for lot in report.lot_candidates
+    )
+    [recall] = recalls.confirm(
+        recorder, preview, [ImportChoice(report.index, report.proposed_level, items)]
+    )
+    contact = recalls.worklist(recorder, recall.recall_id).contacts[0]
+    recalls.set_contact_status(recorder, contact.contact_id, "contacted", DEMO_RECALL_CONTACT_NOTE)

@@ -546,7 +546,8 @@ def receive_stock(
     """Receive stock into its lot inside the caller's unit of work (the caller checks the role):
     the lot found by package and lot number or created at `location`, the received movement,
     the controlled-substance log line and the audit event. A quarantined or recalled lot stays
-    so; with `suspect_reason` the lot is put in quarantine for investigation (audited)."""
+    so, a lot an open recall names is recalled (app.services.recalls); with `suspect_reason`
+    the lot is put in quarantine for investigation (audited)."""
     lot_number = _lot_number(lot_number)
     expiry = _expiry(expiry)
     amount = _quantity(quantity, field="quantity")
@@ -586,6 +587,10 @@ def receive_stock(
         uow, lot, kind="received", change=amount, reason=note, schedule=schedule
     )
     notice = written.notice
+    # Imported here: the recall service builds on this module (it pulls and returns stock).
+    from app.services.recalls import quarantine_if_recalled
+
+    quarantine_if_recalled(uow, lot)  # a lot an open recall names goes straight into it
     suspect = " ".join(str(suspect_reason).split())
     if suspect and lot.status == "available":
         InventoryService._set_status(uow, lot, "quarantined", f"suspect product: {suspect}")

@@ -38,6 +38,8 @@ from app.db.models import (
 from app.demo import (
     DEMO_CATALOGUE_DIR,
     DEMO_LOGINS,
+    DEMO_RECALL_CONTACT_NOTE,
+    DEMO_RECALL_NUMBER,
     INHALER_CONTAINERS,
     REPRINT_REASON,
     RETURN_REASON,
@@ -456,7 +458,8 @@ def test_stock_has_expired_short_dated_quarantined_and_recalled_lots(
     assert any(lot.expiry < today for lot in lots)
     assert any(today <= lot.expiry <= today + timedelta(days=60) for lot in lots)
     assert [lot.status for lot in lots].count("quarantined") == 1
-    assert [lot.status for lot in lots].count("recalled") == 1
+    # One recalled by hand, one by the demo's imported recall.
+    assert [lot.status for lot in lots].count("recalled") == 2
     assert len({lot.lot_number for lot in lots}) == len(lots)
 
 
@@ -542,3 +545,28 @@ def test_committed_demo_catalogue_is_what_the_script_makes(
 
     for name in ("product.txt", "package.txt"):
         assert (tmp_path / name).read_bytes() == (DEMO_CATALOGUE_DIR / name).read_bytes()
+
+
+def test_the_demo_has_an_imported_consumer_recall_with_stock_to_pull_and_patients_to_call(
+    services: Services, demo: DemoOutcome
+) -> None:
+    pharmacist = services.auth.login("pharm", "pharm-demo-1")
+    [recall] = services.recalls.recalls(pharmacist)
+    assert (recall.recall_number, recall.source, recall.level) == (
+        DEMO_RECALL_NUMBER,
+        "openfda",
+        "consumer",
+    )
+    work = services.recalls.worklist(pharmacist, recall.recall_id)
+    [pull] = work.pulls
+    assert (pull.lot_number, pull.pulled_at) == ("D000201A", None) and pull.on_hand > 0
+    assert sorted((c.status, c.note) for c in work.contacts) == [
+        ("contacted", DEMO_RECALL_CONTACT_NOTE),
+        ("to_contact", ""),
+    ]
+    assert len({contact.patient_id for contact in work.contacts}) == 2
+    with services.database.reading() as session:
+        status = session.scalars(
+            select(StockLot.status).where(StockLot.lot_number == "D000201A")
+        ).one()
+    assert status == "recalled"
