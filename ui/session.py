@@ -1,4 +1,5 @@
-"""Who is signed in at this workstation: sign-in, automatic lock, switch user, co-signature."""
+"""Who is signed in at this workstation: sign-in, automatic lock, switch user, co-signature,
+witness."""
 
 from __future__ import annotations
 
@@ -174,6 +175,21 @@ class SessionController(QObject):
         assert self._actor is not None, "cosign() needs a signed-in user"
         dialog = CosignDialog(
             self._services, self._actor, purpose=purpose, parent=parent or self._window
+        )
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        dialog.deleteLater()
+        return dialog.pharmacist if accepted else None
+
+    def witness(self, *, purpose: str, parent: QWidget | None = None) -> Actor | None:
+        """A second person's signature (pharmacist or technician, not the signed-in user) on
+        one action — a controlled-stock change or a count; None if nobody signed."""
+        assert self._actor is not None, "witness() needs a signed-in user"
+        dialog = CosignDialog(
+            self._services,
+            self._actor,
+            purpose=purpose,
+            witness=True,
+            parent=parent or self._window,
         )
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         dialog.deleteLater()
