@@ -1,26 +1,104 @@
-"""Stock on hand by lot; expired and short-dated lots are called out in words."""
+"""The Inventory dock: stock by lot, found by drug or NDC and filtered by what needs attention;
+the selected lot's package in detail (its lots in FEFO turn, its movements, its usage charted);
+the actions on a lot, each with a window-wide shortcut."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
+from app.services.inventory import InventoryService, StockChange, shown
 from app.services.receiving import ReceivingService
-from app.services.stock import StockQueryService, StockRow
+from app.services.stock import (
+    MovementLine,
+    PackageStock,
+    StockQueryService,
+    StockRow,
+    StockView,
+    UsageHistory,
+)
 from app.services.unit_of_work import Actor
+from ui.dialogs import lot_actions
+from ui.dialogs.lot_actions import LotActionDialog, Witness
 from ui.dialogs.receive_stock import ReceiveStockDialog
 from ui.docks.base import ActorSource, DataDock, row_table
-from ui.models.stock import StockModel
+from ui.errors import explain
+from ui.models.stock import (
+    KIND_LABELS,
+    MovementModel,
+    PackageLotsModel,
+    StockModel,
+    on_hand_text,
+    schedule_text,
+)
+from ui.models.table import ROW_ROLE
 from ui.scanner import ScanRouter
 from ui.tasks import TaskRunner
+from ui.widgets.usage_chart import UsageChart
 
 RECEIVE_SHORTCUT = "Ctrl+Shift+R"
+SEARCH_SHORTCUT = "Ctrl+Shift+F"
+ADJUST_SHORTCUT = "Ctrl+Shift+J"
+DESTROY_SHORTCUT = "Ctrl+Shift+W"
+RETURN_SHORTCUT = "Ctrl+Shift+V"
+TRANSFER_SHORTCUT = "Ctrl+Shift+G"
+MOVE_SHORTCUT = "Ctrl+Shift+I"
+QUARANTINE_SHORTCUT = "Ctrl+Shift+Q"
+RELEASE_SHORTCUT = "Ctrl+Shift+K"
+REVERSE_SHORTCUT = "Ctrl+Shift+Z"
+SEARCH_DELAY_MS = 250
+DETAIL_DELAY_MS = 120
+USAGE_PERIODS = (30, 90, 365)
+CHOOSE_LOT_TEXT = "Choose a lot in the stock table first (↑ ↓), then the action."
+CHOOSE_MOVEMENT_TEXT = "Choose the movement to reverse on the Movements tab first."
+SETTINGS_GROUP = "inventory_dock"
+
+
+@dataclass(frozen=True)
+class PackageDetail:
+    """What the detail pane shows of one package, read together."""
+
+    package: PackageStock
+    movements: list[MovementLine]
+    usage: UsageHistory
+
+
+def change_text(change: StockChange) -> str:
+    """What a lot action did, in one sentence, with the service's notice after it."""
+    lot = change.lot
+    if change.movement is not None:
+        movement = change.movement
+        sign = "+" if movement.quantity > 0 else ""
+        done = f"{KIND_LABELS.get(movement.kind, movement.kind)} {sign}{shown(movement.quantity)}"
+    else:
+        done = f"now {lot.status}, in the {lot.location}"
+    text = f"Lot {lot.lot_number} (NDC {lot.ndc}): {done}; {on_hand_text(lot.on_hand)} on hand."
+    return f"{text} {change.notice}" if change.notice else text
 
 
 class InventoryDock(DataDock):
+    """Signals: detail_loaded()  # the selected lot's package is shown in the detail pane
+    detail_failed(object)  # the exception
+    """
+
+    detail_loaded = Signal()
+    detail_failed = Signal(object)
+
     def __init__(
         self,
         *,
@@ -28,10 +106,20 @@ class InventoryDock(DataDock):
         tasks: TaskRunner,
         actor: ActorSource,
         receiving: ReceivingService | None = None,
+        inventory: InventoryService | None = None,
+        witness: Witness | None = None,
+        settings: Callable[[], QSettings] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__("Inventory", "inventory_dock", tasks=tasks, actor=actor, parent=parent)
         self._stock = stock
+        self._inventory = inventory
+        self._witness = witness
+        self._settings = settings
+        self._search_text = ""
+        self._view = StockView.ALL
+        self._detail: PackageDetail | None = None
+        self._detail_generation = 0
         self.model = StockModel(self)
         self.table, _ = row_table(
             self.model,
@@ -44,6 +132,7 @@ class InventoryDock(DataDock):
         content = QWidget()
         layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._search_row())
         self._buttons = QHBoxLayout()
         layout.addLayout(self._buttons)
         # The dock's actions, in the order the main window's Inventory menu lists them.
@@ -52,9 +141,23 @@ class InventoryDock(DataDock):
             "&Receive stock…", RECEIVE_SHORTCUT, self.receive_stock, enabled=receiving is not None
         )
         self._buttons.addStretch(1)
-        layout.addWidget(self.table, 1)
+        self._add_lot_actions(layout)
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setAccessibleName("Inventory notice")
+        self.notice.hide()
+        layout.addWidget(self.notice)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self._detail_pane())
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        layout.addWidget(self.splitter, 1)
         content.setFocusProxy(self.table)  # Ctrl+4 lands on the stock table, as before
         self.set_content(content)
+        self._wire_selection()
+        self._restore_layout()
 
     def _add_action(
         self, text: str, shortcut: str, slot: Callable[[], object], *, enabled: bool = True
@@ -78,6 +181,174 @@ class InventoryDock(DataDock):
         self._buttons.addWidget(button)
         return action, button
 
+    # --- layout -------------------------------------------------------------------------------
+
+    def _search_row(self) -> QHBoxLayout:
+        """Find (drug words or an NDC fragment, as you type) and which lots to show."""
+        self.search = QLineEdit()
+        self.search.setPlaceholderText(f"Find by drug name or NDC ({SEARCH_SHORTCUT})")
+        self.search.setToolTip(
+            f"Type a drug name and strength or part of an NDC; the table narrows as you type. "
+            f"{SEARCH_SHORTCUT} comes here from anywhere in the window."
+        )
+        self.search.setAccessibleName("Find stock")
+        self.search.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self._search_changed)
+        self.search.textEdited.connect(lambda _text: self._search_timer.start())
+        self.search.returnPressed.connect(self._search_changed)
+        self.search_action = QAction("&Find stock", self)
+        self.search_action.setShortcut(QKeySequence(SEARCH_SHORTCUT))
+        self.search_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.search_action.triggered.connect(self.focus_search)
+        self.addAction(self.search_action)
+        self.view_choice = QComboBox()
+        self.view_choice.setAccessibleName("Show")
+        self.view_choice.setToolTip("Which lots the table lists")
+        for view in StockView:
+            self.view_choice.addItem(view.label, view)
+        self.view_choice.currentIndexChanged.connect(self._view_changed)
+        self.lots_listed = QLabel()
+        self.lots_listed.setAccessibleName("Lots listed")
+        row = QHBoxLayout()
+        row.addWidget(self.search, 3)
+        show = QLabel("Show:")
+        show.setBuddy(self.view_choice)
+        row.addWidget(show)
+        row.addWidget(self.view_choice, 1)
+        row.addWidget(self.lots_listed)
+        return row
+
+    def _add_lot_actions(self, layout: QVBoxLayout) -> None:
+        """The selected lot's actions, on their own row; the shortcut is in each tool tip and in
+        the Inventory menu (the row would not fit the dock with it in every button)."""
+        self._lot_buttons = QHBoxLayout()
+        heading = QLabel("Selected lot:")
+        self._lot_buttons.addWidget(heading)
+        self.menu_actions.append(self.search_action)
+        have = self._inventory is not None
+        self.adjust_action = self._add_lot_action(
+            "&Adjust stock…", ADJUST_SHORTCUT, self.adjust_lot, have
+        )
+        self.destroy_action = self._add_lot_action(
+            "&Destroy stock…", DESTROY_SHORTCUT, self.destroy_lot, have
+        )
+        self.return_action = self._add_lot_action(
+            "Return to &vendor…", RETURN_SHORTCUT, self.return_lot, have
+        )
+        self.transfer_action = self._add_lot_action(
+            "&Transfer out…", TRANSFER_SHORTCUT, self.transfer_lot, have
+        )
+        self.move_action = self._add_lot_action(
+            "&Move location…", MOVE_SHORTCUT, self.move_lot, have
+        )
+        self.quarantine_action = self._add_lot_action(
+            "&Quarantine lot…", QUARANTINE_SHORTCUT, self.quarantine_lot, have
+        )
+        self.release_action = self._add_lot_action(
+            "Re&lease lot…", RELEASE_SHORTCUT, self.release_lot, have
+        )
+        self.reverse_action = self._add_lot_action(
+            "Reverse mo&vement…", REVERSE_SHORTCUT, self.reverse_movement, have
+        )
+        self._lot_buttons.addStretch(1)
+        layout.addLayout(self._lot_buttons)
+
+    def _add_lot_action(
+        self, text: str, shortcut: str, slot: Callable[[], object], enabled: bool
+    ) -> QAction:
+        action, button = self._add_action(text, shortcut, slot, enabled=enabled)
+        self._buttons.removeWidget(button)
+        plain = text.replace("&", "")
+        button.setText(plain.removesuffix(" stock…").removesuffix(" lot…").removesuffix("…"))
+        button.setToolTip(f"{plain.rstrip('…')} ({shortcut})")
+        self._lot_buttons.addWidget(button)
+        return action
+
+    def _detail_pane(self) -> QWidget:
+        """The selected lot's package: a heading, then its lots, movements and usage."""
+        pane = QWidget()
+        layout = QVBoxLayout(pane)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.detail_title = QLabel("Choose a lot to see its package.")
+        self.detail_title.setWordWrap(True)
+        self.detail_title.setAccessibleName("Package")
+        self.lots_model = PackageLotsModel(self)
+        self.lots_table, _ = row_table(
+            self.lots_model,
+            accessible_name="Lots of the package",
+            sort_column=PackageLotsModel.EXPIRY,
+            stretch_column=PackageLotsModel.LOT,
+        )
+        self.movements_model = MovementModel(self)
+        self.movements_table, _ = row_table(
+            self.movements_model,
+            accessible_name="Movements of the package",
+            sort_column=MovementModel.WHEN,
+            stretch_column=MovementModel.WHY,
+        )
+        self.movements_table.sortByColumn(MovementModel.WHEN, Qt.SortOrder.DescendingOrder)
+        self.period = QComboBox()
+        self.period.setAccessibleName("Usage period")
+        for days in USAGE_PERIODS:
+            self.period.addItem(f"Last {days} days", days)
+        self.period.currentIndexChanged.connect(lambda _index: self.load_detail())
+        self.usage_chart = UsageChart()
+        usage = QWidget()
+        usage_layout = QVBoxLayout(usage)
+        period_row = QHBoxLayout()
+        period_label = QLabel("Period:")
+        period_label.setBuddy(self.period)
+        period_row.addWidget(period_label)
+        period_row.addWidget(self.period)
+        period_row.addStretch(1)
+        usage_layout.addLayout(period_row)
+        usage_layout.addWidget(self.usage_chart, 1)
+        self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Package detail")
+        self.tabs.addTab(self.lots_table, "Lots")
+        self.tabs.addTab(self.movements_table, "Movements")
+        self.tabs.addTab(usage, "Usage")
+        layout.addWidget(self.detail_title)
+        layout.addWidget(self.tabs, 1)
+        return pane
+
+    def _wire_selection(self) -> None:
+        self._detail_timer = QTimer(self)
+        self._detail_timer.setSingleShot(True)
+        self._detail_timer.setInterval(DETAIL_DELAY_MS)
+        self._detail_timer.timeout.connect(self.load_detail)
+        self.table.selectionModel().currentRowChanged.connect(
+            lambda _current, _previous: self._detail_timer.start()
+        )
+        self.table.activated.connect(self._lot_activated)
+        QWidget.setTabOrder(self.search, self.view_choice)
+        QWidget.setTabOrder(self.view_choice, self.table)
+        QWidget.setTabOrder(self.table, self.tabs)
+        self.splitter.splitterMoved.connect(lambda _position, _index: self._save_layout())
+        self.tabs.currentChanged.connect(lambda _index: self._save_layout())
+
+    def _restore_layout(self) -> None:
+        """The splitter and the detail tab as last left, when the window keeps settings."""
+        if self._settings is None:
+            return
+        settings = self._settings()
+        splitter = settings.value(f"{SETTINGS_GROUP}/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        tab = settings.value(f"{SETTINGS_GROUP}/tab")
+        if tab is not None and 0 <= int(tab) < self.tabs.count():
+            self.tabs.setCurrentIndex(int(tab))
+
+    def _save_layout(self) -> None:
+        if self._settings is None:
+            return
+        settings = self._settings()
+        settings.setValue(f"{SETTINGS_GROUP}/splitter", self.splitter.saveState())
+        settings.setValue(f"{SETTINGS_GROUP}/tab", self.tabs.currentIndex())
+
     def receive_stock(self) -> ReceiveStockDialog | None:
         """Open the Receive stock dialog; the stock shown is read again once it is saved."""
         actor = self._actor()
@@ -94,9 +365,229 @@ class InventoryDock(DataDock):
         """The receiving dialog takes scans through `router` while it is open."""
         self._scan_router = router
 
+    # --- finding lots -------------------------------------------------------------------------
+
+    def focus_search(self) -> None:
+        self.show()
+        if not self.isWindow():
+            self.raise_()  # brings a tabbed dock to the front (a window is raised by its system)
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def _search_changed(self) -> None:
+        self._search_timer.stop()
+        text = self.search.text().strip()
+        if text != self._search_text:
+            self._search_text = text
+            self.reload()
+
+    def _view_changed(self, _index: int) -> None:
+        self._view = StockView(self.view_choice.currentData())
+        self.reload()
+
     def fetch(self, actor: Actor) -> list[StockRow]:
-        return self._stock.on_hand(actor)
+        # Runs on a worker thread: the search and view were copied from the widgets before.
+        return self._stock.on_hand(actor, search=self._search_text, view=self._view)
 
     def show_data(self, data: list[StockRow]) -> None:
+        chosen = self.selected_lot()
         self.model.set_rows(data)
         self.table.resizeColumnsToContents()
+        self.lots_listed.setText(f"{len(data)} lot{'s' if len(data) != 1 else ''}")
+        if chosen is not None:
+            self.select_lot(chosen.lot_id)
+
+    def selected_lot(self) -> StockRow | None:
+        index = self.table.currentIndex()
+        row = index.data(ROW_ROLE) if index.isValid() else None
+        return row if isinstance(row, StockRow) else None
+
+    def select_lot(self, lot_id: int) -> bool:
+        """Make the lot the current row (and so load its package's detail), if it is listed."""
+        proxy = self.table.model()
+        for row in range(proxy.rowCount()):
+            index = proxy.index(row, 0)
+            lot = index.data(ROW_ROLE)
+            if isinstance(lot, StockRow) and lot.lot_id == lot_id:
+                self.table.setCurrentIndex(index)
+                self.table.selectRow(row)
+                self._detail_timer.start()
+                return True
+        return False
+
+    def _lot_activated(self, _index: QModelIndex) -> None:
+        """Enter (or a double-click) on a lot: into its detail, on the tab last used."""
+        self.load_detail()
+        page = self.tabs.currentWidget()
+        target = page if isinstance(page, QTableView) else self.period
+        target.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    # --- the package in detail ----------------------------------------------------------------
+
+    def load_detail(self) -> None:
+        """Read the selected lot's package off the GUI thread; only the latest answer shows."""
+        self._detail_timer.stop()
+        lot, actor = self.selected_lot(), self._actor()
+        if lot is None or actor is None:
+            return
+        self._detail_generation += 1
+        generation = self._detail_generation
+        stock, package_id = self._stock, lot.package_id
+        days = int(self.period.currentData())
+
+        def read() -> PackageDetail:
+            return PackageDetail(
+                package=stock.package_stock(actor, package_id),
+                movements=stock.movements(actor, package_id),
+                usage=stock.usage_by_day(actor, package_id, days=days),
+            )
+
+        self._tasks.run(
+            read,
+            on_success=lambda detail: self._detail_arrived(generation, detail),
+            on_failure=lambda exc: self._detail_failed(generation, exc),
+        )
+
+    def _detail_arrived(self, generation: int, detail: PackageDetail) -> None:
+        if generation != self._detail_generation:
+            return
+        self._detail = detail
+        package = detail.package
+        schedule = f" · {schedule_text(package.dea_schedule)}" if package.dea_schedule else ""
+        level = ""
+        if package.minimum is not None:
+            below = " — BELOW MINIMUM" if package.below_minimum else ""
+            level = f" · minimum {shown(package.minimum)}{below}"
+        self.detail_title.setText(
+            f"<b>{_html(package.drug)}</b>{schedule} · NDC {package.ndc}<br>"
+            f"{on_hand_text(package.on_hand)} on hand, {shown(package.dispensable)} "
+            f"dispensable{level}"
+        )
+        self.detail_title.setAccessibleDescription(self.detail_title.text())
+        self.lots_model.set_rows(package.lots)
+        self.lots_table.resizeColumnsToContents()
+        self.movements_model.set_rows(detail.movements)
+        self.movements_table.resizeColumnsToContents()
+        self.usage_chart.show_usage(detail.usage)
+        self.detail_loaded.emit()
+
+    def _detail_failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._detail_generation:
+            return
+        title, sentence = explain(exc)
+        self.detail_title.setText(f"<b>{_html(title)}</b><br>{_html(sentence)}")
+        self.detail_failed.emit(exc)
+
+    def selected_movement(self) -> MovementLine | None:
+        index = self.movements_table.currentIndex()
+        row = index.data(ROW_ROLE) if index.isValid() else None
+        return row if isinstance(row, MovementLine) else None
+
+    # --- lot actions --------------------------------------------------------------------------
+
+    def show_notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setAccessibleDescription(text)
+        self.notice.setVisible(bool(text))
+
+    def _open(
+        self, make: Callable[[InventoryService, Actor, StockRow], LotActionDialog]
+    ) -> LotActionDialog | None:
+        actor = self._actor()
+        if self._inventory is None or actor is None:
+            return None
+        lot = self.selected_lot()
+        if lot is None:
+            self.show_notice(CHOOSE_LOT_TEXT)
+            self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+            return None
+        return self._show_dialog(make(self._inventory, actor, lot))
+
+    def _show_dialog(self, dialog: LotActionDialog) -> LotActionDialog:
+        dialog.accepted.connect(lambda: self._acted(dialog))
+        dialog.finished.connect(
+            lambda _result: self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+        )
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def _acted(self, dialog: LotActionDialog) -> None:
+        if dialog.change is not None:
+            self.show_notice(change_text(dialog.change))
+        self.reload()
+
+    def adjust_lot(self) -> LotActionDialog | None:
+        return self._open(
+            lambda inventory, actor, lot: lot_actions.adjust_dialog(
+                inventory, actor, lot, witness=self._witness, parent=self
+            )
+        )
+
+    def destroy_lot(self) -> LotActionDialog | None:
+        return self._open(
+            lambda inventory, actor, lot: lot_actions.destroy_dialog(
+                inventory, actor, lot, witness=self._witness, parent=self
+            )
+        )
+
+    def return_lot(self) -> LotActionDialog | None:
+        return self._open(
+            lambda inventory, actor, lot: lot_actions.return_dialog(
+                inventory, actor, lot, parent=self
+            )
+        )
+
+    def transfer_lot(self) -> LotActionDialog | None:
+        return self._open(
+            lambda inventory, actor, lot: lot_actions.transfer_dialog(
+                inventory, actor, lot, parent=self
+            )
+        )
+
+    def move_lot(self) -> LotActionDialog | None:
+        return self._open(
+            lambda inventory, actor, lot: lot_actions.move_dialog(
+                inventory, actor, lot, parent=self
+            )
+        )
+
+    def quarantine_lot(self) -> LotActionDialog | None:
+        return self._open(
+            lambda inventory, actor, lot: lot_actions.quarantine_dialog(
+                inventory, actor, lot, parent=self
+            )
+        )
+
+    def release_lot(self) -> LotActionDialog | None:
+        return self._open(
+            lambda inventory, actor, lot: lot_actions.release_dialog(
+                inventory, actor, lot, parent=self
+            )
+        )
+
+    def reverse_movement(self) -> LotActionDialog | None:
+        """Reverse the movement chosen on the Movements tab."""
+        actor = self._actor()
+        if self._inventory is None or actor is None:
+            return None
+        movement = self.selected_movement()
+        if movement is None or self._detail is None:
+            self.show_notice(CHOOSE_MOVEMENT_TEXT)
+            self.tabs.setCurrentWidget(self.movements_table)
+            self.movements_table.setFocus(Qt.FocusReason.OtherFocusReason)
+            return None
+        return self._show_dialog(
+            lot_actions.reverse_dialog(
+                self._inventory,
+                actor,
+                movement,
+                dea_schedule=self._detail.package.dea_schedule,
+                witness=self._witness,
+                parent=self,
+            )
+        )
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
