@@ -19,6 +19,7 @@ from app.errors import DatabaseUnavailable, RxBenchError
 from app.services.catalogue import SnapshotInfo
 from app.services.changes import RESYNC_TOPIC
 from app.services.fills import FillRow
+from app.services.inventory import TOPIC as TOPIC_STOCK
 from app.services.labels import TOPIC as TOPIC_LABELS
 from app.services.prescriptions import PrescriptionEntered
 from app.services.unit_of_work import Actor
@@ -127,6 +128,8 @@ class MainWindow(QMainWindow):
         self.inventory = InventoryDock(
             stock=services.stock,
             receiving=services.receiving,
+            inventory=services.inventory,
+            settings=context.qsettings,
             tasks=self.tasks,
             actor=actor,
         )
@@ -490,6 +493,8 @@ class MainWindow(QMainWindow):
             self.worklist.reload()
         if TOPIC_LABELS in topics and RESYNC_TOPIC not in topics:
             self.label.reload()  # a print, containers or a description changed elsewhere
+        if TOPIC_STOCK in topics and RESYNC_TOPIC not in topics:
+            self.inventory.reload()  # stock received, dispensed or corrected elsewhere
 
     def _reselect_after_reload(self) -> None:
         if self._selected_fill_id is not None:
