@@ -224,7 +224,8 @@ class Adjudicator:
 
     def __init__(self, plans: Sequence[PlanRules]) -> None:
         self._plans = {(plan.bin, plan.pcn): plan for plan in plans}
-        self._records: dict[ClaimKey, _Record] = {}
+        # Keyed by plan too: the same fill billed to a primary and a secondary is two claims.
+        self._records: dict[tuple[str, str, ClaimKey], _Record] = {}
         self._lock = threading.Lock()
         self._authorizations = 0
 
@@ -248,11 +249,11 @@ class Adjudicator:
             if isinstance(request, BillingClaim):
                 return self._bill(plan, request)
             if isinstance(request, ReversalRequest):
-                return self._reverse(request)
+                return self._reverse(plan, request)
             return self._eligibility(plan, request)
 
     def _bill(self, plan: PlanRules, claim: BillingClaim) -> ClaimResponse:
-        earlier = self._records.get(claim.key)
+        earlier = self._records.get((plan.bin, plan.pcn, claim.key))
         if earlier is not None and not earlier.reversed:
             if _same_fill(earlier.claim, claim):
                 return replace(earlier.response, status=ResponseStatus.DUPLICATE_OF_PAID)
@@ -278,7 +279,7 @@ class Adjudicator:
             amounts=_price(plan, claim),
             message=f"PAID BY {plan.name.upper()}"[:200],
         )
-        self._records[claim.key] = _Record(claim, response)
+        self._records[(plan.bin, plan.pcn, claim.key)] = _Record(claim, response)
         return response
 
     def _refill_too_soon(self, plan: PlanRules, claim: BillingClaim) -> ClaimResponse | None:
@@ -286,7 +287,7 @@ class Adjudicator:
             record.claim
             for record in self._records.values()
             if not record.reversed
-            and record.claim.header.bin == plan.bin
+            and (record.claim.header.bin, record.claim.header.pcn) == (plan.bin, plan.pcn)
             and record.claim.insurance.cardholder_id == claim.insurance.cardholder_id
             and record.claim.ndc11[:9] == claim.ndc11[:9]
             and record.claim.header.date_of_service <= claim.header.date_of_service
@@ -321,8 +322,8 @@ class Adjudicator:
             ),
         )
 
-    def _reverse(self, reversal: ReversalRequest) -> ClaimResponse:
-        record = self._records.get(reversal.key)
+    def _reverse(self, plan: PlanRules, reversal: ReversalRequest) -> ClaimResponse:
+        record = self._records.get((plan.bin, plan.pcn, reversal.key))
         if record is None or record.claim.ndc11 != reversal.ndc11:
             return _rejected(reversal, "87", "NO PAID CLAIM TO REVERSE")
         status = ResponseStatus.APPROVED
@@ -563,8 +564,12 @@ class TrainingPayerServer:
 
     def start(self) -> None:
         """Serve on a background thread (in-process training mode, tests)."""
+        # A short poll: close() waits up to one poll interval for the serving thread.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="training-payer", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="training-payer",
+            daemon=True,
         )
         self._thread.start()
 
