@@ -43,7 +43,9 @@ from app.domain.ndc import parse_ndc
 from app.domain.roles import Role
 from app.domain.verdicts import Verdict
 from app.errors import ValidationFailed
+from app.services.auth import actor_for
 from app.services.catalogue import CatalogueService, ImportReport
+from app.services.counts import CountService
 from app.services.dispensing import (
     LedgerLines,
     controlled_schedule,
@@ -343,6 +345,7 @@ def load_demo(
         _add_prescriptions_and_fills(uow, now)
     _print_labels(database, actor, now.date())
     _import_recall(database, actor)
+    _count_stock(database, actor, now)
     with database.unit_of_work(actor) as uow:
         pharmacy_id = uow.session.scalars(select(Pharmacy.id)).one()
         uow.audit(COMPLETED, entity_type="pharmacy", entity_id=str(pharmacy_id))
@@ -896,3 +899,51 @@ def _import_recall(database: Database, actor: Actor) -> None:
     )
     contact = recalls.worklist(recorder, recall.recall_id).contacts[0]
     recalls.set_contact_status(recorder, contact.contact_id, "contacted", DEMO_RECALL_CONTACT_NOTE)
+
+
+# --- cycle counts -----------------------------------------------------------------------------
+
+# Fictional: the reference DEA's site would give the demo pharmacy's Form 106.
+DEMO_FORM_106_REFERENCE = "DEMO-106-0001"
+DEMO_COUNT_LOSS = Decimal(2)
+
+
+def _count_stock(database: Database, actor: Actor, now: datetime) -> None:
+    """Two cycle counts through the count service: a schedule II package counted two tablets
+    short, recounted, signed by tech2 and approved (the correction written, its controlled
+    discrepancy open for investigation, its DEA Form 106 recorded filed), and a count of a plain
+    package that tech started and left half done, to resume."""
+    counts = CountService(database, today=lambda: now.date(), now=lambda: now)
+    # Counting and approving are a technician's and a pharmacist's acts: the loader does them in
+    # their stead; tech2, a real demo user, signs as the second person the house wants.
+    loader = replace(actor, roles=actor.roles | {Role.TECHNICIAN, Role.PHARMACIST})
+    with database.reading() as session:
+        users = {
+            user.username: actor_for(user, actor.workstation)
+            for user in session.scalars(select(User).where(User.username.in_(("tech", "tech2"))))
+        }
+        in_stock = (
+            select(StockLot.package_id)
+            .join(DrugPackage, StockLot.package_id == DrugPackage.id)
+            .join(DrugProduct, DrugPackage.product_id == DrugProduct.id)
+            .where(StockLot.status == "available", StockLot.on_hand > 0)
+            .order_by(DrugPackage.ndc)
+        )
+        schedule_ii = session.scalars(in_stock.where(DrugProduct.dea_schedule == "CII")).first()
+        plain = session.scalars(in_stock.where(DrugProduct.dea_schedule.is_(None))).first()
+    if schedule_ii is None or plain is None:
+        raise ValidationFailed("The demo stock has no schedule II or no plain package to count.")
+    approved = counts.start(loader, package_id=schedule_ii, note="monthly schedule II count")
+    short = max(approved.lines, key=lambda line: (line.expected, -line.lot_id))
+    for line in approved.lines:
+        counted = line.expected - DEMO_COUNT_LOSS if line is short else line.expected
+        counts.set_count(loader, approved.session_id, line.line_id, counted)
+    counts.recount(loader, approved.session_id, short.line_id, short.expected - DEMO_COUNT_LOSS)
+    counts.submit(loader, approved.session_id, second_signer=users["tech2"])
+    for report in counts.approve(loader, approved.session_id).loss_reports:
+        counts.record_form_106_filed(
+            loader, report.report_id, dea_reference=DEMO_FORM_106_REFERENCE, filed_at=now
+        )
+    resumable = counts.start(users["tech"], package_id=plain)
+    first = resumable.lines[0]
+    counts.set_count(users["tech"], resumable.session_id, first.line_id, first.expected)

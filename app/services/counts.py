@@ -780,16 +780,21 @@ class CountService:
                 movements.append(written.movement.id)
                 corrected.add(lot.package_id)
                 uow.audit(
-                    "count.corrected",
-                    line,
-                    movement_id=written.movement.id,
+                    "stock.count_corrected",
+                    written.movement,
+                    count_id=count.id,
+                    count_line_id=line.id,
                     lot_id=lot.id,
+                    lot=lot.lot_number,
                     quantity=str(difference),
                     on_hand_after=str(lot.on_hand),
+                    reason=written.movement.reason,
                     schedule=row.dea_schedule,
                     controlled_entry_id=written.entry.id if written.entry else None,
                     witness=witness.username if witness else None,
+                    negative=lot.on_hand < 0,
                 )
+                uow.audit("count.line_corrected", line, movement_id=written.movement.id)
                 if row.dea_schedule is None:
                     continue
                 discrepancy = ControlledDiscrepancy(

@@ -18,7 +18,9 @@ from app.db.base import Base
 from app.db.models import (
     AuditEvent,
     CatalogueSnapshot,
+    ControlledDiscrepancy,
     ControlledSubstanceEntry,
+    CountSession,
     DrugPackage,
     DrugProduct,
     Fill,
@@ -37,6 +39,8 @@ from app.db.models import (
 )
 from app.demo import (
     DEMO_CATALOGUE_DIR,
+    DEMO_COUNT_LOSS,
+    DEMO_FORM_106_REFERENCE,
     DEMO_LOGINS,
     DEMO_RECALL_CONTACT_NOTE,
     DEMO_RECALL_NUMBER,
@@ -384,6 +388,8 @@ def test_controlled_fills_with_scanned_bottles_are_in_the_controlled_substance_l
             assert (line.kind, line.quantity) == ("reversal", bottle.quantity)
             assert line.note.endswith(f"returned to stock: {RETURN_REASON}")
             expected_lines += 1
+    # The demo's approved schedule II count corrected one lot: its line is in the log too.
+    expected_lines += sum(1 for line in log if line.kind == "count_correction")
     assert len(log) == expected_lines  # and none for a fill without a controlled drug
     package_of_lot = {lot.id: lot.package_id for lot in lots}
     received: dict[int, Decimal] = defaultdict(Decimal)
@@ -570,3 +576,34 @@ def test_the_demo_has_an_imported_consumer_recall_with_stock_to_pull_and_patient
             select(StockLot.status).where(StockLot.lot_number == "D000201A")
         ).one()
     assert status == "recalled"
+
+
+def test_the_demo_has_an_approved_count_a_count_to_resume_and_a_form_106_filed(
+    services: Services, demo: DemoOutcome
+) -> None:
+    pharmacist = services.auth.login("pharm", "pharm-demo-1")
+    [resumable] = services.counts.active(pharmacist)
+    assert (resumable.status, resumable.started_by, resumable.counted_lines) == (
+        "counting",
+        "tech",
+        1,
+    )
+    [report] = services.counts.loss_reports(pharmacist, include_closed=True)
+    assert (report.status, report.dea_reference, report.schedule, report.quantity) == (
+        "filed",
+        DEMO_FORM_106_REFERENCE,
+        "CII",
+        DEMO_COUNT_LOSS,
+    )
+    with services.database.reading() as session:
+        approved = session.scalars(select(CountSession).where(CountSession.status == "approved"))
+        [count] = approved.all()
+        technician2 = session.scalars(select(User.id).where(User.username == "tech2")).one()
+        assert count.second_signer_user_id == technician2
+        assert count.id == report.count_session_id
+        [correction] = session.scalars(
+            select(StockMovement).where(StockMovement.kind == "count_correction")
+        ).all()
+        assert correction.quantity == -DEMO_COUNT_LOSS
+        [discrepancy] = session.scalars(select(ControlledDiscrepancy)).all()
+        assert (discrepancy.status, discrepancy.loss_report_id) == ("open", report.report_id)
