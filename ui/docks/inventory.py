@@ -11,13 +11,16 @@ from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableView,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -154,8 +157,14 @@ class InventoryDock(DataDock):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         layout.addWidget(self.splitter, 1)
-        content.setFocusProxy(self.table)  # Ctrl+4 lands on the stock table, as before
-        self.set_content(content)
+        # In a scroll area: the dock may be made smaller than its rows of buttons and its detail
+        # pane (the window's own minimum size stays that of its other docks).
+        scroller = QScrollArea()
+        scroller.setWidget(content)
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QFrame.Shape.NoFrame)
+        scroller.setFocusProxy(self.table)  # Ctrl+4 lands on the stock table, as before
+        self.set_content(scroller)
         self._wire_selection()
         self._restore_layout()
 
@@ -193,6 +202,8 @@ class InventoryDock(DataDock):
         )
         self.search.setAccessibleName("Find stock")
         self.search.setClearButtonEnabled(True)
+        for clear in self.search.findChildren(QToolButton):
+            clear.setAccessibleName("Clear the search")
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DELAY_MS)
@@ -226,6 +237,7 @@ class InventoryDock(DataDock):
         the Inventory menu (the row would not fit the dock with it in every button)."""
         self._lot_buttons = QHBoxLayout()
         heading = QLabel("Selected lot:")
+        heading.setAccessibleName("Selected lot")
         self._lot_buttons.addWidget(heading)
         self.menu_actions.append(self.search_action)
         have = self._inventory is not None
