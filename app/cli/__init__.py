@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
 from app import __version__
-from app.cli import backup, catalogue, db, demo, identify, pmp, user
+from app.cli import backup, catalogue, db, demo, identify, payer, pmp, user
 from app.config import Settings, load_settings
 from app.errors import EnvironmentFault, RxBenchError
 
@@ -69,7 +69,7 @@ def build_parser(extra_commands: Sequence[CommandModule] = ()) -> argparse.Argum
         "(sqlite:///path/to/file.sqlite3 or postgresql://user@host:5432/database)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (db, user, demo, backup, catalogue, identify, pmp, *extra_commands):
+    for module in (db, user, demo, backup, catalogue, identify, pmp, payer, *extra_commands):
         module.register(commands)
     return parser
 
