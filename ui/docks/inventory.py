@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.inventory import InventoryService, StockChange, shown
+from app.services.pmp import PmpService
 from app.services.receiving import ReceivingService
 from app.services.stock import (
     MovementLine,
@@ -38,6 +39,7 @@ from app.services.stock import (
 from app.services.unit_of_work import Actor
 from ui.dialogs import lot_actions
 from ui.dialogs.lot_actions import LotActionDialog, Witness
+from ui.dialogs.pmp_reports import PmpReportsDialog
 from ui.dialogs.receive_stock import ReceiveStockDialog
 from ui.docks.base import ActorSource, DataDock, row_table
 from ui.errors import explain
@@ -55,6 +57,7 @@ from ui.tasks import TaskRunner
 from ui.widgets.usage_chart import UsageChart
 
 RECEIVE_SHORTCUT = "Ctrl+Shift+R"
+PMP_SHORTCUT = "Ctrl+Shift+M"
 SEARCH_SHORTCUT = "Ctrl+Shift+F"
 ADJUST_SHORTCUT = "Ctrl+Shift+J"
 DESTROY_SHORTCUT = "Ctrl+Shift+W"
@@ -109,6 +112,7 @@ class InventoryDock(DataDock):
         tasks: TaskRunner,
         actor: ActorSource,
         receiving: ReceivingService | None = None,
+        pmp: PmpService | None = None,
         inventory: InventoryService | None = None,
         witness: Witness | None = None,
         settings: Callable[[], QSettings] | None = None,
@@ -131,6 +135,7 @@ class InventoryDock(DataDock):
             stretch_column=StockModel.DRUG,
         )
         self._receiving = receiving
+        self._pmp = pmp
         self._scan_router: ScanRouter | None = None
         content = QWidget()
         layout = QVBoxLayout(content)
@@ -142,6 +147,9 @@ class InventoryDock(DataDock):
         self.menu_actions: list[QAction] = []
         self.receive_action, self.receive_button = self._add_action(
             "&Receive stock…", RECEIVE_SHORTCUT, self.receive_stock, enabled=receiving is not None
+        )
+        self.pmp_action, self.pmp_button = self._add_action(
+            "&PMP reports…", PMP_SHORTCUT, self.pmp_reports, enabled=pmp is not None
         )
         self._buttons.addStretch(1)
         self._add_lot_actions(layout)
@@ -370,6 +378,16 @@ class InventoryDock(DataDock):
             self._receiving, actor, scan_router=self._scan_router, parent=self
         )
         dialog.accepted.connect(self.reload)
+        dialog.open()
+        return dialog
+
+    def pmp_reports(self) -> PmpReportsDialog | None:
+        """Open the PMP reports: the daily prescription-monitoring files and the days pending."""
+        actor = self._actor()
+        if self._pmp is None or actor is None:
+            return None
+        dialog = PmpReportsDialog(self._pmp, actor, parent=self)
+        dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
 
