@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.inventory = InventoryDock(
             stock=services.stock,
             receiving=services.receiving,
+            recalls=services.recalls,
             pmp=services.pmp,
             inventory=services.inventory,
             settings=context.qsettings,

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.services.inventory import InventoryService, StockChange, shown
 from app.services.pmp import PmpService
+from app.services.recalls import RecallService
 from app.services.receiving import ReceivingService
 from app.services.stock import (
     MovementLine,
@@ -40,6 +41,7 @@ from app.services.unit_of_work import Actor
 from ui.dialogs import lot_actions
 from ui.dialogs.lot_actions import LotActionDialog, Witness
 from ui.dialogs.pmp_reports import PmpReportsDialog
+from ui.dialogs.recalls import RecallsDialog
 from ui.dialogs.receive_stock import ReceiveStockDialog
 from ui.docks.base import ActorSource, DataDock, row_table
 from ui.errors import explain
@@ -57,6 +59,7 @@ from ui.tasks import TaskRunner
 from ui.widgets.usage_chart import UsageChart
 
 RECEIVE_SHORTCUT = "Ctrl+Shift+R"
+RECALLS_SHORTCUT = "Ctrl+Shift+A"
 PMP_SHORTCUT = "Ctrl+Shift+M"
 SEARCH_SHORTCUT = "Ctrl+Shift+F"
 ADJUST_SHORTCUT = "Ctrl+Shift+J"
@@ -112,6 +115,7 @@ class InventoryDock(DataDock):
         tasks: TaskRunner,
         actor: ActorSource,
         receiving: ReceivingService | None = None,
+        recalls: RecallService | None = None,
         pmp: PmpService | None = None,
         inventory: InventoryService | None = None,
         witness: Witness | None = None,
@@ -135,6 +139,7 @@ class InventoryDock(DataDock):
             stretch_column=StockModel.DRUG,
         )
         self._receiving = receiving
+        self._recalls = recalls
         self._pmp = pmp
         self._scan_router: ScanRouter | None = None
         content = QWidget()
@@ -147,6 +152,9 @@ class InventoryDock(DataDock):
         self.menu_actions: list[QAction] = []
         self.receive_action, self.receive_button = self._add_action(
             "&Receive stock…", RECEIVE_SHORTCUT, self.receive_stock, enabled=receiving is not None
+        )
+        self.recalls_action, self.recalls_button = self._add_action(
+            "Re&calls…", RECALLS_SHORTCUT, self.open_recalls, enabled=recalls is not None
         )
         self.pmp_action, self.pmp_button = self._add_action(
             "&PMP reports…", PMP_SHORTCUT, self.pmp_reports, enabled=pmp is not None
@@ -387,6 +395,18 @@ class InventoryDock(DataDock):
         if self._pmp is None or actor is None:
             return None
         dialog = PmpReportsDialog(self._pmp, actor, parent=self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def open_recalls(self) -> RecallsDialog | None:
+        """Open the recalls (list, new, FDA import, work list); the stock shown is read again
+        when it closes, as a recall changes lots' status and place."""
+        actor = self._actor()
+        if self._recalls is None or actor is None:
+            return None
+        dialog = RecallsDialog(self._recalls, actor, parent=self)
+        dialog.finished.connect(self.reload)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
