@@ -226,6 +226,9 @@ class Adjudicator:
         self._plans = {(plan.bin, plan.pcn): plan for plan in plans}
         # Keyed by plan too: the same fill billed to a primary and a secondary is two claims.
         self._records: dict[tuple[str, str, ClaimKey], _Record] = {}
+        # The same member's fills of one product (NDC labeler + product code), for refill too
+        # soon without scanning every claim paid.
+        self._fills: dict[tuple[str, str, str, str], list[_Record]] = {}
         self._lock = threading.Lock()
         self._authorizations = 0
 
@@ -279,17 +282,16 @@ class Adjudicator:
             amounts=_price(plan, claim),
             message=f"PAID BY {plan.name.upper()}"[:200],
         )
-        self._records[(plan.bin, plan.pcn, claim.key)] = _Record(claim, response)
+        record = _Record(claim, response)
+        self._records[(plan.bin, plan.pcn, claim.key)] = record
+        self._fills.setdefault(_product_key(plan, claim), []).append(record)
         return response
 
     def _refill_too_soon(self, plan: PlanRules, claim: BillingClaim) -> ClaimResponse | None:
         previous = [
             record.claim
-            for record in self._records.values()
+            for record in self._fills.get(_product_key(plan, claim), ())
             if not record.reversed
-            and (record.claim.header.bin, record.claim.header.pcn) == (plan.bin, plan.pcn)
-            and record.claim.insurance.cardholder_id == claim.insurance.cardholder_id
-            and record.claim.ndc11[:9] == claim.ndc11[:9]
             and record.claim.header.date_of_service <= claim.header.date_of_service
         ]
         if not previous:
@@ -356,6 +358,10 @@ class Adjudicator:
     def _next_authorization(self) -> str:
         self._authorizations += 1
         return f"TRN{self._authorizations:09d}"
+
+
+def _product_key(plan: PlanRules, claim: BillingClaim) -> tuple[str, str, str, str]:
+    return (plan.bin, plan.pcn, claim.insurance.cardholder_id, claim.ndc11[:9])
 
 
 def _same_fill(first: BillingClaim, second: BillingClaim) -> bool:
