@@ -376,3 +376,14 @@ def test_a_bad_rules_file_is_refused(tmp_path: Path, text: str, words: str) -> N
 def test_the_built_in_training_plans_pay_a_claim() -> None:
     response = Adjudicator(training_plans()).adjudicate(claim())
     assert response.status is ResponseStatus.PAID
+
+
+def test_the_readme_rules_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    claims_section = readme.split("## Claims (in progress)", 1)[1]
+    example = claims_section.split("```json\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "rules.json"
+    path.write_text(example, encoding="utf-8")
+    (plan,) = load_plan_rules(path)
+    assert plan.name == "Demo Plan"
+    assert plan.tier("00093005801") == 1
