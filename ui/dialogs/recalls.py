@@ -197,12 +197,17 @@ class RecallsDialog(QDialog):
         return dialog
 
     def open_worklist(self) -> RecallWorkDialog | None:
+        """The selected recall's work list."""
         row = self.table.currentRow()
         if not 0 <= row < len(self.rows):
             self.message.show_problem("Choose a recall first.")
             return None
+        return self.open_recall(self.rows[row].recall_id)
+
+    def open_recall(self, recall_id: int) -> RecallWorkDialog | None:
+        """One recall's work list (from the list, or from its item on the pharmacist's list)."""
         try:
-            work = self._recalls.worklist(self._actor, self.rows[row].recall_id)
+            work = self._recalls.worklist(self._actor, recall_id)
         except RxBenchError as error:
             self.message.show_error(error)
             return None

@@ -399,9 +399,10 @@ class InventoryDock(DataDock):
         dialog.open()
         return dialog
 
-    def open_recalls(self) -> RecallsDialog | None:
-        """Open the recalls (list, new, FDA import, work list); the stock shown is read again
-        when it closes, as a recall changes lots' status and place."""
+    def open_recalls(self, recall_id: int | None = None) -> RecallsDialog | None:
+        """Open the recalls (list, new, FDA import, work list), on recall `recall_id`'s work
+        list when given (its item on the pharmacist's list); the stock shown is read again when
+        it closes, as a recall changes lots' status and place."""
         actor = self._actor()
         if self._recalls is None or actor is None:
             return None
@@ -409,6 +410,8 @@ class InventoryDock(DataDock):
         dialog.finished.connect(self.reload)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
+        if recall_id is not None:
+            dialog.open_recall(recall_id)
         return dialog
 
     def attach_scanner(self, router: ScanRouter) -> None:

@@ -251,3 +251,28 @@ def test_the_inventory_dock_opens_recalls_with_its_shortcut(
     without = InventoryDock(stock=services.stock, tasks=TaskRunner(), actor=lambda: technician)
     qtbot.addWidget(without)
     assert not without.recalls_button.isEnabled() and without.open_recalls() is None
+
+
+def test_the_dock_opens_a_recall_at_its_work_list_for_the_pharmacists_item(
+    qtbot, services: Services, admin: Actor, pharmacist: Actor
+) -> None:
+    load_demo_catalogue(services, admin)
+    row = services.recalls.enter(
+        pharmacist,
+        classification="Class III",
+        level="wholesale",
+        reason="Carton misprint",
+        firm="Aurobindo",
+        recall_number="",
+        items=[("59651-002-01", "")],
+    )
+    dock = InventoryDock(
+        stock=services.stock, tasks=TaskRunner(), actor=lambda: pharmacist, recalls=services.recalls
+    )
+    qtbot.addWidget(dock)
+    listing = dock.open_recalls(recall_id=row.recall_id)
+    assert listing is not None
+    work = listing.findChild(RecallWorkDialog)
+    assert isinstance(work, RecallWorkDialog) and work.isVisible()
+    assert work.windowTitle() == f"Recall #{row.recall_id} — RxBench"
+    assert work.pull_table.rowCount() == 0 and work.close_recall_button.isEnabled()
