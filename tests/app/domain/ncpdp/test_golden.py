@@ -84,6 +84,14 @@ B2_APPROVED = ClaimResponse(
     authorization_number="TRN000000001",
     message="REVERSAL ACCEPTED",
 )
+E1_APPROVED = ClaimResponse(
+    transaction_code=TransactionCode.ELIGIBILITY,
+    service_provider_id=PHARMACY_NPI,
+    date_of_service=DATE_OF_SERVICE,
+    status=ResponseStatus.APPROVED,
+    message="ELIGIBLE - RXBENCH TRAINING PLAN",
+    group_id="TRAIN01",
+)
 E1_REQUEST = EligibilityRequest(
     header=header(), patient=claim().patient, insurance=claim().insurance
 )
@@ -98,6 +106,7 @@ RESPONSES = [
     ("b1_reject_75_response.bin", B1_REJECT_75),
     ("b1_reject_79_response.bin", B1_REJECT_79),
     ("b2_approved_response.bin", B2_APPROVED),
+    ("e1_approved_response.bin", E1_APPROVED),
 ]
 
 
