@@ -541,6 +541,15 @@ def quarantine_if_recalled(uow: UnitOfWork, lot: StockLot) -> list[str]:
     return named
 
 
+def _one_writer_per_number(session: Session, recall_number: str) -> None:
+    """Two workstations recording the same recall number at once: the second waits until the
+    first commits, then finds its recall (PostgreSQL; SQLite has one writer at a time)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtext(f"recall:{recall_number}")))
+        )
+
+
 # --- reading ------------------------------------------------------------------------------------
 
 
@@ -1000,6 +1009,7 @@ class RecallService:
     ) -> Recall:
         session, actor = uow.session, uow.actor
         if header.recall_number:
+            _one_writer_per_number(session, header.recall_number)
             earlier = session.scalar(
                 select(func.min(Recall.id)).where(Recall.recall_number == header.recall_number)
             )

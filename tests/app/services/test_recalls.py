@@ -4,6 +4,7 @@ stock to pull and patients to contact, and the rules for closing one."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -35,6 +36,7 @@ from app.services.recalls import (
     RecallImportRefused,
     RecallService,
     RecallWorklist,
+    _header,
 )
 from app.services.receiving import ReceivedScan
 from app.services.unit_of_work import Actor
@@ -47,6 +49,7 @@ from tests.app.services.verification_data import (
     receive_lot,
     verify_fill,
 )
+from tests.conftest import BACKEND
 
 OMEPRAZOLE = "59651-002"  # product NDC in the demo catalogue; its first package is -01
 OMEPRAZOLE_100 = "59651-002-01"
@@ -246,6 +249,39 @@ def test_the_same_recall_number_is_not_recorded_twice(
     _enter(recalls, technician, items=[(OMEPRAZOLE_100, "")])
     with pytest.raises(ValidationFailed, match="D-0001-2026 is already recorded"):
         _enter(recalls, technician, items=[(OMEPRAZOLE_100, "")])
+    assert _count(services, Recall) == 1
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="one writer at a time on SQLite")
+def test_two_workstations_recording_one_recall_number_record_it_once(
+    recalls: RecallService, services: Services, technician: Actor
+) -> None:
+    package_id = package_of(services, OMEPRAZOLE)
+    header = _header(
+        classification="Class II",
+        level="retail",
+        reason="Subpotent",
+        firm="Aurobindo",
+        recall_number="D-0001-2026",
+    )
+    outcome: list[BaseException | None] = []
+
+    def second_workstation() -> None:
+        try:
+            _enter(recalls, technician, items=[(OMEPRAZOLE_100, "")])
+            outcome.append(None)
+        except BaseException as error:  # handed to the test thread
+            outcome.append(error)
+
+    with services.database.unit_of_work(technician) as uow:
+        recalls._record(uow, header, [(package_id, "")], source="manual", record={})
+        racer = threading.Thread(target=second_workstation)
+        racer.start()
+        racer.join(timeout=1.0)
+        assert racer.is_alive()  # waiting for the first to commit
+    racer.join(timeout=30)
+    [error] = outcome
+    assert isinstance(error, ValidationFailed) and "already recorded" in error.message
     assert _count(services, Recall) == 1
 
 
