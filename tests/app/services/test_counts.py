@@ -4,6 +4,7 @@ schedule II rules, the house's second signature, controlled discrepancies and DE
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -601,6 +602,37 @@ def test_a_second_workstation_cannot_count_the_same_scope(
         "location:shelf",
         f"package:{oxy}",
     ]
+
+
+def test_two_workstations_starting_together_get_one_count(
+    services: Services, counts: CountService, admin: Actor, technician: Actor
+) -> None:
+    """Both reach the database at once: the unique index lets one count through, and the other
+    is told who holds the scope (on PostgreSQL the second insert waits for the first's commit)."""
+    other_desk = dataclasses.replace(
+        add_user(services, admin, "toby", Role.TECHNICIAN), workstation="counter-2"
+    )
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def start(actor: Actor) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(counts.start(actor, location="shelf"))
+        except CountInProgress as refused:
+            outcomes.append(refused)
+
+    threads = [threading.Thread(target=start, args=(actor,)) for actor in (technician, other_desk)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    started = [outcome for outcome in outcomes if not isinstance(outcome, CountInProgress)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, CountInProgress)]
+    assert len(started) == 1 and len(refused) == 1
+    assert "The shelf is already being counted" in refused[0].message
+    with services.database.reading() as session:
+        assert len(session.scalars(select(CountSession)).all()) == 1
 
 
 def test_an_interrupted_count_resumes_where_it_was_left(
