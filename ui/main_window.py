@@ -18,6 +18,7 @@ from app.domain.roles import Role
 from app.errors import DatabaseUnavailable, RxBenchError
 from app.services.catalogue import SnapshotInfo
 from app.services.changes import RESYNC_TOPIC
+from app.services.counts import COUNT_APPROVAL
 from app.services.fills import FillRow
 from app.services.inventory import TOPIC as TOPIC_STOCK
 from app.services.labels import TOPIC as TOPIC_LABELS
@@ -25,6 +26,7 @@ from app.services.prescriptions import PrescriptionEntered
 from app.services.unit_of_work import Actor
 from app.services.workflow import TOPIC as TOPIC_FILLS
 from app.services.worklist import TOPIC as TOPIC_WORKLIST
+from app.services.worklist import WorkItemRow
 from ui.context import UiContext
 from ui.dialogs.catalogue_import import (
     STALE_AFTER_DAYS,
@@ -70,6 +72,8 @@ class Session(Protocol):
     def switch_user(self) -> None: ...
 
     def cosign(self, *, purpose: str, parent: QWidget | None = None) -> Actor | None: ...
+
+    def witness(self, *, purpose: str, parent: QWidget | None = None) -> Actor | None: ...
 
 
 class MainWindow(QMainWindow):
@@ -130,6 +134,10 @@ class MainWindow(QMainWindow):
             receiving=services.receiving,
             recalls=services.recalls,
             pmp=services.pmp,
+            counts=services.counts,
+            catalogue=services.catalogue,
+            cosign=lambda purpose: self._session.cosign(purpose=purpose, parent=self),
+            witness=lambda purpose: self._session.witness(purpose=purpose, parent=self),
             inventory=services.inventory,
             settings=context.qsettings,
             tasks=self.tasks,
@@ -423,6 +431,14 @@ class MainWindow(QMainWindow):
 
     # --- the workflow ---------------------------------------------------------------------------
 
+    def _open_work_item(self, item: WorkItemRow) -> None:
+        """A count waiting for approval opens in the Count stock dialog; the rest (fills and
+        their findings) in the workflow's dialogs."""
+        if item.kind == COUNT_APPROVAL:
+            self.inventory.count_stock(session_id=int(item.entity_id))
+            return
+        self.workflow.open_work_item(item, self.fill_queue.row_for)
+
     def _connect_workflow(self, services: Any) -> None:
         self.workflow = WorkflowActions(
             services=services,
@@ -434,9 +450,7 @@ class MainWindow(QMainWindow):
         )
         self.fill_queue.fill_opened.connect(self.open_fill)
         self.fill_queue.action_requested.connect(self.workflow.perform)
-        self.worklist.item_opened.connect(
-            lambda item: self.workflow.open_work_item(item, self.fill_queue.row_for)
-        )
+        self.worklist.item_opened.connect(self._open_work_item)
         self.workflow.fill_changed.connect(self._fill_changed)
         self.verify.fill_changed.connect(self._fill_changed)
         self.verify.fills_stale.connect(self.reload_fills)

@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.catalogue import CatalogueService
+from app.services.counts import CountService
 from app.services.inventory import InventoryService, StockChange, shown
 from app.services.pmp import PmpService
 from app.services.recalls import RecallService
@@ -39,6 +41,7 @@ from app.services.stock import (
 )
 from app.services.unit_of_work import Actor
 from ui.dialogs import lot_actions
+from ui.dialogs.cycle_count import CycleCountDialog, Signer
 from ui.dialogs.lot_actions import LotActionDialog, Witness
 from ui.dialogs.pmp_reports import PmpReportsDialog
 from ui.dialogs.recalls import RecallsDialog
@@ -61,6 +64,7 @@ from ui.widgets.usage_chart import UsageChart
 RECEIVE_SHORTCUT = "Ctrl+Shift+R"
 RECALLS_SHORTCUT = "Ctrl+Shift+A"
 PMP_SHORTCUT = "Ctrl+Shift+M"
+COUNT_SHORTCUT = "Ctrl+Shift+C"
 SEARCH_SHORTCUT = "Ctrl+Shift+F"
 ADJUST_SHORTCUT = "Ctrl+Shift+J"
 DESTROY_SHORTCUT = "Ctrl+Shift+W"
@@ -117,6 +121,9 @@ class InventoryDock(DataDock):
         receiving: ReceivingService | None = None,
         recalls: RecallService | None = None,
         pmp: PmpService | None = None,
+        counts: CountService | None = None,
+        catalogue: CatalogueService | None = None,
+        cosign: Signer | None = None,
         inventory: InventoryService | None = None,
         witness: Witness | None = None,
         settings: Callable[[], QSettings] | None = None,
@@ -141,6 +148,9 @@ class InventoryDock(DataDock):
         self._receiving = receiving
         self._recalls = recalls
         self._pmp = pmp
+        self._counts = counts
+        self._catalogue = catalogue
+        self._cosign = cosign
         self._scan_router: ScanRouter | None = None
         content = QWidget()
         layout = QVBoxLayout(content)
@@ -158,6 +168,9 @@ class InventoryDock(DataDock):
         )
         self.pmp_action, self.pmp_button = self._add_action(
             "&PMP reports…", PMP_SHORTCUT, self.pmp_reports, enabled=pmp is not None
+        )
+        self.count_action, self.count_button = self._add_action(
+            "C&ount stock…", COUNT_SHORTCUT, lambda: self.count_stock(), enabled=counts is not None
         )
         self._buttons.addStretch(1)
         self._add_lot_actions(layout)
@@ -412,6 +425,28 @@ class InventoryDock(DataDock):
         dialog.open()
         if recall_id is not None:
             dialog.open_recall(recall_id)
+        return dialog
+
+    def count_stock(self, session_id: int | None = None) -> CycleCountDialog | None:
+        """Open the Count stock dialog (on count `session_id`, from its work-list item, when
+        given); the stock shown is read again after an approval."""
+        actor = self._actor()
+        if self._counts is None or actor is None:
+            return None
+        dialog = CycleCountDialog(
+            self._counts,
+            actor,
+            catalogue=self._catalogue,
+            tasks=self._tasks,
+            cosign=self._cosign,
+            witness=self._witness,
+            scan_router=self._scan_router,
+            session_id=session_id,
+            parent=self,
+        )
+        dialog.stock_changed.connect(self.reload)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
         return dialog
 
     def attach_scanner(self, router: ScanRouter) -> None:
