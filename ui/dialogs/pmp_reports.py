@@ -85,6 +85,9 @@ class PmpReportsDialog(QDialog):
             len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch
         )
         self.message = MessageLine()
+        self.status = QLabel()  # what was just done; a refusal goes in the message line
+        self.status.setWordWrap(True)
+        self.status.setAccessibleName("Status")
 
         self.generate_button = self._button("&Generate pending", "Ctrl+G", self.generate_pending)
         self.save_button = self._button("&Save file…", "Ctrl+S", self.save_file)
@@ -103,6 +106,7 @@ class PmpReportsDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.message)
+        layout.addWidget(self.status)
         layout.addLayout(buttons)
 
         self.table.itemSelectionChanged.connect(self._update_buttons)
@@ -197,8 +201,12 @@ class PmpReportsDialog(QDialog):
 
     # --- acting -------------------------------------------------------------------------------
 
-    def generate_pending(self) -> None:
+    def _clear_messages(self) -> None:
         self.message.retract()
+        self.status.clear()
+
+    def generate_pending(self) -> None:
+        self._clear_messages()
         try:
             made = self._pmp.generate_pending(self._actor)
         except RxBenchError as error:
@@ -206,7 +214,7 @@ class PmpReportsDialog(QDialog):
             return
         zero = sum(1 for row in made if row.zero_report)
         self.reload(made[-1].report_id if made else None)
-        self.message.show_problem(
+        self.status.setText(
             f"Made {len(made)} file(s), {zero} of them zero reports. Save each for upload, then "
             "mark it sent."
             if made
@@ -217,7 +225,7 @@ class PmpReportsDialog(QDialog):
         row = self.selected()
         if not isinstance(row, PmpReportRow):
             return None
-        self.message.retract()
+        self._clear_messages()
         folder = self._choose_folder(self)
         if folder is None:
             return None
@@ -226,16 +234,14 @@ class PmpReportsDialog(QDialog):
         except RxBenchError as error:
             self.message.show_error(error)
             return None
-        self.message.show_problem(
-            f"Saved {path}. It holds patient data: upload it, then delete it."
-        )
+        self.status.setText(f"Saved {path}. It holds patient data: upload it, then delete it.")
         return path
 
     def mark_sent(self) -> None:
         row = self.selected()
         if not isinstance(row, PmpReportRow) or not self.sent_button.isEnabled():
             return
-        self.message.retract()
+        self._clear_messages()
         destination = self._ask_destination(self, row)
         if destination is None:
             return
@@ -245,4 +251,4 @@ class PmpReportsDialog(QDialog):
             self.message.show_error(error)
             return
         self.reload(sent.report_id)
-        self.message.show_problem(f"{sent.file_name} is recorded as sent to {sent.destination}.")
+        self.status.setText(f"{sent.file_name} is recorded as sent to {sent.destination}.")

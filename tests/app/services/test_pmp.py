@@ -4,6 +4,7 @@ put back after they were reported, pending days, files made again, sending and s
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +23,7 @@ from app.db.models import (
 )
 from app.domain import asap
 from app.errors import NotFound, PermissionDenied, ValidationFailed
-from app.services.pmp import PmpRefused, PmpService
+from app.services.pmp import PmpRefused, PmpReportRow, PmpService
 from app.services.unit_of_work import Actor
 from tests.app.services.pmp_data import (
     ALPRAZOLAM,
@@ -335,3 +336,32 @@ def test_the_log_and_the_files_agree_on_a_demo_scale_day(
 
     quantities = sorted(r.quantity for r in records_of(services, row.report_id).records)
     assert quantities == [Decimal(5 + index) for index in range(len(fills))]
+
+
+def test_two_workstations_generating_pending_at_once_make_each_days_file_once(
+    services: Services, admin: Actor, technician: Actor, pharmacist: Actor, pmp: PmpService
+) -> None:
+    fill_id, lot_id = controlled_fill(services, admin, OXYCODONE)
+    dispense(services, admin, fill_id, lot_id, 20, at(DAY))
+    start = threading.Barrier(2)
+    made: dict[str, list[PmpReportRow]] = {}
+    failed: list[BaseException] = []
+
+    def generate(actor: Actor) -> None:
+        start.wait()
+        try:
+            made[actor.username] = pmp.generate_pending(actor)
+        except BaseException as error:  # reported below, not lost in the thread
+            failed.append(error)
+
+    threads = [threading.Thread(target=generate, args=(a,)) for a in (technician, pharmacist)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert failed == []
+    assert sorted(len(rows) for rows in made.values()) == [0, 3]  # one made all, one found none
+    rows = pmp.reports(technician)
+    assert sorted(row.report_date for row in rows) == [DAY + timedelta(days=n) for n in range(3)]
+    assert {row.status for row in rows} == {"generated"}

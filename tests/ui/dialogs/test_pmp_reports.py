@@ -71,7 +71,7 @@ def test_pending_days_are_highlighted_and_ctrl_g_makes_their_files(
     assert cells(dialog, 2) == ["zero report", "1"]
     assert cells(dialog, 3) == ["Made, not sent", "Made, not sent"]
     assert dialog.summary.text() == "Every day that is over has its file."
-    assert "Made 2 file(s), 1 of them zero reports" in dialog.message.text()
+    assert "Made 2 file(s), 1 of them zero reports" in dialog.status.text()
     assert not dialog.generate_button.isEnabled()
     assert not dialog.sent_button.isEnabled()  # a technician does not mark files sent
 
@@ -92,7 +92,7 @@ def test_ctrl_s_saves_the_selected_files_exact_bytes(
         stored = session.get(PmpReport, selected.report_id)
         assert stored is not None
         assert saved.read_bytes() == stored.content.encode("ascii")
-    assert str(saved) in dialog.message.text()
+    assert str(saved) in dialog.status.text()
 
 
 def test_a_pharmacist_marks_a_file_sent_with_where_it_went(
@@ -113,6 +113,7 @@ def test_a_pharmacist_marks_a_file_sent_with_where_it_went(
     assert len(asked) == 1
     assert cells(dialog, 3)[0] == "Sent"
     assert "to https://pmp.example.gov/upload by phil" in cells(dialog, 4)[0]
+    assert "recorded as sent" in dialog.status.text()
     assert not dialog.sent_button.isEnabled()  # sent once
 
 
