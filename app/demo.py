@@ -53,9 +53,9 @@ from app.services.dispensing import (
     void_accepted_bottle,
 )
 from app.services.identify import packages_by_id
+from app.services.inventory import InventoryService
 from app.services.labels import LabelService
 from app.services.passwords import SecretHasher
-from app.services.pmp import PmpService
 from app.services.recalls import ImportChoice, RecallService
 from app.services.screening import screen_fill
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
@@ -347,7 +347,7 @@ def load_demo(
     _print_labels(database, actor, now.date())
     _import_recall(database, actor)
     _count_stock(database, actor, now)
-    _report_to_pmp(database, actor, now)
+    _correct_stock(database, actor, now)
     with database.unit_of_work(actor) as uow:
         pharmacy_id = uow.session.scalars(select(Pharmacy.id)).one()
         uow.audit(COMPLETED, entity_type="pharmacy", entity_id=str(pharmacy_id))
@@ -951,20 +951,49 @@ def _count_stock(database: Database, actor: Actor, now: datetime) -> None:
     counts.set_count(users["tech"], resumable.session_id, first.line_id, first.expected)
 
 
-# Where the demo's oldest PMP file was sent: a made-up address of a state PMP's upload site.
-DEMO_PMP_DESTINATION = "sftp://pmp-upload.example.gov (demo)"
+# What the Inventory dock's movement history shows of the demo's own stock corrections.
+DEMO_ADJUSTMENT_REASON = "3 tablets found crushed in the stock bottle"
+DEMO_MISTAKE_REASON = "a sealed bottle found behind the tote"
+DEMO_REVERSAL_REASON = "that bottle was another lot's: recorded on the wrong lot"
+DEMO_RETURN_REASON = "short-dated: returned to the wholesaler for credit"
 
 
-def _report_to_pmp(database: Database, actor: Actor, now: datetime) -> None:
-    """The daily prescription-monitoring files through yesterday, as Generate pending makes
-    them: the days with controlled dispensing, a zero report for each day without, and the
-    oldest marked sent by the pharmacist. The demo's history is dated in UTC, so are its days."""
-    pmp = PmpService(database, today=lambda: now.date(), now=lambda: now, zone=UTC)
+def _correct_stock(database: Database, actor: Actor, now: datetime) -> None:
+    """Stock corrections through the inventory service, as the Inventory dock's lot actions make
+    them: the main lot of the last plain package adjusted down, adjusted up by mistake and that
+    reversed, and half of the first plain short-dated lot returned to the vendor."""
+    inventory = InventoryService(database, today=lambda: now.date())
+    # Stock is corrected by a technician: the loader does it in their stead, as for the counts.
+    loader = replace(actor, roles=actor.roles | {Role.TECHNICIAN})
     with database.reading() as session:
-        pharmacist = actor_for(
-            session.scalars(select(User).where(User.username == "pharm")).one(), actor.workstation
-        )
-    made = pmp.generate_pending(actor)
-    if all(report.zero_report for report in made) or not any(r.zero_report for r in made):
-        raise ValidationFailed("The demo's PMP files lack a day of dispensing or a zero report.")
-    pmp.mark_sent(pharmacist, made[0].report_id, destination=DEMO_PMP_DESTINATION)
+        plain = session.scalars(
+            select(StockLot.id)
+            .join(DrugPackage, StockLot.package_id == DrugPackage.id)
+            .join(DrugProduct, DrugPackage.product_id == DrugProduct.id)
+            .where(
+                DrugProduct.dea_schedule.is_(None),
+                StockLot.status == "available",
+                StockLot.lot_number.like("%A"),
+            )
+            .order_by(DrugPackage.ndc.desc())
+        ).first()
+        short_dated = session.execute(
+            select(StockLot.id, StockLot.on_hand)
+            .join(DrugPackage, StockLot.package_id == DrugPackage.id)
+            .join(DrugProduct, DrugPackage.product_id == DrugProduct.id)
+            .where(
+                DrugProduct.dea_schedule.is_(None),
+                StockLot.status == "available",
+                StockLot.expiry >= now.date(),
+                StockLot.expiry <= now.date() + timedelta(days=60),
+            )
+            .order_by(StockLot.lot_number)
+        ).first()
+    if plain is None or short_dated is None:
+        raise ValidationFailed("The demo stock has no plain main lot or no short-dated lot.")
+    inventory.adjust(loader, plain, quantity_change=-3, reason=DEMO_ADJUSTMENT_REASON)
+    mistake = inventory.adjust(loader, plain, quantity_change=10, reason=DEMO_MISTAKE_REASON)
+    assert mistake.movement is not None  # an adjustment is a movement
+    inventory.reverse(loader, mistake.movement.movement_id, reason=DEMO_REVERSAL_REASON)
+    lot_id, on_hand = short_dated
+    inventory.return_to_vendor(loader, lot_id, quantity=on_hand / 2, reason=DEMO_RETURN_REASON)

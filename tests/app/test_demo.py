@@ -31,7 +31,6 @@ from app.db.models import (
     PatientAllergy,
     PatientCondition,
     Pharmacy,
-    PmpReport,
     Prescriber,
     Prescription,
     StockLot,
@@ -39,20 +38,21 @@ from app.db.models import (
     User,
 )
 from app.demo import (
+    DEMO_ADJUSTMENT_REASON,
     DEMO_CATALOGUE_DIR,
     DEMO_COUNT_LOSS,
     DEMO_FORM_106_REFERENCE,
     DEMO_LOGINS,
-    DEMO_PMP_DESTINATION,
     DEMO_RECALL_CONTACT_NOTE,
     DEMO_RECALL_NUMBER,
+    DEMO_RETURN_REASON,
+    DEMO_REVERSAL_REASON,
     INHALER_CONTAINERS,
     REPRINT_REASON,
     RETURN_REASON,
     DemoOutcome,
     load_demo,
 )
-from app.domain import asap
 from app.domain.barcodes import upc_a_for
 from app.domain.fill_states import FillState
 from app.domain.identifiers import validate_dea, validate_npi
@@ -279,7 +279,8 @@ def test_every_lot_balance_is_the_sum_of_its_movements(
         assert lot.on_hand >= 0
     dispensed_fill_ids = {m.fill_id for m in movements if m.kind == "dispensed"}
     assert sold_fill_ids <= dispensed_fill_ids
-    reversed_ids = {m.reverses_id for m in movements if m.kind == "reversal"}
+    # A reversal of a dispensing carries its fill (the demo's reversed stock correction has none).
+    reversed_ids = {m.reverses_id for m in movements if m.kind == "reversal" and m.fill_id}
     assert reversed_ids and reversed_ids <= {m.id for m in movements if m.kind == "dispensed"}
 
 
@@ -612,46 +613,22 @@ def test_the_demo_has_an_approved_count_a_count_to_resume_and_a_form_106_filed(
         assert (discrepancy.status, discrepancy.loss_report_id) == ("open", report.report_id)
 
 
-def test_the_demo_reports_to_the_pmp_every_day_with_a_zero_report_and_the_oldest_sent(
+def test_the_inventory_dock_shows_the_demo_stock_corrections_and_a_reversal(
     services: Services, demo: DemoOutcome
 ) -> None:
-    """One file per day through yesterday; together they report exactly the controlled fills
-    whose stock stayed dispensed (a fill put back is voided or never reported)."""
-    pharmacist = services.auth.login("pharm", "pharm-demo-1")
-    reports = services.pmp.reports(pharmacist)
-    days = [report.report_date for report in reversed(reports)]
-    assert days[-1] == NOW.date() - timedelta(days=1)
-    assert days == [days[0] + timedelta(days=n) for n in range(len(days))]
-    assert any(report.zero_report for report in reports)
-    assert (reports[-1].status, reports[-1].destination, reports[-1].sent_by) == (
-        "sent",
-        DEMO_PMP_DESTINATION,
-        "pharm",
-    )
-    assert {report.status for report in reports[:-1]} == {"generated"}
-    midnight = datetime.combine(NOW.date(), datetime.min.time(), tzinfo=NOW.tzinfo)
+    technician = services.auth.login("tech", "tech-demo-1")
     with services.database.reading() as session:
-        contents = session.scalars(select(PmpReport.content).order_by(PmpReport.id)).all()
-        standing = set(
-            session.execute(
-                select(Prescription.rx_number, Fill.fill_number)
-                .join(Fill, Fill.prescription_id == Prescription.id)
-                .join(FillBottle, FillBottle.fill_id == Fill.id)
-                .join(
-                    ControlledSubstanceEntry,
-                    ControlledSubstanceEntry.movement_id == FillBottle.movement_id,
-                )
-                .where(
-                    FillBottle.voided_at.is_(None), ControlledSubstanceEntry.occurred_at < midnight
-                )
-            ).all()
+        adjusted, returned = (
+            session.scalars(select(StockMovement).where(StockMovement.reason == reason)).one()
+            for reason in (DEMO_ADJUSTMENT_REASON, DEMO_RETURN_REASON)
         )
-    reported: set[tuple[str, int]] = set()
-    for content in contents:
-        for record in asap.read_file(content).records:
-            key = (record.rx_number, record.refill_number)
-            if record.status is asap.ReportingStatus.VOID:
-                reported.remove(key)
-            else:
-                reported.add(key)
-    assert standing and reported == standing
+        lots = {lot.id: lot for lot in session.scalars(select(StockLot))}
+    history = services.stock.movements(technician, lots[adjusted.lot_id].package_id)
+    assert [line.kind for line in history][:3] == ["reversal", "adjusted", "adjusted"]
+    reversal, mistake, correction = history[:3]
+    assert (reversal.reason, reversal.reverses_id) == (DEMO_REVERSAL_REASON, mistake.movement_id)
+    assert mistake.reversed_by_id == reversal.movement_id and mistake.quantity == 10
+    assert (correction.reason, correction.quantity) == (DEMO_ADJUSTMENT_REASON, -3)
+    short_dated = lots[returned.lot_id]
+    assert returned.kind == "returned_to_vendor" and returned.quantity == -short_dated.on_hand
+    assert NOW.date() <= short_dated.expiry <= NOW.date() + timedelta(days=60)
