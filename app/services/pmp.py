@@ -279,8 +279,8 @@ class PmpService:
         )
         if later is not None:
             raise PmpRefused(
-                f"Files are made in date order and {later.isoformat()} already has one: the "
-                f"dispensing of {day.isoformat()} went into the next file made.",
+                f"Files are made in date order and {later.isoformat()} already has one: "
+                f"{day.isoformat()}, before it, cannot get a file now.",
                 report_date=day.isoformat(),
             )
         earlier = self._pending(session, state, day - timedelta(days=1))
@@ -349,8 +349,7 @@ class PmpService:
         for fill in ordered:
             truth = truths.get(fill.id)
             earlier = sent.get((fill.prescription.rx_number, fill.fill_number))
-            standing = earlier is not None and earlier.status != asap.ReportingStatus.VOID
-            if standing and earlier is not None:
+            if earlier is not None and earlier.status is not asap.ReportingStatus.VOID:
                 if truth is not None and self._same(session, earlier, truth):
                     continue
                 records.append(earlier.voided())
