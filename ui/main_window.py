@@ -23,6 +23,7 @@ from app.services.fills import FillRow
 from app.services.inventory import TOPIC as TOPIC_STOCK
 from app.services.labels import TOPIC as TOPIC_LABELS
 from app.services.prescriptions import PrescriptionEntered
+from app.services.recalls import RECALL
 from app.services.unit_of_work import Actor
 from app.services.workflow import TOPIC as TOPIC_FILLS
 from app.services.worklist import TOPIC as TOPIC_WORKLIST
@@ -432,10 +433,13 @@ class MainWindow(QMainWindow):
     # --- the workflow ---------------------------------------------------------------------------
 
     def _open_work_item(self, item: WorkItemRow) -> None:
-        """A count waiting for approval opens in the Count stock dialog; the rest (fills and
-        their findings) in the workflow's dialogs."""
+        """A count waiting for approval opens in the Count stock dialog, a recall at its work
+        list; the rest (fills and their findings) in the workflow's dialogs."""
         if item.kind == COUNT_APPROVAL:
             self.inventory.count_stock(session_id=int(item.entity_id))
+            return
+        if item.kind == RECALL:
+            self.inventory.open_recalls(recall_id=int(item.entity_id))
             return
         self.workflow.open_work_item(item, self.fill_queue.row_for)
 

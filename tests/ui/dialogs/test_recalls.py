@@ -28,6 +28,8 @@ from ui.dialogs.recalls import (
     RecallWorkDialog,
 )
 from ui.docks.inventory import RECALLS_SHORTCUT, InventoryDock
+from ui.main_window import MainWindow
+from ui.session import SessionController
 from ui.tasks import TaskRunner
 
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -276,3 +278,32 @@ def test_the_dock_opens_a_recall_at_its_work_list_for_the_pharmacists_item(
     assert isinstance(work, RecallWorkDialog) and work.isVisible()
     assert work.windowTitle() == f"Recall #{row.recall_id} — RxBench"
     assert work.pull_table.rowCount() == 0 and work.close_recall_button.isEnabled()
+
+
+def test_the_pharmacist_opens_a_recall_from_its_work_list_item(
+    qtbot, services: Services, ui_context, seeded_pharmacy, pharmacist: Actor
+) -> None:
+    row = services.recalls.enter(
+        pharmacist,
+        classification="Class II",
+        level="retail",
+        reason="Failed impurity specification",
+        firm="Seeded Labs",
+        recall_number="D-0777-2026",
+        items=[("0000-1111-01", "")],
+    )
+    [item] = [found for found in services.worklist.items(pharmacist) if found.kind == "recall"]
+    assert item.kind_label == "Recall" and item.entity_id == str(row.recall_id)
+
+    session = SessionController(services, idle_minutes=5)
+    window = MainWindow(ui_context, session)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.all_docks_loaded, timeout=10_000):
+        session.sign_in_as(pharmacist)
+    assert window.inventory.recalls_action in window.inventory.menu_actions
+    window.worklist.item_opened.emit(item)
+    work = visible(RecallWorkDialog)
+    assert isinstance(work, RecallWorkDialog)
+    assert work.windowTitle() == "Recall D-0777-2026 — RxBench"
+    work.reject()
