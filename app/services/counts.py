@@ -751,7 +751,9 @@ class CountService:
             for row in rows:
                 lot = _lock_lot(session, row.lot_id)
                 line = session.get_one(CountLine, row.line_id)
-                if count.scope == "location" and lot.location != count.location:
+                # A lot found here that the ledger kept elsewhere lives here now (not when none
+                # of it was found).
+                if count.scope == "location" and lot.location != count.location and row.final:
                     before = lot.location
                     lot.location = count.location
                     uow.audit(

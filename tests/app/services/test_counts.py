@@ -698,3 +698,20 @@ def test_loss_reports_list_overdue_ones_first(
     assert [report.due_on for report in reports] == [date(2026, 11, 23), date(2026, 11, 24)]
     with services.database.reading() as session:
         assert len(session.scalars(select(DeaLossReport)).all()) == 2
+
+
+def test_a_lot_from_elsewhere_counted_at_zero_stays_where_it_was(
+    services: Services, counts: CountService, technician: Actor, pharmacist: Actor
+) -> None:
+    fridge = stock(services, technician, LISINOPRIL_100, "Z1", 50, location="refrigerator")
+    started = counts.start(technician, location="shelf")
+    line = counts.scan(
+        technician, started.session_id, datamatrix(LISINOPRIL_100, "Z1"), quantity="0"
+    )
+    assert line.difference == Decimal(-50)
+    counts.submit(technician, started.session_id)
+    counts.approve(pharmacist, started.session_id)
+    with services.database.reading() as session:
+        lot = session.get_one(StockLot, fridge)
+    assert (lot.location, lot.on_hand) == ("refrigerator", Decimal(0))
+    ledger_is_whole(services)
