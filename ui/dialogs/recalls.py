@@ -3,6 +3,7 @@ preview to confirm, and a recall's work list of stock to pull and patients to co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -71,8 +72,8 @@ def _button(text: str, shortcut: str = "") -> QPushButton:
     return button
 
 
-def _shortcut(parent: QWidget, keys: str, slot: object) -> None:
-    QShortcut(QKeySequence(keys), parent).activated.connect(slot)  # type: ignore[arg-type]
+def _shortcut(parent: QWidget, keys: str, slot: Callable[[], object]) -> None:
+    QShortcut(QKeySequence(keys), parent).activated.connect(slot)
 
 
 def _table(headers: list[str], accessible_name: str) -> QTableWidget:
@@ -107,7 +108,9 @@ class RecallsDialog(QDialog):
 
     SHOW = (("Open", "open"), ("Closed", "closed"), ("All", None))
 
-    def __init__(self, recalls: RecallService, actor: Actor, *, parent: QWidget | None = None):
+    def __init__(
+        self, recalls: RecallService, actor: Actor, *, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._recalls = recalls
         self._actor = actor
@@ -223,7 +226,9 @@ class RecallsDialog(QDialog):
 class NewRecallDialog(QDialog):
     """After acceptance `recall` is the recall recorded."""
 
-    def __init__(self, recalls: RecallService, actor: Actor, *, parent: QWidget | None = None):
+    def __init__(
+        self, recalls: RecallService, actor: Actor, *, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._recalls = recalls
         self._actor = actor
@@ -304,7 +309,9 @@ class ImportRecallsDialog(QDialog):
     names, once per lot read from its code text, and once for every lot (unchecked unless no
     lot was read). After acceptance `recorded` lists the recalls recorded."""
 
-    def __init__(self, recalls: RecallService, actor: Actor, *, parent: QWidget | None = None):
+    def __init__(
+        self, recalls: RecallService, actor: Actor, *, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._recalls = recalls
         self._actor = actor
