@@ -56,6 +56,7 @@ from app.services.identify import packages_by_id
 from app.services.inventory import InventoryService
 from app.services.labels import LabelService
 from app.services.passwords import SecretHasher
+from app.services.pmp import PmpService
 from app.services.recalls import ImportChoice, RecallService
 from app.services.screening import screen_fill
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
@@ -348,6 +349,7 @@ def load_demo(
     _import_recall(database, actor)
     _count_stock(database, actor, now)
     _correct_stock(database, actor, now)
+    _report_to_pmp(database, actor, now)
     with database.unit_of_work(actor) as uow:
         pharmacy_id = uow.session.scalars(select(Pharmacy.id)).one()
         uow.audit(COMPLETED, entity_type="pharmacy", entity_id=str(pharmacy_id))
@@ -949,6 +951,25 @@ def _count_stock(database: Database, actor: Actor, now: datetime) -> None:
     resumable = counts.start(users["tech"], package_id=plain)
     first = resumable.lines[0]
     counts.set_count(users["tech"], resumable.session_id, first.line_id, first.expected)
+
+
+# Where the demo's oldest PMP file was sent: a made-up address of a state PMP's upload site.
+DEMO_PMP_DESTINATION = "sftp://pmp-upload.example.gov (demo)"
+
+
+def _report_to_pmp(database: Database, actor: Actor, now: datetime) -> None:
+    """The daily prescription-monitoring files through yesterday, as Generate pending makes
+    them: the days with controlled dispensing, a zero report for each day without, and the
+    oldest marked sent by the pharmacist. The demo's history is dated in UTC, so are its days."""
+    pmp = PmpService(database, today=lambda: now.date(), now=lambda: now, zone=UTC)
+    with database.reading() as session:
+        pharmacist = actor_for(
+            session.scalars(select(User).where(User.username == "pharm")).one(), actor.workstation
+        )
+    made = pmp.generate_pending(actor)
+    if all(report.zero_report for report in made) or not any(r.zero_report for r in made):
+        raise ValidationFailed("The demo's PMP files lack a day of dispensing or a zero report.")
+    pmp.mark_sent(pharmacist, made[0].report_id, destination=DEMO_PMP_DESTINATION)
 
 
 # What the Inventory dock's movement history shows of the demo's own stock corrections.

@@ -31,6 +31,7 @@ from app.db.models import (
     PatientAllergy,
     PatientCondition,
     Pharmacy,
+    PmpReport,
     Prescriber,
     Prescription,
     StockLot,
@@ -43,6 +44,7 @@ from app.demo import (
     DEMO_COUNT_LOSS,
     DEMO_FORM_106_REFERENCE,
     DEMO_LOGINS,
+    DEMO_PMP_DESTINATION,
     DEMO_RECALL_CONTACT_NOTE,
     DEMO_RECALL_NUMBER,
     DEMO_RETURN_REASON,
@@ -53,6 +55,7 @@ from app.demo import (
     DemoOutcome,
     load_demo,
 )
+from app.domain import asap
 from app.domain.barcodes import upc_a_for
 from app.domain.fill_states import FillState
 from app.domain.identifiers import validate_dea, validate_npi
@@ -611,6 +614,51 @@ def test_the_demo_has_an_approved_count_a_count_to_resume_and_a_form_106_filed(
         assert correction.quantity == -DEMO_COUNT_LOSS
         [discrepancy] = session.scalars(select(ControlledDiscrepancy)).all()
         assert (discrepancy.status, discrepancy.loss_report_id) == ("open", report.report_id)
+
+
+def test_the_demo_reports_to_the_pmp_every_day_with_a_zero_report_and_the_oldest_sent(
+    services: Services, demo: DemoOutcome
+) -> None:
+    """One file per day through yesterday; together they report exactly the controlled fills
+    whose stock stayed dispensed (a fill put back is voided or never reported)."""
+    pharmacist = services.auth.login("pharm", "pharm-demo-1")
+    reports = services.pmp.reports(pharmacist)
+    days = [report.report_date for report in reversed(reports)]
+    assert days[-1] == NOW.date() - timedelta(days=1)
+    assert days == [days[0] + timedelta(days=n) for n in range(len(days))]
+    assert any(report.zero_report for report in reports)
+    assert (reports[-1].status, reports[-1].destination, reports[-1].sent_by) == (
+        "sent",
+        DEMO_PMP_DESTINATION,
+        "pharm",
+    )
+    assert {report.status for report in reports[:-1]} == {"generated"}
+    midnight = datetime.combine(NOW.date(), datetime.min.time(), tzinfo=NOW.tzinfo)
+    with services.database.reading() as session:
+        contents = session.scalars(select(PmpReport.content).order_by(PmpReport.id)).all()
+        standing = set(
+            session.execute(
+                select(Prescription.rx_number, Fill.fill_number)
+                .join(Fill, Fill.prescription_id == Prescription.id)
+                .join(FillBottle, FillBottle.fill_id == Fill.id)
+                .join(
+                    ControlledSubstanceEntry,
+                    ControlledSubstanceEntry.movement_id == FillBottle.movement_id,
+                )
+                .where(
+                    FillBottle.voided_at.is_(None), ControlledSubstanceEntry.occurred_at < midnight
+                )
+            ).all()
+        )
+    reported: set[tuple[str, int]] = set()
+    for content in contents:
+        for record in asap.read_file(content).records:
+            key = (record.rx_number, record.refill_number)
+            if record.status is asap.ReportingStatus.VOID:
+                reported.remove(key)
+            else:
+                reported.add(key)
+    assert standing and reported == standing
 
 
 def test_the_inventory_dock_shows_the_demo_stock_corrections_and_a_reversal(
