@@ -2,13 +2,17 @@
 
 Verification (a bottle accepted or voided at the bench), the workflow (a fill cancelled or
 returned to stock, and the rule that a fill reaches the pharmacist only with every unit
-verified) and the demo pharmacy share these; this module imports none of them, so all may
-import it.
+verified), the stock ledger (app.services.inventory) and the demo pharmacy share these; this
+module imports none of them, so all may import it. It also holds what every change of stock
+obeys, wherever it is made: the house's rule on negative on-hand (`negative_on_hand_notice`)
+and the end of each change (`stock_changed`: other workstations told, shortages noticed).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -16,10 +20,89 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.base import utc_now
-from app.db.models import ControlledSubstanceEntry, FillBottle, StockLot, StockMovement
+from app.db.models import (
+    ControlledSubstanceEntry,
+    DrugPackage,
+    FillBottle,
+    StockLot,
+    StockMovement,
+)
+from app.errors import ValidationFailed
+from app.services.changes import publish
+from app.services.house_settings import read_inventory_policy
+from app.services.reorder import open_shortage_notices
 from app.services.unit_of_work import UnitOfWork
 
 CONTROLLED_SCHEDULES = ("CII", "CIII", "CIV", "CV")  # most to least restricted
+STOCK_TOPIC = "stock"
+
+
+class StockRefused(ValidationFailed):
+    """A stock action refused because of the stock itself; nothing was written."""
+
+    code = "stock-refused"
+
+
+class NegativeOnHandRefused(StockRefused):
+    code = "negative-on-hand"
+
+
+def shown(quantity: Decimal) -> str:
+    """A quantity as people write it: 30, 2.5 (the column keeps three decimals: 30.000)."""
+    return f"{quantity.normalize():f}"
+
+
+def described_lot(session: Session, lot: StockLot) -> str:
+    ndc = session.scalar(select(DrugPackage.ndc).where(DrugPackage.id == lot.package_id))
+    return f"Lot {lot.lot_number} of NDC {ndc}"
+
+
+def negative_on_hand_notice(session: Session, lot: StockLot, change: Decimal) -> str:
+    """The house's rule on negative stock, checked before anything is written: a change that
+    takes the lot below zero is refused (NegativeOnHandRefused) unless the house allows it
+    (`allow_negative_on_hand`); one that brings a negative lot back up never is. Returns the
+    notice the person must read when the lot ends below zero, else "".
+
+    A lot not yet saved (`lot.id` None) is one verification met for the first time in a
+    scanned bottle: its stock never came in through RxBench, and the refusal says so."""
+    after = lot.on_hand + change
+    if after >= 0:
+        return ""
+    described = described_lot(session, lot)
+    if change < 0 and not read_inventory_policy(session).allow_negative_on_hand:
+        if lot.id is None:
+            message = (
+                f"{described} was never received in RxBench, so none of it is on hand to "
+                f"take {shown(-change)} from. Receive the delivery first (Inventory ▸ Receive "
+                "stock…), or scan a bottle of a lot that was received."
+            )
+        else:
+            message = (
+                f"{described} has {shown(lot.on_hand)} on hand: taking {shown(-change)} would "
+                f"leave {shown(after)}. Count the lot and correct it first, or take less."
+            )
+        raise NegativeOnHandRefused(
+            message,
+            lot_id=lot.id,
+            on_hand=str(lot.on_hand),
+            quantity=str(-change),
+        )
+    return f"{described} is now negative ({shown(after)} on hand): count it and correct the ledger."
+
+
+def stock_changed(uow: UnitOfWork, package_ids: Collection[int], today: date) -> None:
+    """Where every change of stock ends, inside its unit of work: the other workstations are
+    told (topic "stock") and the packages checked for shortages, so a notice reaches the
+    pharmacist's work list with the change that made it (app.services.reorder)."""
+    ids = sorted(set(package_ids))
+    for package_id in ids:
+        publish(
+            uow.session,
+            topic=STOCK_TOPIC,
+            entity_id=str(package_id),
+            workstation=uow.actor.workstation,
+        )
+    open_shortage_notices(uow, ids, today)
 
 
 def controlled_schedule(*schedules: str | None) -> str | None:
@@ -65,10 +148,12 @@ def controlled_balance(session: Session, package_id: int) -> Decimal:
 
 @dataclass(frozen=True)
 class LedgerLines:
-    """The stock movement written, and its line in the controlled-substance log (CII–CV)."""
+    """The stock movement written, its line in the controlled-substance log (CII–CV), and the
+    notice that the lot is now negative ("" when it is not)."""
 
     movement: StockMovement
     controlled_entry: ControlledSubstanceEntry | None
+    notice: str = ""
 
 
 def dispense_from_lot(
@@ -84,9 +169,16 @@ def dispense_from_lot(
     """Take `quantity` from the lot for a fill: the dispensing movement, the lot's balance and,
     for a controlled `schedule`, the log line carrying the package's running balance.
 
-    The balance is read (its lots locked) before the lot goes down. The caller audits.
+    The house's rule on negative on-hand is met first (NegativeOnHandRefused, nothing written);
+    a lot not yet saved (first met in a scanned bottle) is saved only then. The balance is read
+    (its lots locked) before the lot goes down. The caller locks the lot, audits, and ends the
+    change with `stock_changed`.
     """
     session, actor = uow.session, uow.actor
+    notice = negative_on_hand_notice(session, lot, -quantity)
+    if lot.id is None:
+        session.add(lot)
+        session.flush()
     before = controlled_balance(session, lot.package_id) if schedule is not None else None
     movement = StockMovement(
         lot_id=lot.id,
@@ -117,7 +209,7 @@ def dispense_from_lot(
         )
         session.add(entry)
         session.flush()
-    return LedgerLines(movement, entry)
+    return LedgerLines(movement, entry, notice)
 
 
 def reverse_dispensing(

@@ -30,13 +30,23 @@ from app.db.models import (
 )
 from app.domain.roles import Role
 from app.errors import NotFound, ValidationFailed
-from app.services.changes import publish
-from app.services.dispensing import controlled_balance, controlled_schedule
+from app.services.dispensing import (
+    STOCK_TOPIC,
+    StockRefused,
+    controlled_balance,
+    controlled_schedule,
+    described_lot,
+    negative_on_hand_notice,
+    shown,
+    stock_changed,
+)
+from app.services.dispensing import (
+    NegativeOnHandRefused as NegativeOnHandRefused,  # raised by `_write_movement`: re-exported
+)
 from app.services.house_settings import read_inventory_policy
-from app.services.reorder import open_shortage_notices
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 
-TOPIC = "stock"
+TOPIC = STOCK_TOPIC
 STOCK_ROLES = (Role.TECHNICIAN, Role.PHARMACIST)
 # Where a lot can be kept. The demo pharmacy segregates quarantined stock on its own shelf.
 LOCATIONS = ("shelf", "refrigerator", "controlled-substance cabinet", "quarantine shelf")
@@ -47,16 +57,6 @@ DEFAULT_LEDGER_LIMIT = 200
 MAX_LEDGER_LIMIT = 10_000
 _MAX_QUANTITY = Decimal("999999999.999")  # Numeric(12, 3)
 _LOT_NUMBER_LENGTH = 40  # stock_lots.lot_number
-
-
-class StockRefused(ValidationFailed):
-    """A stock action refused because of the stock itself; nothing was written."""
-
-    code = "stock-refused"
-
-
-class NegativeOnHandRefused(StockRefused):
-    code = "negative-on-hand"
 
 
 class ExpiredStockRefused(StockRefused):
@@ -142,11 +142,6 @@ class ControlledLogMismatch:
     package_id: int
     on_hand: Decimal
     logged_balance: Decimal
-
-
-def shown(quantity: Decimal) -> str:
-    """A quantity as people write it: 30, 2.5 (the column keeps three decimals: 30.000)."""
-    return f"{quantity.normalize():f}"
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -433,9 +428,7 @@ def _package_schedule(session: Session, package_id: int) -> str | None:
     )
 
 
-def _described(session: Session, lot: StockLot) -> str:
-    ndc = session.scalar(select(DrugPackage.ndc).where(DrugPackage.id == lot.package_id))
-    return f"Lot {lot.lot_number} of NDC {ndc}"
+_described = described_lot
 
 
 @dataclass(frozen=True)
@@ -461,21 +454,7 @@ def _write_movement(
     allows it, one that brings a negative lot back up never is. The caller locks the lot."""
     session, actor = uow.session, uow.actor
     after = lot.on_hand + change
-    notice = ""
-    if after < 0:
-        if change < 0 and not read_inventory_policy(session).allow_negative_on_hand:
-            raise NegativeOnHandRefused(
-                f"{_described(session, lot)} has {shown(lot.on_hand)} on hand: "
-                f"taking {shown(-change)} would leave {shown(after)}. Count the lot and correct "
-                "it first, or take less.",
-                lot_id=lot.id,
-                on_hand=str(lot.on_hand),
-                quantity=str(-change),
-            )
-        notice = (
-            f"{_described(session, lot)} is now negative ({shown(after)} on hand): "
-            "count it and correct the ledger."
-        )
+    notice = negative_on_hand_notice(session, lot, change)
     before = controlled_balance(session, lot.package_id) if schedule is not None else None
     movement = StockMovement(
         lot_id=lot.id,
@@ -910,10 +889,7 @@ class InventoryService:
             ).all()
             for lot in lots:
                 self._set_status(uow, lot, "quarantined", "expired")
-            for package_id in sorted({lot.package_id for lot in lots}):
-                publish(
-                    session, topic=TOPIC, entity_id=str(package_id), workstation=actor.workstation
-                )
+            stock_changed(uow, {lot.package_id for lot in lots}, today)
             return len(lots)
 
     # --- reading ------------------------------------------------------------------------------
@@ -1068,10 +1044,7 @@ class InventoryService:
         self, uow: UnitOfWork, lot: StockLot, written: _Written | None, notice: str
     ) -> StockChange:
         session = uow.session
-        publish(
-            session, topic=TOPIC, entity_id=str(lot.package_id), workstation=uow.actor.workstation
-        )
-        open_shortage_notices(uow, [lot.package_id], self._today())  # shortage notices
+        stock_changed(uow, [lot.package_id], self._today())
         return StockChange(
             lot=_lot_row(session, lot.id),
             movement=_movement_row(session, written.movement.id) if written is not None else None,

@@ -20,7 +20,7 @@ reason (`check_shortages` is idempotent). Reasons:
 
 - ``below_minimum``: available on-hand is below the package's minimum;
 - ``fills_short``: the fills waiting in data entry, data review or fill need more of the package
-  (their total quantity) than is on hand;
+  (their quantity less what their accepted bottles already took from stock) than is on hand;
 - ``short_dated``: an available lot with stock expires within the house's short-dated window.
 
 A notice stays on the list until a pharmacist acknowledges it, even once it no longer applies;
@@ -44,6 +44,7 @@ from app.db.models import (
     DrugPackage,
     DrugProduct,
     Fill,
+    FillBottle,
     Prescription,
     StockLevel,
     StockLot,
@@ -105,6 +106,11 @@ class LevelRow:
     minimum: Decimal
     maximum: Decimal
     version: int
+    on_hand: Decimal  # dispensable: available, unexpired lots
+
+    @property
+    def below_minimum(self) -> bool:
+        return self.on_hand < self.minimum
 
 
 @dataclass(frozen=True)
@@ -258,13 +264,23 @@ def _shortages(
         )
     }
     package_of_fill = func.coalesce(Fill.dispensed_package_id, Prescription.package_id)
+    # A fill's bottles accepted at verification are already off the shelf: only the rest is
+    # still needed, or a fill's own dispensing would count against it twice.
+    taken = (
+        select(FillBottle.fill_id, func.sum(FillBottle.quantity).label("quantity"))
+        .where(FillBottle.voided_at.is_(None))
+        .group_by(FillBottle.fill_id)
+        .subquery()
+    )
+    still_needed = Fill.quantity - func.coalesce(taken.c.quantity, 0)
     demand = {
         package_id: (Decimal(total), count)
         for package_id, total, count in session.execute(
             limited(
-                select(package_of_fill, func.sum(Fill.quantity), func.count(Fill.id))
+                select(package_of_fill, func.sum(still_needed), func.count(Fill.id))
                 .join(Prescription, Prescription.id == Fill.prescription_id)
-                .where(Fill.state.in_(WAITING_FILL_STATES))
+                .outerjoin(taken, taken.c.fill_id == Fill.id)
+                .where(Fill.state.in_(WAITING_FILL_STATES), still_needed > 0)
                 .group_by(package_of_fill),
                 package_of_fill,
             )
@@ -429,16 +445,18 @@ class ReorderService:
                     after={"minimum": str(low), "maximum": str(high)},
                 )
             session.flush()
-            return self._level_rows(session, [package_id])[0]
+            return self._level_rows(session, [package_id], self._today())[0]
 
     def levels(self, actor: Actor) -> list[LevelRow]:
-        """Every package's reorder level, by NDC."""
+        """Every package's reorder level with its dispensable stock on hand, by NDC."""
         require_role(actor, *LEVEL_ROLES, Role.ADMINISTRATOR, action="see reorder levels")
         with self._db.reading() as session:
-            return self._level_rows(session, None)
+            return self._level_rows(session, None, self._today())
 
     @staticmethod
-    def _level_rows(session: Session, package_ids: Iterable[int] | None) -> list[LevelRow]:
+    def _level_rows(
+        session: Session, package_ids: Iterable[int] | None, today: date
+    ) -> list[LevelRow]:
         statement = (
             select(StockLevel, DrugPackage.ndc, DrugProduct)
             .join(DrugPackage, DrugPackage.id == StockLevel.package_id)
@@ -447,6 +465,8 @@ class ReorderService:
         )
         if package_ids is not None:
             statement = statement.where(StockLevel.package_id.in_(list(package_ids)))
+        found = session.execute(statement).all()
+        on_hand = available_on_hand(session, {level.package_id for level, _, _ in found}, today)
         return [
             LevelRow(
                 level.id,
@@ -456,8 +476,9 @@ class ReorderService:
                 level.minimum,
                 level.maximum,
                 level.version,
+                on_hand[level.package_id],
             )
-            for level, ndc, product in session.execute(statement)
+            for level, ndc, product in found
         ]
 
     # --- the suggested order ------------------------------------------------------------------

@@ -5,7 +5,11 @@ service judges it with the one verdict vocabulary (app.domain.verdicts) on top o
 the bench: typed NDCs, lot and expiry, duplicate serials, quantities, C-II counts and
 pharmacist overrides. `judge` only reads; `accept_bottle` judges again inside its transaction
 (the window is never trusted) and writes the bottle, its dispensing movement, the lot's balance,
-the controlled-substance log line and ONE audit event naming them, or nothing at all.
+the controlled-substance log line and ONE audit event naming them, or nothing at all. The
+house's rule on negative on-hand holds here as in the stock ledger: a bottle that would take
+its lot below zero (a lot never received, say) is refused unless the house allows negative
+stock, and then the bottle carries the warning that the lot is negative. Like every change of
+stock, an accepted or voided bottle checks its package for shortage notices in its transaction.
 `complete` also refuses while the fill's last printed label promises a discard-after date
 later than a bottle's lot expires: the label is reprinted first.
 
@@ -69,6 +73,7 @@ from app.services.dispensing import (
     accepted_total,
     controlled_schedule,
     dispense_from_lot,
+    stock_changed,
     void_accepted_bottle,
 )
 from app.services.fills import FillRow
@@ -1253,6 +1258,7 @@ class VerificationService:
                 override_reason=override_reason.strip(),
                 witness=second_person,
                 cii_count=cii_count,
+                today=on,
             )
 
     def _take_from_stock(
@@ -1267,6 +1273,7 @@ class VerificationService:
         override_reason: str,
         witness: Actor | None,
         cii_count: tuple[Decimal, Decimal] | None,
+        today: date,
     ) -> BottleAccepted:
         session, actor = uow.session, uow.actor
         judgement, scan, scanned = assessment.judgement, assessment.scan, assessment.scanned
@@ -1277,6 +1284,7 @@ class VerificationService:
         lot = assessment.lot
         if lot is None:
             assert assessment.expiry is not None  # refused above
+            # Saved by dispense_from_lot once the rule on negative stock lets it be taken from.
             lot = StockLot(
                 package_id=scanned.package_id,
                 lot_number=assessment.lot_number,
@@ -1284,8 +1292,6 @@ class VerificationService:
                 status="available",
                 on_hand=Decimal(0),
             )
-            session.add(lot)
-            session.flush()
         taken = dispense_from_lot(
             uow,
             lot,
@@ -1296,6 +1302,7 @@ class VerificationService:
             witness_user_id=witness.user_id if witness is not None else None,
         )
         movement, entry = taken.movement, taken.controlled_entry
+        warnings = [*judgement.warnings, *([taken.notice] if taken.notice else [])]
         bottle = FillBottle(
             fill_id=fill.id,
             scanned_text=scan.text.strip()[:200],
@@ -1309,7 +1316,7 @@ class VerificationService:
             quantity=quantity,
             verdict=judgement.verdict.value,
             verdict_message=judgement.message,
-            warnings=list(judgement.warnings),
+            warnings=warnings,
             confirmed=confirmed,
             overridden_by_user_id=override.user_id if override is not None else None,
             override_reason=override_reason if override is not None else "",
@@ -1339,7 +1346,8 @@ class VerificationService:
             serial=scan.serial,
             quantity=str(quantity),
             verdict=judgement.verdict.value,
-            warnings=list(judgement.warnings),
+            warnings=warnings,
+            negative=lot.on_hand < 0,
             manual=judgement.manual,
             confirmed=confirmed,
             override_by=override.username if override is not None else None,
@@ -1352,6 +1360,7 @@ class VerificationService:
             dispensed_package_id=dispensed,
         )
         publish(session, topic=TOPIC, entity_id=str(fill.id), workstation=actor.workstation)
+        stock_changed(uow, [lot.package_id], today)
         session.flush()
         dispensed_ndc = session.scalar(select(DrugPackage.ndc).where(DrugPackage.id == dispensed))
         return BottleAccepted(
@@ -1402,6 +1411,7 @@ class VerificationService:
             package_id = _dispensed_package(bottles, fill.prescribed_package_id)
             version = _bump_fill(session, fill, dispensed_package_id=package_id)
             publish(session, topic=TOPIC, entity_id=str(fill.id), workstation=actor.workstation)
+            stock_changed(uow, [bottle.package_id], self._today())
             total = sum((each.quantity for each in bottles), Decimal(0))
             return BottleVoided(
                 bottle=_bottle_rows(session, fill.id, bottle_id=bottle.id)[0],

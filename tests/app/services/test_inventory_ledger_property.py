@@ -1,14 +1,17 @@
 """Hypothesis stateful test of the stock ledger: through any sequence of receipts, adjustments,
-destructions, returns, transfers, reversals, quarantines, releases and dispensings, every lot's
-balance equals the sum of its movements and a model's prediction, no lot goes below zero unless
-the house allows it, a refused action writes nothing, and the controlled-substance log's last
-balance equals the package's stock on hand."""
+destructions, returns, transfers, reversals, quarantines, releases, dispensings and their
+reversals (a voided bottle, a fill returned to stock), every lot's balance equals the sum of its
+movements and a model's prediction, no lot goes below zero unless the house allows it (and then
+says so), a refused action writes nothing, and the controlled-substance log's last balance
+equals the package's stock on hand."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -25,10 +28,10 @@ from hypothesis.stateful import (
 from sqlalchemy import select
 
 from app.bootstrap import Services
-from app.db.models import StockLot
+from app.db.models import StockLot, StockMovement
 from app.domain.roles import Role
 from app.errors import RxBenchError
-from app.services.dispensing import dispense_from_lot
+from app.services.dispensing import dispense_from_lot, reverse_dispensing, stock_changed
 from app.services.house_settings import InventoryPolicy
 from app.services.inventory import (
     InventoryService,
@@ -49,6 +52,7 @@ LOT_NUMBERS = ("A", "B", "C")
 EXAMPLES = 20
 STEPS = 25
 
+T = TypeVar("T")
 quantities = st.integers(min_value=1, max_value=80).map(lambda halves: Decimal(halves) / 2)
 
 
@@ -78,6 +82,7 @@ def test_any_sequence_of_stock_actions_keeps_the_ledger(services: Services, admi
     class StockLedger(RuleBasedStateMachine):
         lots = Bundle("lots")
         movements = Bundle("movements")
+        dispensings = Bundle("dispensings")
 
         def __init__(self) -> None:
             super().__init__()
@@ -98,14 +103,11 @@ def test_any_sequence_of_stock_actions_keeps_the_ledger(services: Services, admi
                 pharmacist, InventoryPolicy(allow_negative_on_hand=allow_negative)
             )
 
-        def _attempt(
-            self, refusal: type[RxBenchError] | None, action: object
-        ) -> StockChange | None:
+        def _attempt(self, refusal: type[RxBenchError] | None, action: Callable[[], T]) -> T | None:
             """Run the action; when the model predicts a refusal, it must be exactly that one
             and must write nothing."""
-            assert callable(action)
             if refusal is None:
-                return action()  # type: ignore[no-any-return]
+                return action()
             before = written(services)
             try:
                 action()
@@ -236,25 +238,67 @@ def test_any_sequence_of_stock_actions_keeps_the_ledger(services: Services, admi
             ):
                 lot.status = "available"
 
-        @rule(lot=lots, quantity=quantities)
-        def dispense(self, lot: ModelLot, quantity: Decimal) -> None:
-            """Verification's own path; it is taken here only from stock fit to dispense."""
-            if lot.status != "available" or lot.on_hand < quantity:
+        @rule(target=dispensings, lot=lots, quantity=quantities)
+        def dispense(self, lot: ModelLot, quantity: Decimal) -> MultipleResults[ModelMovement]:
+            """Verification's own path (dispense_from_lot, then stock_changed) under the same
+            rule on negative stock; taken only from available lots, as its verdicts allow."""
+            if lot.status != "available":
+                return multiple()
+
+            def take() -> tuple[int, str]:
+                with services.database.unit_of_work(technician) as uow:
+                    row = uow.session.get(StockLot, lot.lot_id, with_for_update=True)
+                    assert row is not None
+                    taken = dispense_from_lot(
+                        uow,
+                        row,
+                        quantity=quantity,
+                        fill_id=fill_id,
+                        note="Rx property",
+                        schedule="CII" if lot.controlled else None,
+                        witness_user_id=witness.user_id if lot.controlled else None,
+                    )
+                    uow.audit(SEEDED, taken.movement)
+                    stock_changed(uow, [row.package_id], TODAY)
+                    return taken.movement.id, taken.notice
+
+            outcome = self._attempt(self._taking(lot, quantity), take)
+            if outcome is None:
+                return multiple()
+            movement_id, notice = outcome
+            lot.on_hand -= quantity
+            assert ("is now negative" in notice) is (lot.on_hand < 0)
+            return multiple(ModelMovement(movement_id, lot, -quantity))
+
+        @rule(dispensing=dispensings)
+        def reverse_a_dispensing(self, dispensing: ModelMovement) -> None:
+            """A voided bottle or a fill returned to stock puts the stock back, once; never
+            refused, whatever the lot's balance."""
+            if dispensing.movement_id in self.reversed:
                 return
             with services.database.unit_of_work(technician) as uow:
-                row = uow.session.get(StockLot, lot.lot_id, with_for_update=True)
-                assert row is not None
-                taken = dispense_from_lot(
-                    uow,
-                    row,
-                    quantity=quantity,
-                    fill_id=fill_id,
-                    note="Rx property",
-                    schedule="CII" if lot.controlled else None,
-                    witness_user_id=witness.user_id if lot.controlled else None,
+                original = uow.session.get(StockMovement, dispensing.movement_id)
+                assert original is not None
+                put_back = reverse_dispensing(
+                    uow, original, reason="voided", log_note="voided bottle"
                 )
-                uow.audit(SEEDED, taken.movement)
-            lot.on_hand -= quantity
+                uow.audit(SEEDED, put_back.movement)
+                stock_changed(uow, [dispensing.lot.package_id], TODAY)
+            self.reversed.add(dispensing.movement_id)
+            dispensing.lot.on_hand -= dispensing.quantity
+
+        @rule(dispensing=dispensings)
+        def reverse_a_dispensing_in_the_ledger(self, dispensing: ModelMovement) -> None:
+            """A dispensing is undone only through its fill, never as a ledger correction."""
+            self._attempt(
+                ReversalRefused,
+                lambda: inventory.reverse(
+                    technician,
+                    dispensing.movement_id,
+                    reason="mistake",
+                    witness=witness if dispensing.lot.controlled else None,
+                ),
+            )
 
         @invariant()
         def balances_follow_the_ledger(self) -> None:

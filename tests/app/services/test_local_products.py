@@ -230,6 +230,9 @@ def test_a_prescription_for_the_added_package_matches_and_is_dispensed(
         services, admin, patient_id=patient_id, package_id=added.package_id
     )
     fill_id = add_fill(services, admin, prescription_id=prescription_id, state=FillState.FILL)
+    services.inventory.receive(
+        technician, added.package_id, lot_number="NV001", expiry=EXPIRY, quantity=30
+    )
     view = services.verification.open_fill(technician, fill_id)
 
     judgement = services.verification.judge(technician, fill_id, text=bottle(NORVASC))

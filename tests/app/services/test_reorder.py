@@ -14,10 +14,21 @@ import pytest
 from sqlalchemy import func, select, text
 
 from app.bootstrap import Services
-from app.db.models import AuditEvent, DrugPackage, StockLevel, StockLot, StockMovement, WorkItem
+from app.db.models import (
+    AuditEvent,
+    DrugPackage,
+    Fill,
+    FillBottle,
+    Prescription,
+    StockLevel,
+    StockLot,
+    StockMovement,
+    WorkItem,
+)
 from app.domain.fill_states import FillState
 from app.domain.roles import Role
 from app.errors import NotFound, PermissionDenied, StaleRecord, ValidationFailed
+from app.services import dispensing
 from app.services.inventory import InventoryService
 from app.services.reorder import (
     BELOW_MINIMUM,
@@ -36,6 +47,12 @@ from tests.app.services.pharmacy_data import (
     add_patient,
     add_prescription,
     simple_fill,
+)
+from tests.app.services.verification_data import (
+    catalogue_fill,
+    package_upc,
+    receive_lot,
+    scan_and_complete,
 )
 from tests.conftest import BACKEND
 
@@ -473,3 +490,87 @@ def test_two_workstations_checking_together_open_one_notice(
     assert notice.opened is False
     assert notice.work_item_id == first.work_item_id
     assert _open_shortages(services) == [(f"{package}:{BELOW_MINIMUM}", "shortage")]
+
+
+# --- shortage notices from dispensing at verification ----------------------------------------
+
+
+def _fill_package(services: Services, fill_id: int) -> int:
+    with services.database.reading() as session:
+        return session.scalars(
+            select(Prescription.package_id)
+            .join(Fill, Fill.prescription_id == Prescription.id)
+            .where(Fill.id == fill_id)
+        ).one()
+
+
+def test_a_bottle_accepted_at_verification_opens_the_notice_of_the_stock_it_took(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    fill_id = catalogue_fill(services, admin, FillState.FILL)  # 30 units
+    package_id = _fill_package(services, fill_id)
+    receive_lot(services, admin, package_id, on_hand=Decimal(70))
+    services.reorder.set_level(technician, package_id, minimum=50, maximum=100)
+    catalogue_fill(services, admin, FillState.DATA_ENTRY)  # 30 more, waiting: 60 of 70
+    assert services.reorder.check_shortages(technician, [package_id]) == []
+
+    upc = package_upc(services, package_id)
+    scan_and_complete(services.verification, technician, fill_id, upc=upc)
+
+    # 40 left: below the minimum, and enough for the waiting fill (the filled one's bottles
+    # are off the shelf, so its need is not counted again).
+    assert _open_shortages(services) == [(f"{package_id}:{BELOW_MINIMUM}", "shortage")]
+    with services.database.reading() as session:
+        [summary] = session.scalars(select(WorkItem.summary).where(WorkItem.kind == "shortage"))
+        opened_by = [
+            event.username
+            for event in session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "worklist.opened")
+            )
+            if event.summary["kind"] == "shortage"
+        ]
+    assert summary.endswith("40 on hand, below the minimum of 50")
+    assert opened_by == [technician.username]
+
+
+def test_the_notice_is_written_in_the_bottles_transaction(
+    services: Services, admin: Actor, technician: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shortage check that fails takes the bottle with it: one transaction, all or nothing."""
+    fill_id = catalogue_fill(services, admin, FillState.FILL)
+    package_id = _fill_package(services, fill_id)
+    receive_lot(services, admin, package_id, on_hand=Decimal(40))
+    services.reorder.set_level(technician, package_id, minimum=20, maximum=100)
+
+    def failing_check(*_args: object) -> None:
+        raise RuntimeError("the shortage check failed")
+
+    monkeypatch.setattr(dispensing, "open_shortage_notices", failing_check)
+    upc = package_upc(services, package_id)
+    with pytest.raises(RuntimeError):
+        scan_and_complete(services.verification, technician, fill_id, upc=upc)
+    monkeypatch.undo()
+
+    with services.database.reading() as session:
+        bottles = session.scalar(select(func.count(FillBottle.id)))
+        dispensed = session.scalar(
+            select(func.count(StockMovement.id)).where(StockMovement.kind == "dispensed")
+        )
+    assert (bottles, dispensed) == (0, 0)
+    assert _open_shortages(services) == []
+
+
+def test_levels_show_the_dispensable_stock_and_whether_it_is_below_minimum(
+    services: Services, reorder: ReorderService, technician: Actor, admin: Actor, package: int
+) -> None:
+    saved = reorder.set_level(technician, package, minimum=100, maximum=200)
+    assert (saved.on_hand, saved.below_minimum) == (0, True)
+    _lot(services, admin, package, 80)
+    _lot(services, admin, package, 500, lot_number="OLD", expiry=TODAY - timedelta(days=1))
+    _lot(services, admin, package, 500, lot_number="HELD", status="quarantined")
+
+    [row] = reorder.levels(technician)
+    assert (row.on_hand, row.below_minimum) == (80, True)
+    _lot(services, admin, package, 20, lot_number="L2")
+    [row] = reorder.levels(technician)
+    assert (row.on_hand, row.below_minimum) == (100, False)

@@ -35,7 +35,9 @@ from app.domain.ndc import parse_ndc
 from app.domain.roles import Role
 from app.domain.verdicts import Verdict
 from app.errors import DatabaseUnavailable, PermissionDenied, StaleRecord, ValidationFailed
-from app.services.house_settings import CiiCountMode, VerificationPolicy
+from app.services.dispensing import NegativeOnHandRefused
+from app.services.house_settings import CiiCountMode, InventoryPolicy, VerificationPolicy
+from app.services.inventory import InventoryService
 from app.services.unit_of_work import Actor
 from app.services.verification import (
     NEVER_RECEIVED_WARNING,
@@ -98,9 +100,18 @@ def datamatrix(
 
 @pytest.fixture
 def catalogue(services: Services, admin: Actor, tmp_path: Path) -> Services:
+    """The catalogue, in a house that allows negative on-hand: most scenarios scan lots never
+    received in RxBench. The house's default (refused) is tested on its own below."""
     both = merge_directories(tmp_path / "ndc", DEMO_CATALOGUE_DIR, EXTRA_DIR)
     load_catalogue_subset(services.database, admin, both)
+    allow_negative_on_hand(services, admin, allowed=True)
     return services
+
+
+def allow_negative_on_hand(services: Services, admin: Actor, *, allowed: bool) -> None:
+    services.house_settings.set_inventory_policy(
+        admin, InventoryPolicy(allow_negative_on_hand=allowed)
+    )
 
 
 @pytest.fixture
@@ -211,6 +222,7 @@ def counts(services: Services) -> dict[str, int]:
         "controlled": ControlledSubstanceEntry.id,
         "audit": AuditEvent.id,
         "lots": StockLot.id,
+        "notices": WorkItem.id,
     }
     with services.database.reading() as session:
         return {
@@ -930,7 +942,9 @@ def test_scenario(
     schedule_listed = "C-II" in case.name or "C-IV" in case.name
     assert after["movements"] == before["movements"] + 1
     assert after["bottles"] == before["bottles"] + 1
-    assert after["audit"] == before["audit"] + 1
+    # One event for the bottle, and one per shortage notice it opened (a partial from a lot
+    # that went negative leaves the rest of the fill short).
+    assert after["audit"] == before["audit"] + 1 + (after["notices"] - before["notices"])
     assert after["controlled"] == before["controlled"] + (1 if schedule_listed else 0)
     bottle = accepted.bottle
     assert bottle.verdict is case.verdict
@@ -1403,3 +1417,83 @@ def test_the_verification_policy_is_a_house_setting(
             admin,
             VerificationPolicy(cii_count_mode="triple-entry"),  # type: ignore[arg-type]
         )
+
+
+# --- the house's rule on negative on-hand, and expired stock ---------------------------------
+
+
+def test_a_bottle_taking_its_lot_below_zero_is_refused_before_anything_is_written(
+    catalogue: Services, admin: Actor, technician: Actor
+) -> None:
+    allow_negative_on_hand(catalogue, admin, allowed=False)  # the house's default
+    add_lot(catalogue, admin, MONTELUKAST_30, lot="SHORT1", on_hand=Decimal(10))
+    fill_id = _open(catalogue, admin, MONTELUKAST_30)
+    catalogue.verification.open_fill(technician, fill_id)
+    before = counts(catalogue)
+
+    with pytest.raises(NegativeOnHandRefused) as refused:
+        _accept(catalogue, technician, fill_id, datamatrix(MONTELUKAST_30, lot="SHORT1"), 30)
+    assert refused.value.message == (
+        f"Lot SHORT1 of NDC {MONTELUKAST_30} has 10 on hand: taking 30 would leave -20. "
+        "Count the lot and correct it first, or take less."
+    )
+    with pytest.raises(NegativeOnHandRefused) as never_received:
+        _accept(catalogue, technician, fill_id, datamatrix(MONTELUKAST_30, lot="NEVER1"), 30)
+    assert never_received.value.message.startswith(
+        f"Lot NEVER1 of NDC {MONTELUKAST_30} was never received in RxBench, so none of it is "
+        "on hand to take 30 from. Receive the delivery first"
+    )
+    assert counts(catalogue) == before, "no bottle, movement, lot, notice or audit event"
+
+    within = _accept(catalogue, technician, fill_id, datamatrix(MONTELUKAST_30, lot="SHORT1"), 10)
+    assert within.bottle.warnings == ()
+
+
+def test_a_house_allowing_negative_stock_accepts_the_bottle_and_flags_the_lot(
+    catalogue: Services, admin: Actor, technician: Actor
+) -> None:
+    lot_id = add_lot(catalogue, admin, MONTELUKAST_30, lot="SHORT1", on_hand=Decimal(10))
+    fill_id = _open(catalogue, admin, MONTELUKAST_30)
+    catalogue.verification.open_fill(technician, fill_id)
+
+    accepted = _accept(catalogue, technician, fill_id, datamatrix(MONTELUKAST_30, lot="SHORT1"), 30)
+
+    flag = (
+        f"Lot SHORT1 of NDC {MONTELUKAST_30} is now negative (-20 on hand): count it and "
+        "correct the ledger."
+    )
+    assert flag in accepted.bottle.warnings
+    assert on_hand(catalogue, lot_id) == -20
+    [lot] = catalogue.inventory.lots(technician, package_id(catalogue, MONTELUKAST_30))
+    assert lot.negative
+    with catalogue.database.reading() as session:
+        event_row = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "fill.bottle_accepted")
+        ).one()
+    assert event_row.summary["negative"] is True
+    assert flag in event_row.summary["warnings"]
+
+
+def test_an_expired_lot_quarantined_at_sign_in_cannot_be_dispensed(
+    catalogue: Services, admin: Actor, technician: Actor
+) -> None:
+    lot_id = add_lot(catalogue, admin, MONTELUKAST_30, lot="OLD1", expiry=TODAY - timedelta(days=1))
+    inventory = InventoryService(catalogue.database, today=lambda: TODAY)
+    assert inventory.quarantine_expired(technician) == 1
+    fill_id = _open(catalogue, admin, MONTELUKAST_30)
+    catalogue.verification.open_fill(technician, fill_id)
+    before = counts(catalogue)
+
+    with pytest.raises(BottleRefused):
+        _accept(
+            catalogue,
+            technician,
+            fill_id,
+            datamatrix(MONTELUKAST_30, lot="OLD1", expiry=TODAY - timedelta(days=1)),
+            30,
+        )
+
+    assert counts(catalogue) == before
+    assert on_hand(catalogue, lot_id) == 500
+    [lot] = inventory.lots(technician, package_id(catalogue, MONTELUKAST_30))
+    assert lot.status == "quarantined"

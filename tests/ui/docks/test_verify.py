@@ -33,6 +33,7 @@ from app.db.models import (
 from app.domain.fill_states import FillState
 from app.domain.roles import Role
 from app.services.fills import FillRow
+from app.services.house_settings import InventoryPolicy
 from app.services.patients import PatientDraft
 from app.services.unit_of_work import Actor, Database
 from app.services.verification import VerificationService
@@ -234,6 +235,47 @@ def test_a_matching_datamatrix_bottle_is_accepted_from_any_focus(
     assert audit_count(services, "fill.bottle_accepted") == 1
 
 
+def test_a_lot_never_received_is_a_stop_saying_so_and_records_nothing(
+    make_bench, clock, intake, services, pharmacist
+):
+    """The house refuses negative on-hand unless it allows it: a bottle of a lot never received
+    would take the lot below zero."""
+    fill = fill_at_fill_step(intake, pharmacist, LISINOPRIL_30)
+    bench = make_bench()
+    bench.open(fill)
+
+    bench.scan(clock, datamatrix(LISINOPRIL_30))
+
+    dock = bench.dock
+    assert bench.tone is Tone.STOP
+    assert f"Lot LOT42 of NDC {LISINOPRIL_30} was never received in RxBench" in dock.banner.text
+    assert "Receive the delivery first" in dock.banner.text
+    assert bench.sounds.played == ["stop"]
+    assert dock.bottles.rows == ()
+    assert movements(services, fill.fill_id) == 0
+    assert bench.scan_field_has_focus()
+
+
+def test_a_house_allowing_negative_stock_accepts_the_bottle_with_a_warning(
+    make_bench, clock, intake, services, pharmacist
+):
+    services.house_settings.set_inventory_policy(
+        pharmacist, InventoryPolicy(allow_negative_on_hand=True)
+    )
+    fill = fill_at_fill_step(intake, pharmacist, LISINOPRIL_30)
+    bench = make_bench()
+    bench.open(fill)
+
+    bench.scan(clock, datamatrix(LISINOPRIL_30))
+
+    dock = bench.dock
+    assert bench.tone is Tone.WARNING
+    assert "is now negative (-30 on hand)" in dock.banner.text
+    [bottle] = dock.bottles.rows
+    assert any("now negative" in warning for warning in bottle.warnings)
+    assert movements(services, fill.fill_id) == 1
+
+
 def test_a_wrong_drug_is_a_loud_stop_naming_both_and_records_nothing(
     make_bench, clock, intake, services, pharmacist
 ):
@@ -264,6 +306,7 @@ def test_a_upc_asks_lot_and_expiry_then_a_counted_quantity(
     make_bench, clock, intake, services, pharmacist
 ):
     fill = fill_at_fill_step(intake, pharmacist, LISINOPRIL_100)
+    receive_lot(services, pharmacist, LISINOPRIL_100, lot="AB123")
     bench = make_bench()
     bench.open(fill)
     qtbot = bench.qtbot
