@@ -22,6 +22,7 @@ from app.db.models import (
     Prescription,
 )
 from app.domain import asap
+from app.domain.fill_states import FillState
 from app.errors import NotFound, PermissionDenied, ValidationFailed
 from app.services.pmp import PmpRefused, PmpReportRow, PmpService
 from app.services.unit_of_work import Actor
@@ -32,7 +33,12 @@ from tests.app.services.pmp_data import (
     put_back,
     records_of,
 )
-from tests.app.services.verification_data import LISINOPRIL, OXYCODONE
+from tests.app.services.verification_data import (
+    LISINOPRIL,
+    OXYCODONE,
+    catalogue_fill,
+    receive_lot,
+)
 
 TODAY = date(2026, 11, 26)
 DAY = TODAY - timedelta(days=3)
@@ -365,3 +371,36 @@ def test_two_workstations_generating_pending_at_once_make_each_days_file_once(
     rows = pmp.reports(technician)
     assert sorted(row.report_date for row in rows) == [DAY + timedelta(days=n) for n in range(3)]
     assert {row.status for row in rows} == {"generated"}
+
+
+def test_a_ready_fill_returned_to_stock_through_the_workflow_is_voided(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    """The whole path: a will-call fill returned to stock by the workflow (bottles voided, the
+    log's reversal written now) is voided in the file of the day it went back."""
+    now = datetime.now(UTC)
+    day = now.date() - timedelta(days=2)
+    pmp = PmpService(services.database, today=lambda: now.date() + timedelta(days=1), zone=UTC)
+    fill_id = catalogue_fill(services, admin, FillState.READY, product_ndc=OXYCODONE)
+    with services.database.reading() as session:
+        package_id = session.scalar(
+            select(Prescription.package_id).join(Fill).where(Fill.id == fill_id)
+        )
+        assert package_id is not None
+    dispense(services, admin, fill_id, receive_lot(services, admin, package_id), 30, at(day))
+    first = pmp.generate(technician, day)
+    with services.database.reading() as session:
+        version = session.scalar(select(Fill.version).where(Fill.id == fill_id))
+        assert version is not None
+
+    services.workflow.return_to_stock(
+        technician, fill_id, expected_version=version, reason="Not picked up"
+    )
+
+    made = pmp.generate_pending(technician)
+    assert [row.report_date for row in made] == [day + timedelta(days=1), now.date()]
+    (reported,) = records_of(services, first.report_id).records
+    (voided,) = records_of(services, made[-1].report_id).records
+    assert voided.status is asap.ReportingStatus.VOID
+    assert (voided.rx_number, voided.filled_on) == (reported.rx_number, day)
+    assert made[0].zero_report
