@@ -40,6 +40,7 @@ from app.services.recalls import (
 )
 from app.services.receiving import ReceivedScan
 from app.services.unit_of_work import Actor
+from app.services.verification import BottleRefused
 from tests.app.services.inventory_data import add_user
 from tests.app.services.pharmacy_data import package_of
 from tests.app.services.verification_data import (
@@ -170,11 +171,23 @@ def test_a_recalled_lot_is_refused_at_verification_and_for_a_transfer(
     lot_id, package_id = _dispensed_twice(services, admin, technician)
     _enter(recalls, technician, level="retail")
     fill_id = catalogue_fill(services, admin, FillState.FILL, product_ndc=OMEPRAZOLE)
-    services.verification.open_fill(technician, fill_id)
-    judgement = services.verification.judge(
-        technician, fill_id, text=package_upc(services, package_id), lot_number=SHELF_LOT
-    )
+    view = services.verification.open_fill(technician, fill_id)
+    upc = package_upc(services, package_id)
+    judgement = services.verification.judge(technician, fill_id, text=upc, lot_number=SHELF_LOT)
     assert judgement.stop and judgement.verdict is Verdict.RECALLED
+    on_hand = _lot(services, lot_id).on_hand
+    with pytest.raises(BottleRefused) as refused:
+        services.verification.accept_bottle(
+            technician,
+            fill_id,
+            text=upc,
+            manual=False,
+            quantity=Decimal(30),
+            expected_version=view.version,
+            lot_number=SHELF_LOT,
+        )
+    assert refused.value.facts["verdict"] == "recalled"
+    assert _lot(services, lot_id).on_hand == on_hand  # nothing was taken from the lot
     with pytest.raises(LotStatusRefused, match="is recalled: it cannot be transferred"):
         services.inventory.transfer_out(
             technician, lot_id, quantity=1, to_pharmacy="Elm Street", reason="short there"
