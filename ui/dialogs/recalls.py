@@ -47,6 +47,8 @@ from app.services.recalls import (
 )
 from app.services.unit_of_work import Actor
 from ui.dialogs.fields import MessageLine, add_field
+from ui.errors import explain
+from ui.tasks import TaskRunner
 
 LEVEL_LABELS = {
     "consumer": "Consumer: pull our stock and contact the patients who took it",
@@ -109,11 +111,17 @@ class RecallsDialog(QDialog):
     SHOW = (("Open", "open"), ("Closed", "closed"), ("All", None))
 
     def __init__(
-        self, recalls: RecallService, actor: Actor, *, parent: QWidget | None = None
+        self,
+        recalls: RecallService,
+        actor: Actor,
+        *,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._recalls = recalls
         self._actor = actor
+        self._tasks = tasks
         self.rows: list[RecallRow] = []
         self.setWindowTitle("Recalls — RxBench")
         self.resize(900, 420)
@@ -194,7 +202,7 @@ class RecallsDialog(QDialog):
         return dialog
 
     def import_report(self) -> ImportRecallsDialog:
-        dialog = ImportRecallsDialog(self._recalls, self._actor, parent=self)
+        dialog = ImportRecallsDialog(self._recalls, self._actor, tasks=self._tasks, parent=self)
         dialog.accepted.connect(self.reload)
         dialog.open()
         return dialog
@@ -307,14 +315,21 @@ class ImportRecallsDialog(QDialog):
 
     Each recall of the report is a checkable row; under it each of our catalogue packages it
     names, once per lot read from its code text, and once for every lot (unchecked unless no
-    lot was read). After acceptance `recorded` lists the recalls recorded."""
+    lot was read). The report is read and recorded off the GUI thread (a full openFDA page holds
+    a thousand recalls). After acceptance `recorded` lists the recalls recorded."""
 
     def __init__(
-        self, recalls: RecallService, actor: Actor, *, parent: QWidget | None = None
+        self,
+        recalls: RecallService,
+        actor: Actor,
+        *,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._recalls = recalls
         self._actor = actor
+        self._tasks = tasks
         self.preview: ImportPreview | None = None
         self.levels: dict[int, str] = {}
         self.recorded: list[RecallRow] = []
@@ -325,7 +340,7 @@ class ImportRecallsDialog(QDialog):
         self.path = QLineEdit()
         self.path.setAccessibleName("Enforcement report file")
         self.path.setPlaceholderText("drug-enforcement-….json from open.fda.gov")
-        browse = _button("&Browse…")
+        self.browse_button = browse = _button("&Browse…")
         path_row = QHBoxLayout()
         path_row.setContentsMargins(0, 0, 0, 0)
         path_row.addWidget(self.path, 1)
@@ -389,18 +404,35 @@ class ImportRecallsDialog(QDialog):
             self.message.show_problem("Choose the enforcement report file to preview.")
             self.path.setFocus()
             return
-        try:
-            self.preview = self._recalls.preview(self._actor, Path(text))
-        except RxBenchError as error:
-            self.message.show_error(error)
-            return
+        self._busy(True)
+        recalls, actor, path = self._recalls, self._actor, Path(text)
+        self._tasks.run(
+            lambda: recalls.preview(actor, path),
+            on_success=self._previewed,
+            on_failure=self._failed,
+        )
+
+    def _busy(self, busy: bool) -> None:
+        """While the report is read or recorded (off the GUI thread), nothing else starts."""
+        for button in (self.preview_button, self.import_button, self.browse_button):
+            button.setEnabled(not busy)
+        self.path.setReadOnly(busy)
+
+    def _failed(self, error: BaseException) -> None:
+        self._busy(False)
+        self.import_button.setEnabled(self.preview is not None)
+        self.message.show_problem(explain(error)[1])
+
+    def _previewed(self, preview: ImportPreview) -> None:
+        self._busy(False)
+        self.preview = preview
         self.tree.clear()
         self.levels = {}
-        for report in self.preview.reports:
+        for report in preview.reports:
             self.tree.addTopLevelItem(self._report_item(report))
             self.levels[report.index] = report.proposed_level
         self.tree.expandAll()
-        self.import_button.setEnabled(any(r.importable for r in self.preview.reports))
+        self.import_button.setEnabled(any(r.importable for r in preview.reports))
         self.tree.setCurrentItem(self.tree.topLevelItem(0))
         self.tree.setFocus()
 
@@ -514,11 +546,17 @@ class ImportRecallsDialog(QDialog):
         if not choices:
             self.message.show_problem(NOTHING_CHECKED)
             return
-        try:
-            self.recorded = self._recalls.confirm(self._actor, self.preview, choices)
-        except RxBenchError as error:
-            self.message.show_error(error)
-            return
+        self._busy(True)
+        recalls, actor, preview = self._recalls, self._actor, self.preview
+        self._tasks.run(
+            lambda: recalls.confirm(actor, preview, choices),
+            on_success=self._recorded,
+            on_failure=self._failed,
+        )
+
+    def _recorded(self, recorded: list[RecallRow]) -> None:
+        self._busy(False)
+        self.recorded = recorded
         super().accept()
 
 

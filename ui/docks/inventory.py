@@ -419,7 +419,7 @@ class InventoryDock(DataDock):
         actor = self._actor()
         if self._recalls is None or actor is None:
             return None
-        dialog = RecallsDialog(self._recalls, actor, parent=self)
+        dialog = RecallsDialog(self._recalls, actor, tasks=self._tasks, parent=self)
         dialog.finished.connect(self.reload)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()

@@ -72,7 +72,7 @@ def visible(kind: type[QWidget]) -> QWidget:
 def test_a_report_is_previewed_checked_imported_and_its_recall_worked(
     qtbot, services: Services, technician: Actor, dispensed: int, report_file: Path
 ) -> None:
-    recalls = show_active(qtbot, RecallsDialog(services.recalls, technician))
+    recalls = show_active(qtbot, RecallsDialog(services.recalls, technician, tasks=TaskRunner()))
     assert isinstance(recalls, RecallsDialog) and recalls.table.rowCount() == 0
     qtbot.keyClick(recalls.table, Qt.Key.Key_I, CTRL)
     qtbot.waitUntil(lambda: any(isinstance(w, ImportRecallsDialog) for w in recalls.children()))
@@ -87,6 +87,7 @@ def test_a_report_is_previewed_checked_imported_and_its_recall_worked(
     qtbot.keyClicks(path, str(report_file))
     qtbot.keyClick(path, Qt.Key.Key_Return)
     tree = importer.tree
+    qtbot.waitUntil(lambda: tree.topLevelItemCount() == 3)
     assert tree.topLevelItemCount() == 3 and importer.focusWidget() is tree
     no_mnemonic_twice(importer)
     no_mnemonic_twice(recalls)
@@ -307,3 +308,21 @@ def test_the_pharmacist_opens_a_recall_from_its_work_list_item(
     assert isinstance(work, RecallWorkDialog)
     assert work.windowTitle() == "Recall D-0777-2026 — RxBench"
     work.reject()
+
+
+def test_a_malformed_report_is_refused_in_the_message_line(
+    qtbot, services: Services, technician: Actor, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"results": [{"recall_number": "D-1-2026"}]}')
+    dialog = show_active(
+        qtbot, ImportRecallsDialog(services.recalls, technician, tasks=TaskRunner())
+    )
+    assert isinstance(dialog, ImportRecallsDialog)
+    qtbot.keyClicks(dialog.path, str(broken))
+    qtbot.keyClick(dialog.path, Qt.Key.Key_Return)
+    message = control(dialog, "Message")
+    qtbot.waitUntil(message.isVisible)
+    assert "Result 1 has no “classification”." in message.text()
+    assert dialog.tree.topLevelItemCount() == 0 and not dialog.import_button.isEnabled()
+    assert dialog.preview_button.isEnabled()
