@@ -35,6 +35,7 @@ from ui.dialogs.catalogue_import import (
     describe_snapshot,
 )
 from ui.dialogs.intake import IntakeMenu
+from ui.dialogs.reorder import ReorderTools
 from ui.dialogs.scanner_settings import open_scanner_settings, open_scanner_test
 from ui.docks.base import DataDock, Dock
 from ui.docks.fill_queue import FillQueueDock
@@ -44,7 +45,7 @@ from ui.docks.label_printing import LabelPrinting
 from ui.docks.payment import PaymentDock
 from ui.docks.verify import VerifyDock
 from ui.docks.worklist import WorklistDock
-from ui.errors import show_error
+from ui.errors import explain, show_error
 from ui.live_updates import LiveUpdates
 from ui.scanner import install_scanner
 from ui.sound import QtSounds
@@ -136,6 +137,9 @@ class MainWindow(QMainWindow):
             recalls=services.recalls,
             pmp=services.pmp,
             counts=services.counts,
+            reorder=ReorderTools(
+                services.reorder, services.catalogue, services.inventory, services.house_settings
+            ),
             catalogue=services.catalogue,
             cosign=lambda purpose: self._session.cosign(purpose=purpose, parent=self),
             witness=lambda purpose: self._session.witness(purpose=purpose, parent=self),
@@ -175,6 +179,7 @@ class MainWindow(QMainWindow):
         self.scan_router.unclaimed_scan.connect(self.open_scanned_label)
         self.verify.attach_scanner(self.scan_router)
         self.inventory.attach_scanner(self.scan_router)
+        self.inventory.shortages_checked.connect(self.worklist.reload)
         self.verify.rx_label_scanned.connect(self.open_scanned_label)
         self._build_menus()
         self._build_status_bar()
@@ -358,9 +363,38 @@ class MainWindow(QMainWindow):
         self.reload()
         self.check_database()
         self.show_drug_data_age()
+        if actor is not None:
+            self.quarantine_expired_stock(actor)
         if actor is not None and not self._live_started:
             self._live_started = True
             self.live.start()
+
+    def quarantine_expired_stock(self, actor: Actor) -> None:
+        """At each sign-in, lots past their expiry are quarantined (audited as the person
+        signing in), off the GUI thread, so none can be dispensed; the status bar says so."""
+        inventory = self._context.services.inventory
+        self.tasks.run(
+            lambda: inventory.quarantine_expired(actor),
+            on_success=self._expired_quarantined,
+            on_failure=self._expired_not_quarantined,
+        )
+
+    def _expired_quarantined(self, count: int) -> None:
+        if not count:
+            return
+        self.statusBar().showMessage(
+            f"{count} expired lot{'s' if count != 1 else ''} put in quarantine: "
+            f"{'they' if count != 1 else 'it'} cannot be dispensed.",
+            15_000,
+        )
+        self.inventory.reload()
+        self.worklist.reload()  # the quarantine checks the packages for shortages
+
+    def _expired_not_quarantined(self, exc: BaseException) -> None:
+        log.warning("expired stock not quarantined (%s)", type(exc).__name__)
+        self.statusBar().showMessage(
+            f"Expired stock could not be put in quarantine: {explain(exc)[1]}", 15_000
+        )
 
     def _show_actor(self, actor: Actor | None) -> None:
         if actor is None:

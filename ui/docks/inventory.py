@@ -46,6 +46,7 @@ from ui.dialogs.lot_actions import LotActionDialog, Witness
 from ui.dialogs.pmp_reports import PmpReportsDialog
 from ui.dialogs.recalls import RecallsDialog
 from ui.dialogs.receive_stock import ReceiveStockDialog
+from ui.dialogs.reorder import ReorderDialog, ReorderTools
 from ui.docks.base import ActorSource, DataDock, row_table
 from ui.errors import explain
 from ui.models.stock import (
@@ -65,6 +66,7 @@ RECEIVE_SHORTCUT = "Ctrl+Shift+R"
 RECALLS_SHORTCUT = "Ctrl+Shift+A"
 PMP_SHORTCUT = "Ctrl+Shift+M"
 COUNT_SHORTCUT = "Ctrl+Shift+C"
+REORDER_SHORTCUT = "Ctrl+Shift+O"
 SEARCH_SHORTCUT = "Ctrl+Shift+F"
 ADJUST_SHORTCUT = "Ctrl+Shift+J"
 DESTROY_SHORTCUT = "Ctrl+Shift+W"
@@ -107,10 +109,12 @@ def change_text(change: StockChange) -> str:
 class InventoryDock(DataDock):
     """Signals: detail_loaded()  # the selected lot's package is shown in the detail pane
     detail_failed(object)  # the exception
+    shortages_checked()  # the Reorder dialog checked for shortages: the work list changed
     """
 
     detail_loaded = Signal()
     detail_failed = Signal(object)
+    shortages_checked = Signal()
 
     def __init__(
         self,
@@ -122,6 +126,7 @@ class InventoryDock(DataDock):
         recalls: RecallService | None = None,
         pmp: PmpService | None = None,
         counts: CountService | None = None,
+        reorder: ReorderTools | None = None,
         catalogue: CatalogueService | None = None,
         cosign: Signer | None = None,
         inventory: InventoryService | None = None,
@@ -149,6 +154,7 @@ class InventoryDock(DataDock):
         self._recalls = recalls
         self._pmp = pmp
         self._counts = counts
+        self._reorder = reorder
         self._catalogue = catalogue
         self._cosign = cosign
         self._scan_router: ScanRouter | None = None
@@ -171,6 +177,9 @@ class InventoryDock(DataDock):
         )
         self.count_action, self.count_button = self._add_action(
             "C&ount stock…", COUNT_SHORTCUT, lambda: self.count_stock(), enabled=counts is not None
+        )
+        self.reorder_action, self.reorder_button = self._add_action(
+            "R&eorder…", REORDER_SHORTCUT, self.open_reorder, enabled=reorder is not None
         )
         self._buttons.addStretch(1)
         self._add_lot_actions(layout)
@@ -399,6 +408,20 @@ class InventoryDock(DataDock):
             self._receiving, actor, scan_router=self._scan_router, parent=self
         )
         dialog.accepted.connect(self.reload)
+        dialog.open()
+        return dialog
+
+    def open_reorder(self) -> ReorderDialog | None:
+        """Open the Reorder dialog (levels, suggested order, short-dated stock); a shortage check
+        there is passed on, for the work list to be read again."""
+        actor = self._actor()
+        if self._reorder is None or actor is None:
+            return None
+        dialog = ReorderDialog(
+            self._reorder, actor, self._tasks, scan_router=self._scan_router, parent=self
+        )
+        dialog.shortages_checked.connect(lambda _notices: self.shortages_checked.emit())
+        dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
 
