@@ -118,8 +118,11 @@ class StockModel(RowTableModel[StockRow]):
                 return QColor(NEGATIVE_COLOUR)
         if column == self.ON_HAND and role == Qt.ItemDataRole.TextAlignmentRole:
             return _RIGHT
-        if column == self.ON_HAND and role == Qt.ItemDataRole.ToolTipRole and row.negative:
-            return "Below zero: count this lot and correct the ledger."
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == self.DRUG:
+                return row.drug  # the column is often too narrow for the whole name
+            if column == self.ON_HAND and row.negative:
+                return "Below zero: count this lot and correct the ledger."
         return None
 
 

@@ -27,6 +27,8 @@ DAILY_UP_TO_DAYS = 31
 WEEK = 7
 # Labels under at most this many bars: the others stay blank so that dates never overlap.
 MAX_LABELS = 14
+MIN_AXIS_SPAN = 4
+HEADROOM = Decimal("1.1")
 DISPENSED_COLOUR = "#2f6db5"
 ON_HAND_COLOUR = "#8a5a00"
 
@@ -134,9 +136,9 @@ class UsageChart(QChartView):
         self.days_axis.clear()
         self.days_axis.append(labels)
         self.days_axis.setTitleText("Week starting" if weekly else "Day")
-        self.dispensed_axis.setRange(0, _ceiling(max(b.dispensed for b in self.buckets)))
+        _fit(self.dispensed_axis, Decimal(0), max(b.dispensed for b in self.buckets))
         low = min(min(b.on_hand for b in self.buckets), Decimal(0))
-        self.on_hand_axis.setRange(float(low), _ceiling(max(b.on_hand for b in self.buckets)))
+        _fit(self.on_hand_axis, low, max(b.on_hand for b in self.buckets))
         total = history.total_dispensed
         period = f"{'week' if weekly else 'day'}, last {len(history.days)} days"
         title = (
@@ -149,8 +151,8 @@ class UsageChart(QChartView):
         self.setAccessibleDescription(f"{title}; {quantity_text(now)} on hand now.")
 
 
-def _ceiling(value: Decimal) -> float:
-    """A round top for an axis, a little above the highest value (at least 1)."""
-    top = max(float(value), 1.0) * 1.1
-    magnitude = 10 ** max(len(str(int(top))) - 1, 0)
-    return float(-(-top // magnitude) * magnitude)
+def _fit(axis: QValueAxis, low: Decimal, high: Decimal) -> None:
+    """Round ticks over the values and a little above them (whole units: a top of at least 4
+    keeps the labels whole)."""
+    axis.setRange(float(low), float(max(high * HEADROOM, low + MIN_AXIS_SPAN)))
+    axis.applyNiceNumbers()
