@@ -22,13 +22,12 @@ _LOT_KEYWORD = re.compile(
     r"\s*(?:(?:numbers?|nos?\b\.?|#s?|codes?)\s*)?[:#.]?\s*",
     re.IGNORECASE,
 )
-_SEPARATORS = re.compile(r"[,;&\s]+")
-_CONNECTORS = frozenset({"and", "or", "&"})
+# The words after a keyword, found one at a time: a notice may list hundreds of lots.
+_WORD = re.compile(r"[^,;&\s]+")
+_CONNECTORS = frozenset({"and", "or"})
 _LOT_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]*[A-Za-z0-9]", re.ASCII)
 _HYPHENATED_NDC = re.compile(r"(?<![\d-])\d{4,6}-\d{3,4}-\d{1,2}(?![\d-])", re.ASCII)
 _BARE_NDC = re.compile(r"\bNDC\s*(?:#|no\.?|:)?\s*:?\s*(\d{10,11})(?!\d)", re.IGNORECASE | re.ASCII)
-# How far after a keyword the lots may run: a notice's list of lots fits easily.
-_LOT_WINDOW = 2000
 
 
 def _looks_like_lot(word: str) -> bool:
@@ -43,12 +42,9 @@ def lot_candidates(text: str) -> list[str]:
     """Every lot number the text seems to name, in order of appearance, each once."""
     found: dict[str, None] = {}
     for keyword in _LOT_KEYWORD.finditer(text):
-        following = text[keyword.end() : keyword.end() + _LOT_WINDOW]
-        for raw in _SEPARATORS.split(following):
-            word = raw.strip(".:()[]\"'")
-            if not word:
-                continue
-            if word.lower() in _CONNECTORS:
+        for match in _WORD.finditer(text, keyword.end()):
+            word = match.group(0).strip(".:()[]\"'")
+            if not word or word.lower() in _CONNECTORS:
                 continue
             if not _looks_like_lot(word):
                 break

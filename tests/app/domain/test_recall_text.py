@@ -41,6 +41,11 @@ def test_ndcs_are_found_hyphenated_or_after_ndc_and_invalid_ones_left_out() -> N
     assert ndcs_in_text(text) == ["59651-002-01", "59651-002-30", "0093310905"]
 
 
+def test_a_long_list_of_lots_is_read_whole() -> None:
+    lots = [f"K{number:05d}" for number in range(800)]
+    assert lot_candidates(f"Lot Numbers: {', '.join(lots)}; Exp. 12/2026") == lots
+
+
 @given(st.text(max_size=400))
 def test_reading_arbitrary_text_never_fails_and_gives_plausible_lots(text: str) -> None:
     lots = lot_candidates(text)
