@@ -45,6 +45,7 @@ from app.domain.verdicts import Verdict
 from app.errors import ValidationFailed
 from app.services.auth import actor_for
 from app.services.catalogue import CatalogueService, ImportReport
+from app.services.controlled import ControlledSubstanceService, InventoryLineInput
 from app.services.counts import CountService
 from app.services.dispensing import (
     LedgerLines,
@@ -348,6 +349,7 @@ def load_demo(
     _print_labels(database, actor, now.date())
     _import_recall(database, actor)
     _count_stock(database, actor, now)
+    _controlled_record(database, actor, now)
     _correct_stock(database, actor, now)
     _report_to_pmp(database, actor, now)
     with database.unit_of_work(actor) as uow:
@@ -1018,3 +1020,54 @@ def _correct_stock(database: Database, actor: Actor, now: datetime) -> None:
     inventory.reverse(loader, mistake.movement.movement_id, reason=DEMO_REVERSAL_REASON)
     lot_id, on_hand = short_dated
     inventory.return_to_vendor(loader, lot_id, quantity=on_hand / 2, reason=DEMO_RETURN_REASON)
+
+
+# What the controlled-substance record of the demo pharmacy holds besides the counts' own.
+DEMO_OPEN_NOTE = "Checked the will-call bin and today's returns: not found yet"
+DEMO_SIGNED_NOTE = "Recounted with the pharmacist: one tablet was stuck in the counting tray"
+DEMO_SIGNED_RESOLUTION = "Miscount: the stock matches the log. Counting trays emptied first."
+
+
+def _controlled_record(database: Database, actor: Actor, now: datetime) -> None:
+    """The controlled-substance record as the pharmacy keeps it, through its service and by its
+    demo people: tech takes the biennial inventory at the close of business (pharm witnesses)
+    from the ledger's draft; two count-backs witnessed by tech2 each find one schedule III–V
+    package short, one still under investigation, one investigated and signed off by pharm."""
+    controlled = ControlledSubstanceService(database, today=lambda: now.date(), now=lambda: now)
+    with database.reading() as session:
+        users = {
+            user.username: actor_for(user, actor.workstation)
+            for user in session.scalars(
+                select(User).where(User.username.in_(("tech", "tech2", "pharm")))
+            )
+        }
+    tech, tech2, pharm = users["tech"], users["tech2"], users["pharm"]
+    draft = controlled.draft(tech)
+    controlled.take_inventory(
+        tech,
+        kind="biennial",
+        timing="close",
+        taken_on=now.date(),
+        lines=[
+            InventoryLineInput(line.package_id, line.sealed_containers, line.opened_quantity)
+            for line in draft
+        ],
+        witness=pharm,
+        note="Biennial inventory, taken after the last fill of the day",
+    )
+    counted_back = [
+        row for row in controlled.packages(tech) if row.schedule != "CII" and row.on_hand > 1
+    ][:2]
+    if len(counted_back) < 2:
+        raise ValidationFailed("The demo stock has fewer than two schedule III–V packages.")
+    found = [
+        controlled.witnessed_count(
+            tech, row.package_id, counted=row.perpetual_balance - 1, witness=tech2
+        ).discrepancy_id
+        for row in counted_back
+    ]
+    still_open, signed = found
+    assert still_open is not None and signed is not None  # each count was one short
+    controlled.add_investigation_note(tech, still_open, DEMO_OPEN_NOTE)
+    controlled.add_investigation_note(tech, signed, DEMO_SIGNED_NOTE)
+    controlled.sign_off(pharm, signed, DEMO_SIGNED_RESOLUTION)

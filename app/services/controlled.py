@@ -432,9 +432,16 @@ def _registrant_of(pharmacy: Pharmacy) -> dict[str, str]:
 
 
 class ControlledSubstanceService:
-    def __init__(self, database: Database, *, today: Callable[[], date] = date.today) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        today: Callable[[], date] = date.today,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
         self._db = database
         self._today = today
+        self._now = now
 
     # --- the perpetual log --------------------------------------------------------------------
 
@@ -561,6 +568,7 @@ class ControlledSubstanceService:
                     counted=amount,
                     status="open",
                     found_by_user_id=actor.user_id,
+                    found_at=self._now(),
                 )
                 session.add(discrepancy)
                 session.flush()
@@ -625,7 +633,7 @@ class ControlledSubstanceService:
                     f"Discrepancy {discrepancy_id} is signed off: its investigation is closed.",
                     discrepancy_id=discrepancy_id,
                 )
-            stamp = utc_now().strftime("%Y-%m-%d %H:%M UTC")
+            stamp = self._now().strftime("%Y-%m-%d %H:%M UTC")
             line = f"{stamp} {actor.full_name} ({actor.username}): {text}"
             before = discrepancy.investigation
             discrepancy.investigation = f"{before}\n{line}" if before else line
@@ -657,7 +665,7 @@ class ControlledSubstanceService:
             discrepancy.status = "signed_off"
             discrepancy.resolution = text
             discrepancy.signed_off_by_user_id = actor.user_id
-            discrepancy.signed_off_at = utc_now()
+            discrepancy.signed_off_at = self._now()
             uow.audit(
                 "controlled.discrepancy_signed_off",
                 discrepancy,
@@ -788,6 +796,7 @@ class ControlledSubstanceService:
                 taken_by_user_id=actor.user_id,
                 witness_user_id=witness.user_id if witness is not None else None,
                 workstation=actor.workstation,
+                recorded_at=self._now(),
             )
             session.add(inventory)
             session.flush()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
 import re
 import sys
 from collections import defaultdict
@@ -37,6 +39,7 @@ from app.db.models import (
     StockLot,
     StockMovement,
     User,
+    WorkItem,
 )
 from app.demo import (
     DEMO_ADJUSTMENT_REASON,
@@ -44,11 +47,13 @@ from app.demo import (
     DEMO_COUNT_LOSS,
     DEMO_FORM_106_REFERENCE,
     DEMO_LOGINS,
+    DEMO_OPEN_NOTE,
     DEMO_PMP_DESTINATION,
     DEMO_RECALL_CONTACT_NOTE,
     DEMO_RECALL_NUMBER,
     DEMO_RETURN_REASON,
     DEMO_REVERSAL_REASON,
+    DEMO_SIGNED_RESOLUTION,
     INHALER_CONTAINERS,
     REPRINT_REASON,
     RETURN_REASON,
@@ -64,6 +69,7 @@ from app.domain.ndc import parse_ndc
 from app.domain.roles import Role
 from app.domain.rx_rules import dea_schedule_allowed
 from app.errors import PermissionDenied, ValidationFailed
+from app.services.controlled import inventory_csv
 from app.services.passwords import SecretHasher
 from app.services.unit_of_work import Actor
 
@@ -612,7 +618,10 @@ def test_the_demo_has_an_approved_count_a_count_to_resume_and_a_form_106_filed(
             select(StockMovement).where(StockMovement.kind == "count_correction")
         ).all()
         assert correction.quantity == -DEMO_COUNT_LOSS
-        [discrepancy] = session.scalars(select(ControlledDiscrepancy)).all()
+        # The count's own discrepancy (count-backs of the controlled record open others).
+        [discrepancy] = session.scalars(
+            select(ControlledDiscrepancy).where(ControlledDiscrepancy.count_line_id.is_not(None))
+        ).all()
         assert (discrepancy.status, discrepancy.loss_report_id) == ("open", report.report_id)
 
 
@@ -680,3 +689,32 @@ def test_the_inventory_dock_shows_the_demo_stock_corrections_and_a_reversal(
     short_dated = lots[returned.lot_id]
     assert returned.kind == "returned_to_vendor" and returned.quantity == -short_dated.on_hand
     assert NOW.date() <= short_dated.expiry <= NOW.date() + timedelta(days=60)
+
+
+def test_controlled_record_has_a_biennial_inventory_and_investigated_discrepancies(
+    services: Services, demo: DemoOutcome, loader: Actor
+) -> None:
+    controlled = services.controlled
+    [taken] = controlled.inventories(loader)
+    report = controlled.report(loader, taken.inventory_id)
+    csv_rows = list(csv.DictReader(io.StringIO(inventory_csv(report))))
+    discrepancies = controlled.discrepancies(loader, None)
+    with services.database.reading() as session:
+        items = session.scalars(
+            select(WorkItem.entity_id).where(
+                WorkItem.kind == "controlled_discrepancy", WorkItem.closed_at.is_(None)
+            )
+        ).all()
+
+    assert (report.kind, report.timing, report.taken_on) == ("biennial", "close", NOW.date())
+    assert report.registrant.dea_number and report.taken_by.endswith("(tech)")
+    assert report.witness is not None and report.witness.endswith("(pharm)")
+    assert report.schedule_ii and all(line.exact for line in report.schedule_ii)
+    assert {line.schedule for line in report.schedules_iii_v} >= {"CIII", "CIV", "CV"}
+    assert report.differences == 0  # taken from the ledger's own draft
+    assert len(csv_rows) == len(report.schedule_ii) + len(report.schedules_iii_v)
+    noted = [row for row in discrepancies if any(DEMO_OPEN_NOTE in note for note in row.notes)]
+    assert [row.status for row in noted] == ["open"]
+    assert items == [str(noted[0].discrepancy_id)]
+    [signed] = [row for row in discrepancies if row.status == "signed_off"]
+    assert signed.resolution == DEMO_SIGNED_RESOLUTION and signed.signed_off_by == "pharm"

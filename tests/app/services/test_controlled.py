@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -217,8 +217,10 @@ def test_count_back_needs_another_person_as_witness(
 
 
 def test_investigation_notes_are_appended_signed_and_never_overwritten(
-    services: Services, controlled, admin: Actor, technician: Actor, witness: Actor
+    services: Services, admin: Actor, technician: Actor, witness: Actor
 ) -> None:
+    noted_at = datetime(2026, 11, 2, 15, 4, tzinfo=UTC)
+    controlled = ControlledSubstanceService(services.database, now=lambda: noted_at)
     package_id = add_package(services, admin, schedule="CII")
     receive(services, technician, package_id, 100)
     found = controlled.witnessed_count(technician, package_id, counted=98, witness=witness)
@@ -227,10 +229,11 @@ def test_investigation_notes_are_appended_signed_and_never_overwritten(
     controlled.add_investigation_note(technician, found.discrepancy_id, "  Checked the  bin. ")
     row = controlled.add_investigation_note(witness, found.discrepancy_id, "Rx 7000001 reviewed")
 
-    assert len(row.notes) == 2
-    assert row.notes[0].endswith("Tess (tess): Checked the bin.")
-    assert row.notes[1].endswith("Wanda (wanda): Rx 7000001 reviewed")
-    assert row.notes[0][:4].isdigit() and "UTC" in row.notes[0]
+    assert row.notes == (
+        "2026-11-02 15:04 UTC Tess (tess): Checked the bin.",
+        "2026-11-02 15:04 UTC Wanda (wanda): Rx 7000001 reviewed",
+    )
+    assert row.found_at == noted_at
     with pytest.raises(ValidationFailed, match="note is empty"):
         controlled.add_investigation_note(technician, found.discrepancy_id, "   ")
 
