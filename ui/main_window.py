@@ -22,6 +22,7 @@ from app.services.counts import COUNT_APPROVAL
 from app.services.fills import FillRow
 from app.services.inventory import TOPIC as TOPIC_STOCK
 from app.services.labels import TOPIC as TOPIC_LABELS
+from app.services.pmp import PMP_REPORT
 from app.services.prescriptions import PrescriptionEntered
 from app.services.recalls import RECALL
 from app.services.unit_of_work import Actor
@@ -474,6 +475,9 @@ class MainWindow(QMainWindow):
             return
         if item.kind == RECALL:
             self.inventory.open_recalls(recall_id=int(item.entity_id))
+            return
+        if item.kind == PMP_REPORT:
+            self.inventory.pmp_reports(report_id=int(item.entity_id))
             return
         self.workflow.open_work_item(item, self.fill_queue.row_for)
 

@@ -16,8 +16,9 @@ is made from the log as it stood at the end of D, in the pharmacy's local time:
 What a file reported is read back from the files themselves (the ones not replaced), so the
 corrections follow from what the state was sent. Files are made in date order, one per day, so
 every day's corrections land in the next file; a day already made can be made again (the new
-file replaces it), a file already sent only by a pharmacist with a reason. The file holds
-patient data by law: none of it is logged or put into audit events.
+file replaces it), a file already sent only by a pharmacist with a reason. A file made waits
+on the pharmacist's work list ("pmp_report") until it is marked sent. The file holds patient
+data by law: none of it is logged or put into audit events or work-list summaries.
 """
 
 from __future__ import annotations
@@ -52,13 +53,19 @@ from app.domain import asap
 from app.domain.fill_states import FillState
 from app.domain.roles import Role
 from app.errors import DiskFull, NotFound, ValidationFailed
+from app.services.changes import publish
 from app.services.pharmacy import US_STATES
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
+from app.services.worklist import TOPIC as WORKLIST_TOPIC
+from app.services.worklist import close_items, open_item
 
+# A file made and not yet sent waits on the pharmacist's work list until it is marked sent.
+PMP_REPORT = "pmp_report"
 GENERATE_ROLES = (Role.TECHNICIAN, Role.PHARMACIST, Role.ADMINISTRATOR)
 # Marking a file sent attests that the state's legally required report was made: the
 # pharmacist's responsibility, or the administrator's whose script uploads the files.
 SEND_ROLES = (Role.PHARMACIST, Role.ADMINISTRATOR)
+_TO_SEND = frozenset({PMP_REPORT})
 _DESTINATION_LENGTH = 255  # pmp_reports.destination
 _SHOWN_DAYS = 3
 _UNITS = {
@@ -180,6 +187,7 @@ class PmpService:
             pharmacy = _locked_pharmacy(uow.session)
             chosen = _state(uow.session, state)
             report = self._generate(uow, pharmacy, chosen, report_date, why)
+            _worklist_changed(uow)
             return _rows(uow.session, [report])[0]
 
     def generate_pending(self, actor: Actor, *, state: str | None = None) -> list[PmpReportRow]:
@@ -190,6 +198,8 @@ class PmpService:
             chosen = _state(uow.session, state)
             days = self._pending(uow.session, chosen, self._today() - timedelta(days=1))
             made = [self._generate(uow, pharmacy, chosen, day, "") for day in days]
+            if made:
+                _worklist_changed(uow)
             return _rows(uow.session, made)
 
     def _generate(
@@ -250,6 +260,7 @@ class PmpService:
         session.add(report)
         session.flush()
         if current is not None:
+            close_items(uow, entity_type="pmp_reports", entity_id=str(current.id), kinds=_TO_SEND)
             current.status = "replaced"
             uow.audit(
                 "pmp.replaced",
@@ -268,6 +279,15 @@ class PmpService:
             sha256=report.sha256,
             replaces_id=report.replaces_id,
             reason=reason,
+        )
+        what = "a zero report" if not records else f"{len(records)} record(s)"
+        open_item(
+            uow,
+            kind=PMP_REPORT,
+            entity_type="pmp_reports",
+            entity_id=str(report.id),
+            summary=f"PMP file of {day.isoformat()} for {state}, {what}: save it for upload, "
+            "then mark it sent",
         )
         return report
 
@@ -557,6 +577,8 @@ class PmpService:
                 after={"status": "sent"},
                 destination=where,
             )
+            close_items(uow, entity_type="pmp_reports", entity_id=str(report.id), kinds=_TO_SEND)
+            _worklist_changed(uow)
             return _rows(uow.session, [report])[0]
 
     # --- local days ---------------------------------------------------------------------------
@@ -579,6 +601,10 @@ def _earliest(column: InstrumentedAttribute[datetime]) -> ColumnElement[datetime
     """MIN of a UTC time column, read back as an aware UTC time (SQLite hands an aggregate
     back as text unless told its type)."""
     return type_coerce(func.min(column), UtcDateTime())
+
+
+def _worklist_changed(uow: UnitOfWork) -> None:
+    publish(uow.session, topic=WORKLIST_TOPIC, entity_id=None, workstation=uow.actor.workstation)
 
 
 def _state(session: Session, state: str | None) -> str:

@@ -33,6 +33,7 @@ KIND_LABELS = {
     "dea_106": "DEA Form 106 due",
     "controlled_discrepancy": "Controlled-substance discrepancy",
     "recall": "Recall",
+    "pmp_report": "PMP file to send",
     "counseling": "Counseling",
     "override_approval": "Override approval",
 }

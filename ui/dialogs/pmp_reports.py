@@ -60,8 +60,10 @@ class PmpReportsDialog(QDialog):
         *,
         choose_folder: FolderChooser = _choose_folder,
         ask_destination: DestinationAsker = _ask_destination,
+        select_id: int | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """`select_id` is the file selected at first (the one a work-list item is about)."""
         super().__init__(parent)
         self._pmp = pmp
         self._actor = actor
@@ -110,7 +112,7 @@ class PmpReportsDialog(QDialog):
         layout.addLayout(buttons)
 
         self.table.itemSelectionChanged.connect(self._update_buttons)
-        self.reload()
+        self.reload(select_id)
         self.table.setFocus()
 
     def _button(self, text: str, shortcut: str, slot: Callable[[], object]) -> QPushButton:

@@ -173,7 +173,7 @@ class InventoryDock(DataDock):
             "Re&calls…", RECALLS_SHORTCUT, self.open_recalls, enabled=recalls is not None
         )
         self.pmp_action, self.pmp_button = self._add_action(
-            "&PMP reports…", PMP_SHORTCUT, self.pmp_reports, enabled=pmp is not None
+            "&PMP reports…", PMP_SHORTCUT, lambda: self.pmp_reports(), enabled=pmp is not None
         )
         self.count_action, self.count_button = self._add_action(
             "C&ount stock…", COUNT_SHORTCUT, lambda: self.count_stock(), enabled=counts is not None
@@ -425,12 +425,13 @@ class InventoryDock(DataDock):
         dialog.open()
         return dialog
 
-    def pmp_reports(self) -> PmpReportsDialog | None:
-        """Open the PMP reports: the daily prescription-monitoring files and the days pending."""
+    def pmp_reports(self, report_id: int | None = None) -> PmpReportsDialog | None:
+        """Open the PMP reports: the daily prescription-monitoring files and the days pending
+        (file `report_id` selected, from its work-list item, when given)."""
         actor = self._actor()
         if self._pmp is None or actor is None:
             return None
-        dialog = PmpReportsDialog(self._pmp, actor, parent=self)
+        dialog = PmpReportsDialog(self._pmp, actor, select_id=report_id, parent=self)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog

@@ -24,7 +24,7 @@ from app.db.models import (
 from app.domain import asap
 from app.domain.fill_states import FillState
 from app.errors import NotFound, PermissionDenied, ValidationFailed
-from app.services.pmp import PmpRefused, PmpReportRow, PmpService
+from app.services.pmp import PMP_REPORT, PmpRefused, PmpReportRow, PmpService
 from app.services.unit_of_work import Actor
 from tests.app.services.pmp_data import (
     ALPRAZOLAM,
@@ -61,6 +61,13 @@ def ndc11_of(services: Services, fill_id: int) -> str:
             .join(Fill, Fill.prescription_id == Prescription.id)
             .where(Fill.id == fill_id)
         ).one()
+
+
+def waiting_to_send(services: Services, pharmacist: Actor) -> list[str]:
+    """The files on the pharmacist's work list, to be sent."""
+    return [
+        item.entity_id for item in services.worklist.items(pharmacist) if item.kind == PMP_REPORT
+    ]
 
 
 def test_schedule_ii_and_iv_dispensing_is_reported_and_a_plain_drug_is_not(
@@ -207,6 +214,7 @@ def test_a_file_made_again_replaces_the_old_one(
     new = pmp.generate(technician, DAY)
 
     assert new.replaces_id == old.report_id and new.status == "generated"
+    assert waiting_to_send(services, admin) == [str(new.report_id)]  # the old one is off it
     assert new.file_name == f"1234567_IL_{DAY:%Y%m%d}_2.dat"
     rows = {row.report_id: row for row in pmp.reports(technician)}
     assert rows[old.report_id].status == "replaced"
@@ -241,6 +249,7 @@ def test_a_pharmacist_marks_a_file_sent_once_with_where_it_went(
     services: Services, admin: Actor, technician: Actor, pharmacist: Actor, pmp: PmpService
 ) -> None:
     row = pmp.generate(technician, DAY)
+    assert waiting_to_send(services, pharmacist) == [str(row.report_id)]
 
     with pytest.raises(PermissionDenied):
         pmp.mark_sent(technician, row.report_id, destination="upload site")
@@ -254,6 +263,7 @@ def test_a_pharmacist_marks_a_file_sent_once_with_where_it_went(
         pharmacist.username,
     )
     assert sent.sent_at == at(TODAY, 7)
+    assert waiting_to_send(services, pharmacist) == []
     with pytest.raises(PmpRefused, match="already marked sent"):
         pmp.mark_sent(pharmacist, row.report_id, destination="again")
     with pytest.raises(NotFound):

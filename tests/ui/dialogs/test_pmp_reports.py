@@ -13,13 +13,15 @@ from PySide6.QtWidgets import QApplication
 
 from app.bootstrap import Services
 from app.db.models import PmpReport
-from app.services.pmp import PmpReportRow, PmpService
+from app.services.pmp import PMP_REPORT, PmpReportRow, PmpService
 from app.services.unit_of_work import Actor
 from tests.app.services.pmp_data import controlled_fill, dispense
 from tests.app.services.verification_data import OXYCODONE
 from tests.ui.dialogs.keyboard import show_active
 from ui.dialogs.pmp_reports import PENDING_TEXT, PmpReportsDialog
 from ui.docks.inventory import PMP_SHORTCUT, InventoryDock
+from ui.main_window import MainWindow
+from ui.session import SessionController
 from ui.tasks import TaskRunner
 
 TODAY = date(2026, 11, 26)
@@ -160,3 +162,27 @@ def test_the_inventory_dock_opens_it_with_its_shortcut(
     without = InventoryDock(stock=services.stock, tasks=TaskRunner(), actor=lambda: technician)
     qtbot.addWidget(without)
     assert not without.pmp_action.isEnabled() and without.pmp_reports() is None
+
+
+def test_the_pharmacist_opens_a_file_to_send_from_its_work_list_item(
+    qtbot, services: Services, ui_context, seeded_pharmacy, technician: Actor, pharmacist: Actor
+) -> None:
+    made = services.pmp.generate(technician, date.today() - timedelta(days=1))
+    [item] = [row for row in services.worklist.items(pharmacist) if row.kind == PMP_REPORT]
+    assert item.kind_label == "PMP file to send" and item.entity_id == str(made.report_id)
+
+    session = SessionController(services, idle_minutes=5)
+    window = MainWindow(ui_context, session)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.all_docks_loaded, timeout=10_000):
+        session.sign_in_as(pharmacist)
+    assert window.inventory.pmp_action in window.inventory.menu_actions
+    window.worklist.item_opened.emit(item)
+
+    dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, PmpReportsDialog))
+    qtbot.waitUntil(dialog.isVisible)
+    selected = dialog.selected()
+    assert isinstance(selected, PmpReportRow) and selected.report_id == made.report_id
+    assert dialog.sent_button.isEnabled()
+    dialog.reject()
