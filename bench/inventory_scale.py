@@ -10,7 +10,11 @@ movements. Then it measures:
   service's dispensable on-hand (available, unexpired lots), over 1,000 random packages:
   p50/p95, target ≤ 10 ms;
 - the suggested-order report, `ReorderService.suggested_order` over 30 and 90 days: best and
-  median of 3 runs, target ≤ 2 s.
+  median of 3 runs, target ≤ 2 s;
+- the Inventory dock's reads (`StockQueryService`): the lot list whole, searched by drug words
+  and by an NDC fragment, and in its views (best and median of 3 runs); one package's lots, its
+  500 newest movements and its usage per day over 30, 90 and 365 days, over the same 1,000
+  packages and the busiest one: p50/p95, target ≤ 50 ms.
 
     python bench/inventory_scale.py                       # SQLite: bench/out/inventory.sqlite3
     python bench/inventory_scale.py --database postgresql://postgres@127.0.0.1:5432/bench_inv
@@ -29,11 +33,12 @@ from typing import cast
 
 from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
 
-from app.bootstrap import build_services
+from app.bootstrap import Services, build_services
 from app.config import Settings
 from app.db.models import DrugPackage, DrugProduct, StockLevel, StockLot, StockMovement
 from app.domain.roles import Role
 from app.services.reorder import available_on_hand
+from app.services.stock import StockView
 from app.services.unit_of_work import Actor
 
 HERE = Path(__file__).resolve().parent
@@ -64,6 +69,8 @@ def build(engine: Engine, today: date, rng: random.Random) -> None:
                 "dosage_form": "TABLET",
                 "strength": str(5 * (1 + n % 8)),
                 "strength_unit": "mg/1",
+                "search_name": f"benchmarkol {n}",
+                "search_text": f"benchmarkol {n} benchmarkol {5 * (1 + n % 8)} mg 1 tablet",
             }
             for n in range(PACKAGES)
         ],
@@ -82,6 +89,7 @@ def build(engine: Engine, today: date, rng: random.Random) -> None:
                 "description": "100 TABLET in 1 BOTTLE",
                 "billing_quantity": Decimal(sizes[n % len(sizes)]),
                 "billing_quantity_source": "parsed",
+                "search_ndc": f"7{n:04d}{n % 1000:03d}01 7{n:04d}{n % 1000:04d}01"[:22],
             }
             for n, product_id in enumerate(product_ids)
         ],
@@ -213,6 +221,7 @@ def main() -> None:
             started = time.perf_counter()
             lines[window] = len(services.reorder.suggested_order(actor, window_days=window))
             reports[window].append(time.perf_counter() - started)
+    dock = _dock_reads(services, actor, sample, args.rounds)
     services.close()
 
     print(f"{services.database.description}: {len(package_ids):,} packages, {movements:,} rows")
@@ -223,6 +232,63 @@ def main() -> None:
             f"  suggested order, {window} days ({lines[window]:,} lines): best "
             f"{min(samples):.3f} s  median {statistics.median(samples):.3f} s"
         )
+    for line in dock:
+        print(f"  {line}")
+
+
+def _dock_reads(services: Services, actor: Actor, sample: list[int], rounds: int) -> list[str]:
+    """The Inventory dock's reads, one line of figures each."""
+    stock = services.stock
+    lines: list[str] = []
+    lists = {
+        "lot list, all": lambda: stock.on_hand(actor),
+        "lot list, search 'benchmarkol 15'": lambda: stock.on_hand(actor, search="benchmarkol 15"),
+        "lot list, search NDC '70123'": lambda: stock.on_hand(actor, search="70123"),
+        "lot list, below minimum": lambda: stock.on_hand(actor, view=StockView.BELOW_MINIMUM),
+        "lot list, expired": lambda: stock.on_hand(actor, view=StockView.EXPIRED),
+    }
+    for name, read in lists.items():
+        samples: list[float] = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            rows = len(read())
+            samples.append(time.perf_counter() - started)
+        lines.append(
+            f"{name} ({rows:,} lots): best {min(samples):.3f} s  "
+            f"median {statistics.median(samples):.3f} s"
+        )
+    with services.database.reading() as session:
+        busiest = session.execute(
+            select(StockLot.package_id, func.count(StockMovement.id))
+            .join(StockMovement, StockMovement.lot_id == StockLot.id)
+            .group_by(StockLot.package_id)
+            .order_by(func.count(StockMovement.id).desc())
+            .limit(1)
+        ).one()
+    per_package = {
+        "package lots": lambda package_id: stock.package_stock(actor, package_id),
+        "movements (500 newest)": lambda package_id: stock.movements(actor, package_id),
+        **{
+            f"usage per day, {days} days": (
+                lambda package_id, days=days: stock.usage_by_day(actor, package_id, days=days)
+            )
+            for days in (30, 90, 365)
+        },
+    }
+    for name, read in per_package.items():
+        timings: list[float] = []
+        for package_id in sample:
+            started = time.perf_counter()
+            read(package_id)
+            timings.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        read(busiest[0])
+        worst = time.perf_counter() - started
+        lines.append(
+            f"{name} ({len(sample)} packages): {_percentiles(timings)}  "
+            f"busiest ({busiest[1]:,} movements) {worst * 1000:.2f} ms"
+        )
+    return lines
 
 
 if __name__ == "__main__":
