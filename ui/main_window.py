@@ -18,6 +18,7 @@ from app.domain.roles import Role
 from app.errors import DatabaseUnavailable, RxBenchError
 from app.services.catalogue import SnapshotInfo
 from app.services.changes import RESYNC_TOPIC
+from app.services.controlled import DISCREPANCY_KIND
 from app.services.counts import COUNT_APPROVAL
 from app.services.fills import FillRow
 from app.services.inventory import TOPIC as TOPIC_STOCK
@@ -135,6 +136,7 @@ class MainWindow(QMainWindow):
         self.inventory = InventoryDock(
             stock=services.stock,
             receiving=services.receiving,
+            controlled=services.controlled,
             recalls=services.recalls,
             pmp=services.pmp,
             counts=services.counts,
@@ -472,6 +474,9 @@ class MainWindow(QMainWindow):
         list; the rest (fills and their findings) in the workflow's dialogs."""
         if item.kind == COUNT_APPROVAL:
             self.inventory.count_stock(session_id=int(item.entity_id))
+            return
+        if item.kind == DISCREPANCY_KIND:
+            self.inventory.controlled_substances(discrepancy_id=int(item.entity_id))
             return
         if item.kind == RECALL:
             self.inventory.open_recalls(recall_id=int(item.entity_id))

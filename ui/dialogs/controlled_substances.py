@@ -491,6 +491,14 @@ class ControlledSubstancesDialog(QDialog):
             if row.discrepancy_id == discrepancy_id:
                 self.discrepancy_table.selectRow(index)
 
+    def show_discrepancy(self, discrepancy_id: int) -> None:
+        """Bring one discrepancy up (from its work-list item), whatever its status now."""
+        self.tabs.setCurrentIndex(DISCREPANCY_TAB)
+        if not any(row.discrepancy_id == discrepancy_id for row in self._discrepancies):
+            self.status.setCurrentIndex(self.status.findData(None))
+        self._reselect(discrepancy_id)
+        self.note.setFocus()
+
     def add_note(self) -> None:
         chosen = self._chosen_discrepancy()
         if chosen is None:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.catalogue import CatalogueService
+from app.services.controlled import ControlledSubstanceService
 from app.services.counts import CountService
 from app.services.inventory import InventoryService, StockChange, shown
 from app.services.pmp import PmpService
@@ -41,6 +42,7 @@ from app.services.stock import (
 )
 from app.services.unit_of_work import Actor
 from ui.dialogs import lot_actions
+from ui.dialogs.controlled_substances import ControlledSubstancesDialog
 from ui.dialogs.cycle_count import CycleCountDialog, Signer
 from ui.dialogs.lot_actions import LotActionDialog, Witness
 from ui.dialogs.pmp_reports import PmpReportsDialog
@@ -63,6 +65,7 @@ from ui.tasks import TaskRunner
 from ui.widgets.usage_chart import UsageChart
 
 RECEIVE_SHORTCUT = "Ctrl+Shift+R"
+CONTROLLED_SHORTCUT = "Ctrl+Shift+D"
 RECALLS_SHORTCUT = "Ctrl+Shift+A"
 PMP_SHORTCUT = "Ctrl+Shift+M"
 COUNT_SHORTCUT = "Ctrl+Shift+C"
@@ -106,6 +109,11 @@ def change_text(change: StockChange) -> str:
     return f"{text} {change.notice}" if change.notice else text
 
 
+def _nobody_signs(_purpose: str) -> Actor | None:
+    """A dock built without the session's prompts: nobody can witness or co-sign."""
+    return None
+
+
 class InventoryDock(DataDock):
     """Signals: detail_loaded()  # the selected lot's package is shown in the detail pane
     detail_failed(object)  # the exception
@@ -123,6 +131,7 @@ class InventoryDock(DataDock):
         tasks: TaskRunner,
         actor: ActorSource,
         receiving: ReceivingService | None = None,
+        controlled: ControlledSubstanceService | None = None,
         recalls: RecallService | None = None,
         pmp: PmpService | None = None,
         counts: CountService | None = None,
@@ -151,6 +160,7 @@ class InventoryDock(DataDock):
             stretch_column=StockModel.DRUG,
         )
         self._receiving = receiving
+        self._controlled = controlled
         self._recalls = recalls
         self._pmp = pmp
         self._counts = counts
@@ -168,6 +178,12 @@ class InventoryDock(DataDock):
         self.menu_actions: list[QAction] = []
         self.receive_action, self.receive_button = self._add_action(
             "&Receive stock…", RECEIVE_SHORTCUT, self.receive_stock, enabled=receiving is not None
+        )
+        self.controlled_action, self.controlled_button = self._add_action(
+            "Controlled &substances…",
+            CONTROLLED_SHORTCUT,
+            lambda: self.controlled_substances(),
+            enabled=controlled is not None,
         )
         self.recalls_action, self.recalls_button = self._add_action(
             "Re&calls…", RECALLS_SHORTCUT, self.open_recalls, enabled=recalls is not None
@@ -471,6 +487,28 @@ class InventoryDock(DataDock):
         dialog.stock_changed.connect(self.reload)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
+        return dialog
+
+    def controlled_substances(
+        self, discrepancy_id: int | None = None
+    ) -> ControlledSubstancesDialog | None:
+        """Open the controlled-substance record (log, count-back, discrepancies, inventories),
+        at discrepancy `discrepancy_id` when given (from its work-list item). Its witnesses and
+        co-signatures are asked through the window's session."""
+        actor = self._actor()
+        if self._controlled is None or actor is None:
+            return None
+        dialog = ControlledSubstancesDialog(
+            self._controlled,
+            actor,
+            witness=self._witness or _nobody_signs,
+            cosign=self._cosign or _nobody_signs,
+            parent=self,
+        )
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        if discrepancy_id is not None:
+            dialog.show_discrepancy(discrepancy_id)
         return dialog
 
     def attach_scanner(self, router: ScanRouter) -> None:

@@ -31,6 +31,8 @@ from ui.dialogs.controlled_substances import (
     NO_WITNESS_TEXT,
     ControlledSubstancesDialog,
 )
+from ui.docks.inventory import CONTROLLED_SHORTCUT, InventoryDock
+from ui.tasks import TaskRunner
 
 
 class Signatures:
@@ -200,6 +202,31 @@ def test_technician_notes_then_the_pharmacist_cosigns_the_sign_off(
     assert table_texts(control(dialog, "Discrepancies")) == []  # type: ignore[arg-type]
 
 
+def test_a_discrepancy_is_brought_up_by_its_number_even_once_signed_off(
+    qtbot,
+    services: Services,
+    technician: Actor,
+    pharmacist: Actor,
+    witness_actor: Actor,
+    cii: int,
+) -> None:
+    first = open_discrepancy(services, technician, witness_actor, cii)
+    second = open_discrepancy(services, technician, witness_actor, cii)
+    services.controlled.add_investigation_note(technician, first, "Found in the tray")
+    services.controlled.sign_off(pharmacist, first, "Miscount")
+    dialog = open_dialog(qtbot, services, pharmacist, witness=Signatures(None))
+
+    dialog.show_discrepancy(second)
+    table = control(dialog, "Discrepancies")
+    assert isinstance(table, QTableWidget)
+    assert table.item(table.currentRow(), 0).text() == str(second)
+    assert QApplication.focusWidget() is control(dialog, "New note")
+
+    dialog.show_discrepancy(first)
+    assert table.item(table.currentRow(), 0).text() == str(first)
+    assert "Signed off by phil" in control(dialog, "Investigation").toPlainText()  # type: ignore[attr-defined]
+
+
 def test_pharmacist_signs_off_without_a_cosignature_but_not_before_a_note(
     qtbot,
     services: Services,
@@ -316,3 +343,66 @@ def test_export_needs_a_chosen_inventory(
     qtbot.mouseClick(control(dialog, "Export PDF"), Qt.MouseButton.LeftButton)
 
     assert "Choose an inventory" in control(dialog, "Message").text()  # type: ignore[attr-defined]
+
+
+def test_the_inventory_dock_opens_the_record_with_its_shortcut(
+    qtbot, services: Services, technician: Actor, cii: int
+) -> None:
+    dock = InventoryDock(
+        stock=services.stock,
+        tasks=TaskRunner(),
+        actor=lambda: technician,
+        controlled=services.controlled,
+    )
+    qtbot.addWidget(dock)
+    dock.show()
+    assert (
+        CONTROLLED_SHORTCUT == "Ctrl+Shift+D"
+        and CONTROLLED_SHORTCUT in dock.controlled_button.text()
+    )
+    assert dock.controlled_button.accessibleName() == "Controlled substances"
+    dock.table.setFocus()
+    qtbot.waitUntil(lambda: dock.table.hasFocus())
+
+    qtbot.keyClick(
+        dock.table,
+        Qt.Key.Key_D,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+
+    qtbot.waitUntil(
+        lambda: any(
+            isinstance(widget, ControlledSubstancesDialog) and widget.isVisible()
+            for widget in QApplication.topLevelWidgets()
+        )
+    )
+    without = InventoryDock(stock=services.stock, tasks=TaskRunner(), actor=lambda: technician)
+    qtbot.addWidget(without)
+    assert not without.controlled_button.isEnabled() and without.controlled_substances() is None
+
+
+def test_the_dock_opens_a_discrepancy_from_its_work_item(
+    qtbot, services: Services, technician: Actor, witness_actor: Actor, cii: int
+) -> None:
+    discrepancy_id = open_discrepancy(services, technician, witness_actor, cii)
+    dock = InventoryDock(
+        stock=services.stock,
+        tasks=TaskRunner(),
+        actor=lambda: technician,
+        controlled=services.controlled,
+    )
+    qtbot.addWidget(dock)
+
+    dialog = dock.controlled_substances(discrepancy_id=discrepancy_id)
+
+    assert dialog is not None
+    qtbot.waitUntil(dialog.isVisible)
+    assert dialog.tabs.currentIndex() == DISCREPANCY_TAB
+    table = control(dialog, "Discrepancies")
+    assert table.item(table.currentRow(), 0).text() == str(discrepancy_id)  # type: ignore[attr-defined]
+    # Without the session's prompts nobody can witness: the count-back says so, records nothing.
+    dialog.tabs.setCurrentIndex(COUNT_TAB)
+    qtbot.keyClicks(control(dialog, "Counted units"), "5")
+    qtbot.mouseClick(control(dialog, "Record count-back"), Qt.MouseButton.LeftButton)
+    assert control(dialog, "Message").text() == NO_WITNESS_TEXT  # type: ignore[attr-defined]
+    dialog.reject()
