@@ -19,7 +19,7 @@ from app.errors import DatabaseUnavailable, RxBenchError
 from app.services.catalogue import SnapshotInfo
 from app.services.changes import RESYNC_TOPIC
 from app.services.controlled import DISCREPANCY_KIND
-from app.services.counts import COUNT_APPROVAL
+from app.services.counts import COUNT_APPROVAL, DEA_106
 from app.services.fills import FillRow
 from app.services.inventory import TOPIC as TOPIC_STOCK
 from app.services.labels import TOPIC as TOPIC_LABELS
@@ -474,6 +474,9 @@ class MainWindow(QMainWindow):
         list; the rest (fills and their findings) in the workflow's dialogs."""
         if item.kind == COUNT_APPROVAL:
             self.inventory.count_stock(session_id=int(item.entity_id))
+            return
+        if item.kind == DEA_106:
+            self.inventory.record_form_106(int(item.entity_id))
             return
         if item.kind == DISCREPANCY_KIND:
             self.inventory.controlled_substances(discrepancy_id=int(item.entity_id))

@@ -43,7 +43,7 @@ from app.services.stock import (
 from app.services.unit_of_work import Actor
 from ui.dialogs import lot_actions
 from ui.dialogs.controlled_substances import ControlledSubstancesDialog
-from ui.dialogs.cycle_count import CycleCountDialog, Signer
+from ui.dialogs.cycle_count import CycleCountDialog, Form106Dialog, Signer
 from ui.dialogs.lot_actions import LotActionDialog, Witness
 from ui.dialogs.pmp_reports import PmpReportsDialog
 from ui.dialogs.recalls import RecallsDialog
@@ -485,6 +485,23 @@ class InventoryDock(DataDock):
             parent=self,
         )
         dialog.stock_changed.connect(self.reload)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def record_form_106(self, report_id: int) -> Form106Dialog | None:
+        """Open the DEA Form 106 prompt for a report still due (from its work-list item), to
+        record it filed with DEA's reference."""
+        actor = self._actor()
+        if self._counts is None or actor is None:
+            return None
+        report = next(
+            (row for row in self._counts.loss_reports(actor) if row.report_id == report_id), None
+        )
+        if report is None:
+            self.show_notice(f"DEA Form 106 report {report_id} is no longer due.")
+            return None
+        dialog = Form106Dialog(self._counts, actor, (report,), parent=self)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog

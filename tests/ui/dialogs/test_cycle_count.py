@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.bootstrap import Services
 from app.db.models import DeaLossReport, DrugPackage, StockLot
 from app.domain.roles import Role
+from app.services.house_settings import CountPolicy, SecondSignature
 from app.services.unit_of_work import Actor
 from tests.app.services.inventory_data import add_user
 from tests.app.services.pharmacy_data import load_demo_catalogue
@@ -310,3 +311,44 @@ def test_the_pharmacist_opens_a_count_from_its_work_list_item(
     assert dialog.approved is not None
     assert on_hand(services, line.lot_id) == Decimal(5)
     dialog.reject()
+
+
+def test_a_form_106_left_for_later_is_recorded_from_its_work_list_item(
+    qtbot, services: Services, ui_context, seeded_pharmacy, technician: Actor, pharmacist: Actor
+) -> None:
+    services.house_settings.set_count_policy(
+        pharmacist, CountPolicy(second_signature=SecondSignature.NONE)
+    )
+    with services.database.reading() as session:
+        oxycodone = session.scalars(
+            select(DrugPackage.id).where(DrugPackage.ndc == "0000-2222-01")
+        ).one()
+    started = services.counts.start(technician, package_id=oxycodone)
+    [line] = started.lines  # the seeded schedule II lot, 200 on hand
+    for record in (services.counts.set_count, services.counts.recount):
+        record(technician, started.session_id, line.line_id, line.expected - 4)
+    services.counts.submit(technician, started.session_id)
+    [report] = services.counts.approve(pharmacist, started.session_id).loss_reports
+    [item] = [row for row in services.worklist.items(pharmacist) if row.kind == "dea_106"]
+
+    session = SessionController(services, idle_minutes=5)
+    window = MainWindow(ui_context, session)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.all_docks_loaded, timeout=10_000):
+        session.sign_in_as(pharmacist)
+    window.worklist.item_opened.emit(item)
+    prompt = next(w for w in QApplication.topLevelWidgets() if isinstance(w, Form106Dialog))
+    qtbot.waitUntil(prompt.isVisible)
+    assert "4 units of" in control(prompt, "Form 106 due").text()
+    qtbot.keyClicks(control(prompt, "DEA reference"), "DEA-LATER-1")
+    with qtbot.waitSignal(prompt.accepted):
+        qtbot.mouseClick(prompt.file_button, Qt.MouseButton.LeftButton)
+    [filed] = services.counts.loss_reports(pharmacist, include_closed=True)
+    assert (filed.report_id, filed.status, filed.dea_reference) == (
+        report.report_id,
+        "filed",
+        "DEA-LATER-1",
+    )
+    assert window.inventory.record_form_106(report.report_id) is None
+    assert "no longer due" in window.inventory.notice.text()
