@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -390,9 +390,15 @@ class InventoryDock(DataDock):
             lambda _current, _previous: self._detail_timer.start()
         )
         self.table.activated.connect(self._lot_activated)
+        # Tab leaves a table (the arrows move within it) for the next control.
+        for table in (self.table, self.lots_table, self.movements_table):
+            table.setTabKeyNavigation(False)
         QWidget.setTabOrder(self.search, self.view_choice)
         QWidget.setTabOrder(self.view_choice, self.table)
         QWidget.setTabOrder(self.table, self.tabs)
+        back = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.tabs)
+        back.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        back.activated.connect(lambda: self.table.setFocus(Qt.FocusReason.ShortcutFocusReason))
         self.splitter.splitterMoved.connect(lambda _position, _index: self._save_layout())
         self.tabs.currentChanged.connect(lambda _index: self._save_layout())
 
@@ -583,7 +589,8 @@ class InventoryDock(DataDock):
         return False
 
     def _lot_activated(self, _index: QModelIndex) -> None:
-        """Enter (or a double-click) on a lot: into its detail, on the tab last used."""
+        """Enter (or a double-click) on a lot: into its detail, on the tab last used; Esc there
+        comes back to the table."""
         self.load_detail()
         page = self.tabs.currentWidget()
         target = page if isinstance(page, QTableView) else self.period

@@ -330,6 +330,13 @@ def test_a_chosen_lot_fills_the_detail_tabs(
     # Enter goes into the detail, on its Lots tab: the FEFO turn is marked.
     qtbot.keyClick(dock.table, Qt.Key.Key_Return)
     assert QApplication.focusWidget() is dock.lots_table
+    qtbot.keyClick(dock.lots_table, Qt.Key.Key_Escape)
+    assert QApplication.focusWidget() is dock.table
+    # Tab goes from the search to the view, to the table, to the detail.
+    dock.search.setFocus()
+    for expected in (dock.view_choice, dock.table, dock.tabs.tabBar(), dock.lots_table):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        assert QApplication.focusWidget() is expected
     lots = dock.lots_model
     assert [lots.index(row, PackageLotsModel.LOT).data() for row in range(2)] == ["LIS-1", "LIS-2"]
     assert lots.index(0, PackageLotsModel.FEFO).data() == "1 · fill first"
