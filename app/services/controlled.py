@@ -375,7 +375,9 @@ def _who(session: Session, user_id: int | None) -> str | None:
     return None if user is None else f"{user.full_name} ({user.username})"
 
 
-def _discrepancy_rows(session: Session, status: str | None) -> list[DiscrepancyRow]:
+def _discrepancy_rows(
+    session: Session, status: str | None, discrepancy_id: int | None = None
+) -> list[DiscrepancyRow]:
     finder, signer = aliased(User), aliased(User)
     statement = (
         select(
@@ -393,6 +395,8 @@ def _discrepancy_rows(session: Session, status: str | None) -> list[DiscrepancyR
     )
     if status is not None:
         statement = statement.where(ControlledDiscrepancy.status == status)
+    if discrepancy_id is not None:
+        statement = statement.where(ControlledDiscrepancy.id == discrepancy_id)
     return [
         DiscrepancyRow(
             discrepancy_id=row.id,
@@ -574,7 +578,7 @@ class ControlledSubstanceService:
                 session.flush()
                 discrepancy_id = discrepancy.id
                 uow.audit(
-                    "controlled.discrepancy_opened",
+                    "controlled_discrepancy.opened",
                     discrepancy,
                     package_id=package_id,
                     expected=str(expected),
@@ -637,7 +641,7 @@ class ControlledSubstanceService:
             line = f"{stamp} {actor.full_name} ({actor.username}): {text}"
             before = discrepancy.investigation
             discrepancy.investigation = f"{before}\n{line}" if before else line
-            uow.audit("controlled.discrepancy_noted", discrepancy, note=text)
+            uow.audit("controlled_discrepancy.noted", discrepancy, note=text)
             return self._row(uow, discrepancy_id)
 
     def sign_off(self, actor: Actor, discrepancy_id: int, resolution: str) -> DiscrepancyRow:
@@ -667,7 +671,7 @@ class ControlledSubstanceService:
             discrepancy.signed_off_by_user_id = actor.user_id
             discrepancy.signed_off_at = self._now()
             uow.audit(
-                "controlled.discrepancy_signed_off",
+                "controlled_discrepancy.signed_off",
                 discrepancy,
                 before={"status": "open"},
                 after={"status": "signed_off"},
@@ -694,11 +698,8 @@ class ControlledSubstanceService:
     @staticmethod
     def _row(uow: UnitOfWork, discrepancy_id: int) -> DiscrepancyRow:
         uow.session.flush()
-        return next(
-            row
-            for row in _discrepancy_rows(uow.session, None)
-            if row.discrepancy_id == discrepancy_id
-        )
+        [row] = _discrepancy_rows(uow.session, None, discrepancy_id)
+        return row
 
     # --- the DEA inventory --------------------------------------------------------------------
 

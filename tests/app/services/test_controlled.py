@@ -277,7 +277,7 @@ def test_sign_off_is_a_pharmacists_after_an_investigation_note_and_closes_the_wo
         item = session.scalars(select(WorkItem)).one()
         assert item.closed_by_user_id == pharmacist.user_id
         assert session.get_one(ControlledDiscrepancy, discrepancy_id).version == 3
-    assert "controlled.discrepancy_signed_off" in audit_actions(services)
+    assert "controlled_discrepancy.signed_off" in audit_actions(services)
 
 
 # --- the DEA inventory ------------------------------------------------------------------------
