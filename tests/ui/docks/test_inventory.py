@@ -554,3 +554,27 @@ def test_every_action_shows_its_shortcut_and_the_layout_is_remembered(
     first.tabs.setCurrentIndex(2)
     second = make()
     assert second.tabs.currentIndex() == 2
+
+
+def test_a_pharmacist_releases_a_quarantined_lot_by_keyboard(
+    qtbot, services: Services, pharmacy: Pharmacy, technician: Actor, pharmacist: Actor
+):
+    services.inventory.quarantine(technician, pharmacy.lis_late, reason="seal looked torn")
+    tasks = TaskRunner()
+    dock = InventoryDock(
+        stock=services.stock, tasks=tasks, actor=lambda: pharmacist, inventory=services.inventory
+    )
+    qtbot.addWidget(dock)
+    dock.show()
+    with qtbot.waitSignal(dock.loaded):
+        dock.reload()
+    choose(qtbot, dock, pharmacy.lis_late)
+    dialog = shortcut(qtbot, dock, RELEASE_SHORTCUT)
+    qtbot.keyClicks(dialog.focusWidget(), "seal intact under the light")
+    with qtbot.waitSignal(dock.loaded):
+        press_enter(qtbot, dialog)
+    with services.database.reading() as session:
+        lot = session.get(StockLot, pharmacy.lis_late)
+        assert lot is not None and lot.status == "available"
+    assert "now available" in dock.notice.text()
+    tasks.shutdown()
