@@ -363,18 +363,18 @@ class MainWindow(QMainWindow):
 
     def _actor_changed(self, actor: Actor | None) -> None:
         self._show_actor(actor)
-        self.reload()
+        if actor is not None:
+            self.quarantine_expired_stock(actor)  # then every dock is read again
         self.check_database()
         self.show_drug_data_age()
-        if actor is not None:
-            self.quarantine_expired_stock(actor)
         if actor is not None and not self._live_started:
             self._live_started = True
             self.live.start()
 
     def quarantine_expired_stock(self, actor: Actor) -> None:
         """At each sign-in, lots past their expiry are quarantined (audited as the person
-        signing in), off the GUI thread, so none can be dispensed; the status bar says so."""
+        signing in), off the GUI thread, so none can be dispensed; the status bar says so. The
+        docks are read once it is done, so none shows an expired lot as available."""
         inventory = self._context.services.inventory
         self.tasks.run(
             lambda: inventory.quarantine_expired(actor),
@@ -383,21 +383,20 @@ class MainWindow(QMainWindow):
         )
 
     def _expired_quarantined(self, count: int) -> None:
-        if not count:
-            return
-        self.statusBar().showMessage(
-            f"{count} expired lot{'s' if count != 1 else ''} put in quarantine: "
-            f"{'they' if count != 1 else 'it'} cannot be dispensed.",
-            15_000,
-        )
-        self.inventory.reload()
-        self.worklist.reload()  # the quarantine checks the packages for shortages
+        if count:
+            self.statusBar().showMessage(
+                f"{count} expired lot{'s' if count != 1 else ''} put in quarantine: "
+                f"{'they' if count != 1 else 'it'} cannot be dispensed.",
+                15_000,
+            )
+        self.reload()
 
     def _expired_not_quarantined(self, exc: BaseException) -> None:
         log.warning("expired stock not quarantined (%s)", type(exc).__name__)
         self.statusBar().showMessage(
             f"Expired stock could not be put in quarantine: {explain(exc)[1]}", 15_000
         )
+        self.reload()
 
     def _show_actor(self, actor: Actor | None) -> None:
         if actor is None:
