@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from app.bootstrap import Services
 from app.db.models import AuditEvent, ControlledDiscrepancy, ControlledInventory
 from app.domain.roles import Role
-from app.services.controlled import CSV_COLUMNS
+from app.services.controlled import CSV_COLUMNS, DISCREPANCY_KIND
 from app.services.unit_of_work import Actor
 from tests.app.services.controlled_data import receive, stock_controlled
 from tests.app.services.inventory_data import add_package, add_user
@@ -32,6 +32,8 @@ from ui.dialogs.controlled_substances import (
     ControlledSubstancesDialog,
 )
 from ui.docks.inventory import CONTROLLED_SHORTCUT, InventoryDock
+from ui.main_window import MainWindow
+from ui.session import SessionController
 from ui.tasks import TaskRunner
 
 
@@ -405,4 +407,42 @@ def test_the_dock_opens_a_discrepancy_from_its_work_item(
     qtbot.keyClicks(control(dialog, "Counted units"), "5")
     qtbot.mouseClick(control(dialog, "Record count-back"), Qt.MouseButton.LeftButton)
     assert control(dialog, "Message").text() == NO_WITNESS_TEXT  # type: ignore[attr-defined]
+    dialog.reject()
+
+
+def test_the_pharmacist_opens_a_discrepancy_from_its_work_list_item(
+    qtbot,
+    services: Services,
+    ui_context,
+    seeded_pharmacy,
+    technician: Actor,
+    pharmacist: Actor,
+    witness_actor: Actor,
+    cii: int,
+) -> None:
+    discrepancy_id = open_discrepancy(services, technician, witness_actor, cii)
+    [item] = [
+        found for found in services.worklist.items(pharmacist) if found.kind == DISCREPANCY_KIND
+    ]
+    assert item.kind_label == "Controlled-substance discrepancy"
+    session = SessionController(services, idle_minutes=5)
+    window = MainWindow(ui_context, session)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.all_docks_loaded, timeout=10_000):
+        session.sign_in_as(pharmacist)
+    assert window.inventory.controlled_action in window.inventory.menu_actions
+    assert window.inventory.controlled_action.isEnabled()
+
+    window.worklist.item_opened.emit(item)
+
+    [dialog] = [
+        widget
+        for widget in QApplication.topLevelWidgets()
+        if isinstance(widget, ControlledSubstancesDialog) and widget.isVisible()
+    ]
+    assert isinstance(dialog, ControlledSubstancesDialog)
+    assert dialog.tabs.currentIndex() == DISCREPANCY_TAB
+    table = control(dialog, "Discrepancies")
+    assert table.item(table.currentRow(), 0).text() == str(discrepancy_id)  # type: ignore[attr-defined]
     dialog.reject()
