@@ -29,6 +29,7 @@ class _Column:
     inches: float
     text: Callable[[ReportLine], str]
     right: bool = False
+    wrap: bool = False  # the drug's whole name (strength, form) is printed, over several lines
 
 
 def _units(value: Decimal | None) -> str:
@@ -42,7 +43,7 @@ def _signed(value: Decimal) -> str:
 _COLUMNS = (
     _Column("Sch.", 0.4, lambda line: line.schedule),
     _Column("NDC", 1.0, lambda line: line.ndc),
-    _Column("Drug", 1.75, lambda line: line.drug),
+    _Column("Drug", 1.75, lambda line: line.drug, wrap=True),
     _Column("Units/pkg", 0.6, lambda line: _units(line.package_units), right=True),
     _Column("Sealed", 0.5, lambda line: str(line.sealed_containers), right=True),
     _Column("Opened", 0.6, lambda line: shown(line.opened_quantity), right=True),
@@ -115,9 +116,15 @@ class _Pages:
     """Lays the items out page by page; with `painter` None it only counts the pages."""
 
     def __init__(
-        self, report: InventoryReport, painter: QPainter | None, area: QRectF, pages: int
+        self,
+        report: InventoryReport,
+        device: QPdfWriter,
+        painter: QPainter | None,
+        area: QRectF,
+        pages: int,
     ) -> None:
         self._report = report
+        self._device = device
         self._painter = painter
         self._area = area
         self._total = pages
@@ -137,21 +144,48 @@ class _Pages:
         font.setBold(bold)
         return font
 
+    def _room_for(self, width: float, *, right: bool = False) -> tuple[float, float]:
+        """(inset, width) of a cell's text: left-aligned text starts a little in, so it never
+        runs into a number on its left."""
+        inset = 0.0 if right else self._px(0.05)
+        return inset, width - self._px(0.04) - inset
+
+    def _pad(self) -> float:
+        """Above a wrapped cell's first line: where a one-line row's centred text starts."""
+        return (self._px(_ROW_IN) - QFontMetricsF(self._base, self._device).height()) / 2
+
+    def _wrapped_height(self, text: str, width: float) -> float:
+        _inset, room = self._room_for(width)
+        bounds = QFontMetricsF(self._base, self._device).boundingRect(
+            QRectF(0, 0, room, self._px(10)), int(Qt.TextFlag.TextWordWrap), text
+        )
+        return bounds.height()
+
     def _text(
-        self, x: float, width: float, height: float, text: str, font: QFont, *, right: bool = False
+        self,
+        x: float,
+        width: float,
+        height: float,
+        text: str,
+        font: QFont,
+        *,
+        right: bool = False,
+        wrap: bool = False,
     ) -> None:
         if self._painter is None:
             return
         self._painter.setFont(font)
-        # Left-aligned text starts a little in, so it never runs into a number on its left.
-        inset = 0.0 if right else self._px(0.05)
-        room = width - self._px(0.04) - inset
-        shown_text = QFontMetricsF(font, self._painter.device()).elidedText(
+        inset, room = self._room_for(width, right=right)
+        horizontal = Qt.AlignmentFlag.AlignRight if right else Qt.AlignmentFlag.AlignLeft
+        if wrap:
+            pad = self._pad()
+            flags = int(horizontal | Qt.AlignmentFlag.AlignTop) | int(Qt.TextFlag.TextWordWrap)
+            self._painter.drawText(QRectF(x + inset, self._y + pad, room, height), flags, text)
+            return
+        shown_text = QFontMetricsF(font, self._device).elidedText(
             text, Qt.TextElideMode.ElideRight, room
         )
-        align = Qt.AlignmentFlag.AlignVCenter | (
-            Qt.AlignmentFlag.AlignRight if right else Qt.AlignmentFlag.AlignLeft
-        )
+        align = horizontal | Qt.AlignmentFlag.AlignVCenter
         self._painter.drawText(QRectF(x + inset, self._y, room, height), align, shown_text)
 
     def _rule(self) -> None:
@@ -171,9 +205,7 @@ class _Pages:
 
     def new_page(self, section: str = "") -> None:
         if self.page and self._painter is not None:
-            writer = self._painter.device()
-            assert isinstance(writer, QPdfWriter)
-            writer.newPage()
+            self._device.newPage()
         self.page += 1
         self._y = self._area.top()
         report = self._report
@@ -239,6 +271,15 @@ class _Pages:
         self._y += self._px(_HEADING_IN)
         self._rule()
 
+    def _row_height(self, line: ReportLine) -> float:
+        """A row is one line high, or as high as its longest wrapped cell."""
+        tallest = max(
+            self._wrapped_height(column.text(line), self._px(column.inches))
+            for column in _COLUMNS
+            if column.wrap
+        )
+        return max(self._px(_ROW_IN), tallest + 2 * self._pad())
+
     def _room(self) -> float:
         return self._area.bottom() - self._px(0.3) - self._y
 
@@ -251,6 +292,8 @@ class _Pages:
                 self._section(item.text)
                 continue
             height = self._px(_ROW_IN if item.kind in ("row", "empty") else 0.22)
+            if item.line is not None:
+                height = max(height, self._row_height(item.line))
             if item.kind == "gap":
                 self._y += self._px(0.12)
                 continue
@@ -262,7 +305,14 @@ class _Pages:
                 for column in _COLUMNS:
                     width = self._px(column.inches)
                     self._text(
-                        x, width, height, column.text(item.line), self._base, right=column.right
+                        x,
+                        width,
+                        # A wrapped cell fills the row; the others sit on its first line.
+                        height if column.wrap else self._px(_ROW_IN),
+                        column.text(item.line),
+                        self._base,
+                        right=column.right,
+                        wrap=column.wrap,
                     )
                     x += width
                 self._y += height
@@ -299,13 +349,13 @@ def render_inventory_pdf(report: InventoryReport, path: Path | str) -> int:
         .translated(-writer.pageLayout().paintRectPixels(DPI).topLeft())
     )
     items = _items(report)
-    counting = _Pages(report, None, area, 0)
+    counting = _Pages(report, writer, None, area, 0)
     counting.lay_out(items)
     painter = QPainter()
     if not painter.begin(writer):
         raise PrintJobFailed(f"Could not write the inventory PDF {path}.", path=str(path))
     try:
-        pages = _Pages(report, painter, area, counting.page)
+        pages = _Pages(report, writer, painter, area, counting.page)
         pages.lay_out(items)
     finally:
         painter.end()

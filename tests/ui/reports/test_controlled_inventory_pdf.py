@@ -3,6 +3,7 @@ Letter pages numbered "n of N", with the heading and column titles repeated on e
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -106,6 +107,18 @@ def test_one_page_inventory_states_every_required_element(qapp, tmp_path: Path) 
     # Schedule II comes before III–V, and its difference from the ledger is shown.
     assert text.index("65162-047-10") < text.index("SCHEDULES III") < text.index("00093-5300-01")
     assert "-2" in text
+
+
+def test_a_long_drug_name_is_printed_whole_over_several_lines(qapp, tmp_path: Path) -> None:
+    long_name = "Oxycodone hydrochloride and acetaminophen 10 mg/325 mg extended-release tablet"
+    long = report()
+    path = tmp_path / "long-name.pdf"
+    render_inventory_pdf(
+        replace(long, schedule_ii=(replace(long.schedule_ii[0], drug=long_name),)), path
+    )
+    text = pages_text(path)[0]
+    assert long_name in text
+    assert text.index(long_name) < text.index("SCHEDULES III")
 
 
 def test_opening_of_business_is_stated(qapp, tmp_path: Path) -> None:
