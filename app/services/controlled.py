@@ -38,6 +38,7 @@ from app.domain.roles import Role
 from app.errors import NotFound, ValidationFailed
 from app.services.changes import publish
 from app.services.dispensing import CONTROLLED_SCHEDULES, controlled_balance, controlled_schedule
+from app.services.identify import resolve_scan
 from app.services.inventory import STOCK_ROLES, _check_witness, _package_schedule, shown
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 from app.services.worklist import close_items, open_item
@@ -471,6 +472,37 @@ class ControlledSubstanceService:
                     )
                 )
             return rows
+
+    def package_for_scan(self, actor: Actor, text: str) -> int:
+        """The CII–CV package a scanned barcode (GS1 DataMatrix, UPC) or typed NDC names, so
+        the package to count is chosen by scanning it."""
+        require_role(actor, *READ_ROLES, action="see the controlled-substance record")
+        with self._db.reading() as session:
+            resolved = resolve_scan(session, text)
+        if resolved.scan is None:
+            raise ValidationFailed(
+                "That scan could not be read: scan the package's barcode again, or choose the "
+                "package in the list."
+            )
+        if not resolved.found:
+            raise NotFound(
+                "The scanned package is not in the catalogue: choose the package in the list."
+            )
+        controlled = [
+            package
+            for package in resolved.found
+            if controlled_schedule(package.facts.dea_schedule) is not None
+        ]
+        if not controlled:
+            found = resolved.found[0]
+            raise ValidationFailed(
+                f"NDC {found.facts.package_ndc} ({found.display}) is not a controlled substance."
+            )
+        if len(controlled) > 1:
+            raise ValidationFailed(
+                "The scan matches several packages: choose the package in the list."
+            )
+        return controlled[0].package_id
 
     def log(
         self,

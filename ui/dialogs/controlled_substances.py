@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -49,6 +49,7 @@ from app.services.inventory import shown
 from app.services.unit_of_work import Actor
 from ui.dialogs.fields import MessageLine, add_field
 from ui.reports.controlled_inventory import render_inventory_pdf
+from ui.scanner import ScanLineEdit, ScanRouter
 
 # Asks a second person to sign for `purpose`; None when nobody did.
 Signer = Callable[[str], Actor | None]
@@ -139,11 +140,13 @@ class ControlledSubstancesDialog(QDialog):
         witness: Signer,
         cosign: Signer,
         choose_path: PathChooser | None = None,
+        scan_router: ScanRouter | None = None,
         today: Callable[[], date] = date.today,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._controlled = controlled
+        self._scan_router = scan_router
         self._actor = actor
         self._witness = witness
         self._cosign = cosign
@@ -336,6 +339,8 @@ class ControlledSubstancesDialog(QDialog):
         )
         hint.setWordWrap(True)
         form = QFormLayout()
+        self.count_scan = add_field(form, "Sc&an the package:", ScanLineEdit())
+        self.count_scan.entry.connect(self._package_scanned)
         self.count_package = add_field(form, "Pac&kage to count:", QComboBox())
         self.counted = add_field(form, "&Counted units:", QLineEdit())
         self.count_note = add_field(form, "Not&e:", QLineEdit())
@@ -350,6 +355,34 @@ class ControlledSubstancesDialog(QDialog):
         layout.addWidget(self.count_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
         return page
+
+    def _package_scanned(self, text: str, _manual: bool) -> None:
+        """A scanned (or typed) package is the one to count: chosen, then its count typed."""
+
+        def choose() -> str:
+            package_id = self._controlled.package_for_scan(self._actor, text)
+            index = self.count_package.findData(package_id)
+            if index < 0:
+                raise ValidationFailed(
+                    "The scanned package has no stock or log lines: there is nothing to count."
+                )
+            self.count_package.setCurrentIndex(index)
+            self.counted.setFocus()
+            return f"Count {self.count_package.currentText()}."
+
+        self._run(choose)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """While the dialog is open, the wedge scanner's scans land in the count-back's scan
+        field (when the Count-back tab is shown)."""
+        super().showEvent(event)
+        if self._scan_router is not None:
+            self._scan_router.push_receiver(self.count_scan)
+
+    def done(self, result: int) -> None:
+        if self._scan_router is not None:
+            self._scan_router.remove_receiver(self.count_scan)
+        super().done(result)
 
     def record_count_back(self) -> None:
         """Ask the witness, then record the count; a mismatch names the discrepancy opened."""

@@ -526,6 +526,7 @@ class InventoryDock(DataDock):
             actor,
             witness=self._witness or _nobody_signs,
             cosign=self._cosign or _nobody_signs,
+            scan_router=self._scan_router,
             parent=self,
         )
         dialog.finished.connect(dialog.deleteLater)
@@ -535,7 +536,8 @@ class InventoryDock(DataDock):
         return dialog
 
     def attach_scanner(self, router: ScanRouter) -> None:
-        """The receiving dialog takes scans through `router` while it is open."""
+        """The receiving and controlled-substance dialogs take scans through `router` while
+        they are open."""
         self._scan_router = router
 
     # --- finding lots -------------------------------------------------------------------------

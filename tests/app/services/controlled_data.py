@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from app.bootstrap import Services
 from app.db.models import DrugPackage
 from app.services.controlled import InventoryLineInput
@@ -21,6 +23,11 @@ def set_package_units(services: Services, admin: Actor, package_id: int, units: 
         package = uow.session.get_one(DrugPackage, package_id)
         package.package_quantity = Decimal(units)
         uow.audit(SEEDED, package)
+
+
+def package_of_ndc(services: Services, ndc: str) -> int:
+    with services.database.reading() as session:
+        return session.scalars(select(DrugPackage.id).where(DrugPackage.ndc == ndc)).one()
 
 
 def receive(services: Services, actor: Actor, package_id: int, quantity: int, lot="L1") -> int:

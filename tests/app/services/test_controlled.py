@@ -35,12 +35,21 @@ from app.services.inventory import WitnessRequired, _lock_lot
 from app.services.unit_of_work import Actor
 from tests.app.services.controlled_data import (
     counted_lines,
+    package_of_ndc,
     receive,
     set_package_units,
     stock_controlled,
 )
 from tests.app.services.inventory_data import add_package, add_user
-from tests.app.services.pharmacy_data import add_fill, add_patient, add_prescription
+from tests.app.services.pharmacy_data import (
+    add_fill,
+    add_patient,
+    add_prescription,
+    load_demo_catalogue,
+)
+from tests.ui.verification_data import LISINOPRIL_100, datamatrix, upc
+
+OXYCODONE_100 = "65162-047-10"  # C-II in the demo catalogue
 
 
 @pytest.fixture
@@ -503,3 +512,20 @@ def test_only_pharmacy_staff_take_inventories_and_count(
         controlled.draft(clerk)
     with pytest.raises(PermissionDenied):
         controlled.witnessed_count(clerk, stocked["cii"], counted=1, witness=admin)
+
+
+def test_a_scanned_package_names_its_controlled_package(
+    services: Services, controlled, admin: Actor, technician: Actor
+) -> None:
+    load_demo_catalogue(services, admin)
+    oxycodone = package_of_ndc(services, OXYCODONE_100)
+
+    assert controlled.package_for_scan(technician, datamatrix(OXYCODONE_100)) == oxycodone
+    assert controlled.package_for_scan(technician, upc(OXYCODONE_100)) == oxycodone
+    assert controlled.package_for_scan(technician, OXYCODONE_100) == oxycodone
+    with pytest.raises(ValidationFailed, match="is not a controlled substance"):
+        controlled.package_for_scan(technician, datamatrix(LISINOPRIL_100))
+    with pytest.raises(NotFound, match="not in the catalogue"):
+        controlled.package_for_scan(technician, upc("12345-678-90"))
+    with pytest.raises(ValidationFailed, match="could not be read"):
+        controlled.package_for_scan(technician, "hello")

@@ -19,10 +19,12 @@ from app.db.models import AuditEvent, ControlledDiscrepancy, ControlledInventory
 from app.domain.roles import Role
 from app.services.controlled import CSV_COLUMNS, DISCREPANCY_KIND
 from app.services.unit_of_work import Actor
-from tests.app.services.controlled_data import receive, stock_controlled
+from tests.app.services.controlled_data import package_of_ndc, receive, stock_controlled
 from tests.app.services.inventory_data import add_package, add_user
+from tests.app.services.pharmacy_data import load_demo_catalogue
 from tests.ui.dialogs.helpers import control
 from tests.ui.dialogs.keyboard import show_active, visible_mnemonics
+from tests.ui.verification_data import LISINOPRIL_100, datamatrix, upc
 from ui.dialogs.controlled_substances import (
     COUNT_TAB,
     DISCREPANCY_TAB,
@@ -33,8 +35,11 @@ from ui.dialogs.controlled_substances import (
 )
 from ui.docks.inventory import CONTROLLED_SHORTCUT, InventoryDock
 from ui.main_window import MainWindow
+from ui.scanner import ScanRouter
 from ui.session import SessionController
 from ui.tasks import TaskRunner
+
+OXYCODONE_100 = "65162-047-10"  # C-II in the demo catalogue
 
 
 class Signatures:
@@ -446,3 +451,37 @@ def test_the_pharmacist_opens_a_discrepancy_from_its_work_list_item(
     table = control(dialog, "Discrepancies")
     assert table.item(table.currentRow(), 0).text() == str(discrepancy_id)  # type: ignore[attr-defined]
     dialog.reject()
+
+
+def test_scanning_a_package_chooses_it_for_the_count_back(
+    qtbot, services: Services, admin: Actor, technician: Actor, cii: int
+) -> None:
+    load_demo_catalogue(services, admin)
+    oxycodone = package_of_ndc(services, OXYCODONE_100)
+    receive(services, technician, oxycodone, 200, lot="OX1")
+    router = ScanRouter()
+    unclaimed: list[str] = []
+    router.unclaimed_scan.connect(unclaimed.append)
+    dialog = ControlledSubstancesDialog(
+        services.controlled,
+        technician,
+        witness=Signatures(None),
+        cosign=Signatures(None),
+        scan_router=router,
+    )
+    show_active(qtbot, dialog)
+    router.route(datamatrix(OXYCODONE_100))  # the Log tab takes no scan
+    assert unclaimed == [datamatrix(OXYCODONE_100)]
+    dialog.tabs.setCurrentIndex(COUNT_TAB)
+
+    router.route(datamatrix(OXYCODONE_100))
+
+    package = control(dialog, "Package to count")
+    assert isinstance(package, QComboBox) and package.currentData() == oxycodone
+    assert QApplication.focusWidget() is control(dialog, "Counted units")
+    router.route(upc(LISINOPRIL_100))
+    assert "is not a controlled substance" in control(dialog, "Message").text()  # type: ignore[attr-defined]
+    assert package.currentData() == oxycodone
+    dialog.reject()
+    router.route(upc(OXYCODONE_100))
+    assert len(unclaimed) == 2  # the closed dialog no longer takes scans
