@@ -59,6 +59,7 @@ from app.services.labels import LabelService
 from app.services.passwords import SecretHasher
 from app.services.pmp import PmpService
 from app.services.recalls import ImportChoice, RecallService
+from app.services.reorder import ReorderService, available_on_hand
 from app.services.screening import screen_fill
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 from app.services.worklist import DATA_REVIEW, FINAL_VERIFICATION, open_item
@@ -352,6 +353,7 @@ def load_demo(
     _controlled_record(database, actor, now)
     _correct_stock(database, actor, now)
     _report_to_pmp(database, actor, now)
+    _set_reorder_levels(database, actor, now)
     with database.unit_of_work(actor) as uow:
         pharmacy_id = uow.session.scalars(select(Pharmacy.id)).one()
         uow.audit(COMPLETED, entity_type="pharmacy", entity_id=str(pharmacy_id))
@@ -1071,3 +1073,37 @@ def _controlled_record(database: Database, actor: Actor, now: datetime) -> None:
     controlled.add_investigation_note(tech, still_open, DEMO_OPEN_NOTE)
     controlled.add_investigation_note(tech, signed, DEMO_SIGNED_NOTE)
     controlled.sign_off(pharm, signed, DEMO_SIGNED_RESOLUTION)
+
+
+# --- reorder levels -----------------------------------------------------------------------------
+
+DEMO_LEVELS = 4  # plain packages given a reorder level, by NDC
+
+
+def _set_reorder_levels(database: Database, actor: Actor, now: datetime) -> None:
+    """Reorder levels through the reorder service, as the Reorder dialog sets them, on the
+    first plain packages in stock: the first set above what it holds (below minimum, so on the
+    suggested order), the others at a quarter of it; then a shortage check opens the notices
+    on the pharmacist's work list."""
+    reorder = ReorderService(database, today=lambda: now.date())
+    # Levels are a technician's or pharmacist's act: the loader sets them in their stead.
+    loader = replace(actor, roles=actor.roles | {Role.TECHNICIAN})
+    with database.reading() as session:
+        packages = session.execute(
+            select(DrugPackage.id, DrugPackage.billing_quantity)
+            .join(DrugProduct, DrugPackage.product_id == DrugProduct.id)
+            .where(
+                DrugProduct.dea_schedule.is_(None),
+                DrugPackage.id.in_(select(StockLot.package_id).where(StockLot.on_hand > 0)),
+            )
+            .order_by(DrugPackage.ndc)
+            .limit(DEMO_LEVELS)
+        ).all()
+        on_hand = available_on_hand(session, [package_id for package_id, _ in packages], now.date())
+    if len(packages) < DEMO_LEVELS:
+        raise ValidationFailed("The demo stock has too few plain packages for reorder levels.")
+    for index, (package_id, per_package) in enumerate(packages):
+        held = math.floor(on_hand[package_id])
+        minimum = held + int(per_package or 1) if index == 0 else max(held // 4, 1)
+        reorder.set_level(loader, package_id, minimum=minimum, maximum=max(minimum, held) * 2)
+    reorder.check_shortages(loader)

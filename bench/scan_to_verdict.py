@@ -172,12 +172,17 @@ def main() -> None:
     verification = services.verification
     judged, judged_other, accepted = [], [], []
     verdicts: dict[str, int] = {}
-    for index, (fill_id, (_, ndc)) in enumerate(zip(fill_ids, chosen, strict=True)):
+    for index, (fill_id, (package_id, ndc)) in enumerate(zip(fill_ids, chosen, strict=True)):
         view = verification.open_fill(technician, fill_id)
+        lot, expiry = f"B{rng.randint(10_000, 99_999)}", date.today() + timedelta(days=400)
+        # On the shelf first: a bottle of a lot never received would take it below zero.
+        services.inventory.receive(
+            technician, package_id, lot_number=lot, expiry=expiry, quantity=FILL_QUANTITY
+        )
         scan = gs1_element_string(
             gtin14_for(parse_ndc(ndc)),
-            expiry=date.today() + timedelta(days=400),
-            lot=f"B{rng.randint(10_000, 99_999)}",
+            expiry=expiry,
+            lot=lot,
             serial=f"BENCH{fill_id}X{index}",
             gs=GS,
         )

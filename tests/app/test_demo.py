@@ -46,6 +46,7 @@ from app.demo import (
     DEMO_CATALOGUE_DIR,
     DEMO_COUNT_LOSS,
     DEMO_FORM_106_REFERENCE,
+    DEMO_LEVELS,
     DEMO_LOGINS,
     DEMO_OPEN_NOTE,
     DEMO_PMP_DESTINATION,
@@ -71,6 +72,7 @@ from app.domain.rx_rules import dea_schedule_allowed
 from app.errors import PermissionDenied, ValidationFailed
 from app.services.controlled import inventory_csv
 from app.services.passwords import SecretHasher
+from app.services.reorder import BELOW_MINIMUM, ReorderService
 from app.services.unit_of_work import Actor
 
 NOW = datetime.fromisoformat("2026-03-02T15:30:00+00:00")
@@ -718,3 +720,26 @@ def test_controlled_record_has_a_biennial_inventory_and_investigated_discrepanci
     assert items == [str(noted[0].discrepancy_id)]
     [signed] = [row for row in discrepancies if row.status == "signed_off"]
     assert signed.resolution == DEMO_SIGNED_RESOLUTION and signed.signed_off_by == "pharm"
+
+
+def test_the_demo_has_reorder_levels_one_below_minimum_ordered_and_noticed(
+    services: Services, demo: DemoOutcome
+) -> None:
+    technician = services.auth.login("tech", "tech-demo-1")
+    reorder = ReorderService(services.database, today=lambda: NOW.date())
+    levels = reorder.levels(technician)
+    assert len(levels) == DEMO_LEVELS
+    below = {level.package_id for level in levels if level.below_minimum}
+    assert len(below) == 1
+    for days in (30, 90):
+        order = reorder.suggested_order(technician, window_days=days)
+        assert below <= {line.package_id for line in order}
+    with services.database.reading() as session:
+        notices = set(
+            session.scalars(
+                select(WorkItem.entity_id).where(
+                    WorkItem.kind == "shortage", WorkItem.closed_at.is_(None)
+                )
+            )
+        )
+    assert {f"{package_id}:{BELOW_MINIMUM}" for package_id in below} <= notices
