@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -227,6 +228,7 @@ class ReorderDialog(QDialog):
 
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Reorder views")
+        self.tabs.setToolTip("F5 reads the levels, the order and the short-dated stock again.")
         self.tabs.addTab(self._levels_tab(scan_router, sets_levels), "&Levels")
         self.tabs.addTab(self._order_tab(), "Suggested &order")
         self.tabs.addTab(self._short_dated_tab(today or date.today()), "Short-&dated")
@@ -300,7 +302,8 @@ class ReorderDialog(QDialog):
         self.save_button.setEnabled(sets_levels)
         self.save_button.clicked.connect(self.save_level)
         self.package.package_chosen.connect(self._package_chosen)
-        self.package.package_cleared.connect(self._package_cleared)
+        # Typing over the package shown (a level's, or a choice) leaves no package to save for.
+        self.package.textEdited.connect(lambda _text: self._package_cleared())
         tab = QWidget()
         layout = QVBoxLayout(tab)
         layout.addWidget(self.levels_table, 1)
@@ -420,7 +423,7 @@ class ReorderDialog(QDialog):
         else:
             self.days.setValue(policy.short_dated_days)  # reloads the report
 
-    def _run(self, work: Any, on_success: Any) -> None:
+    def _run(self, work: Callable[[], Any], on_success: Callable[[Any], None]) -> None:
         self._tasks.run(work, on_success=on_success, on_failure=self._failed)
 
     def _failed(self, exc: BaseException) -> None:

@@ -180,6 +180,15 @@ def test_a_bad_level_is_said_and_nothing_is_saved(
     )
     assert saved_levels(services) == [(package, Decimal(45), Decimal(90))]
 
+    # Typing over the package shown leaves no package to save for.
+    dialog.package.setFocus()
+    qtbot.keyClick(dialog.package, Qt.Key.Key_End)
+    with qtbot.waitSignal(dialog.package.results_shown, timeout=WAIT_MS):  # its search answered
+        qtbot.keyClicks(dialog.package, "x")
+    qtbot.keyClick(dialog, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.message.text() == NOTHING_CHOSEN
+    assert saved_levels(services) == [(package, Decimal(45), Decimal(90))]
+
 
 def test_a_level_is_added_for_a_package_found_in_the_catalogue(
     qtbot, services: Services, admin: Actor, technician: Actor, tasks: TaskRunner
