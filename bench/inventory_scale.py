@@ -159,6 +159,11 @@ def build(engine: Engine, today: date, rng: random.Random) -> None:
         )
         for start in range(0, len(rows), BATCH):
             connection.execute(statement, rows[start : start + BATCH])
+    if engine.dialect.name == "postgresql":
+        # As autovacuum would after a bulk load: without statistics the planner guesses 200
+        # lots a package and scans the whole ledger for one package's movements (150 ms, not 10).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE")
     print(
         f"built {len(package_ids):,} packages, {len(lot_ids):,} lots, {len(movements):,} ledger "
         f"rows in {time.perf_counter() - started:.1f} s"
