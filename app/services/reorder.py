@@ -318,7 +318,8 @@ def _shortages(
                 (
                     package_id,
                     FILLS_SHORT,
-                    f"{count} waiting fill{'s' if count != 1 else ''} need {_shown(needed)}, "
+                    f"{count} waiting {'fills need' if count != 1 else 'fill needs'} "
+                    f"{_shown(needed)}, "
                     f"{_shown(on_hand[package_id])} on hand",
                 )
             )

@@ -533,6 +533,26 @@ def test_a_bottle_accepted_at_verification_opens_the_notice_of_the_stock_it_took
     assert opened_by == [technician.username]
 
 
+def test_a_dispense_leaving_a_fill_in_entry_short_opens_its_notice(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    """Prescription entry itself opens no notice: a fill in data entry is counted by the next
+    check, which every change of stock makes (here the bottles of another fill)."""
+    fill_id = catalogue_fill(services, admin, FillState.FILL)  # 30 units
+    package_id = _fill_package(services, fill_id)
+    receive_lot(services, admin, package_id, on_hand=Decimal(50))
+    catalogue_fill(services, admin, FillState.DATA_ENTRY)  # 30 more, in entry
+    assert _open_shortages(services) == []
+
+    upc = package_upc(services, package_id)
+    scan_and_complete(services.verification, technician, fill_id, upc=upc)
+
+    assert _open_shortages(services) == [(f"{package_id}:{FILLS_SHORT}", "shortage")]
+    with services.database.reading() as session:
+        [summary] = session.scalars(select(WorkItem.summary).where(WorkItem.kind == "shortage"))
+    assert summary.endswith("1 waiting fill needs 30, 20 on hand")
+
+
 def test_the_notice_is_written_in_the_bottles_transaction(
     services: Services, admin: Actor, technician: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
