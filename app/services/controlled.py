@@ -436,6 +436,55 @@ def _registrant_of(pharmacy: Pharmacy) -> dict[str, str]:
     }
 
 
+def open_discrepancy(
+    uow: UnitOfWork,
+    *,
+    package: DrugPackage,
+    schedule: str,
+    expected: Decimal,
+    counted: Decimal,
+    found_by_user_id: int | None,
+    found_at: datetime,
+    lot_id: int | None = None,
+    count_line_id: int | None = None,
+    **facts: Any,
+) -> ControlledDiscrepancy:
+    """A controlled count that does not match the log, audited and put on the pharmacist's work
+    list, whether a count-back or an approved cycle count found it: sign-off closes both."""
+    discrepancy = ControlledDiscrepancy(
+        package_id=package.id,
+        lot_id=lot_id,
+        schedule=schedule,
+        count_line_id=count_line_id,
+        expected=expected,
+        counted=counted,
+        status="open",
+        found_by_user_id=found_by_user_id,
+        found_at=found_at,
+    )
+    uow.session.add(discrepancy)
+    uow.session.flush()
+    uow.audit(
+        "controlled_discrepancy.opened",
+        discrepancy,
+        package_id=package.id,
+        expected=str(expected),
+        counted=str(counted),
+        **facts,
+    )
+    open_item(
+        uow,
+        kind=DISCREPANCY_KIND,
+        entity_type=ControlledDiscrepancy.__tablename__,
+        entity_id=str(discrepancy.id),
+        summary=(
+            f"C{SCHEDULE_NAMES[schedule]} {package.product.display_name} "
+            f"(NDC {package.ndc}): counted {shown(counted)}, the log says {shown(expected)}"
+        ),
+    )
+    return discrepancy
+
+
 class ControlledSubstanceService:
     def __init__(
         self,
@@ -597,38 +646,18 @@ class ControlledSubstanceService:
             expected = controlled_balance(session, package_id)
             discrepancy_id = None
             if amount != expected:
-                discrepancy = ControlledDiscrepancy(
-                    package_id=package_id,
+                discrepancy = open_discrepancy(
+                    uow,
+                    package=package,
                     schedule=schedule,
                     expected=expected,
                     counted=amount,
-                    status="open",
                     found_by_user_id=actor.user_id,
                     found_at=self._now(),
-                )
-                session.add(discrepancy)
-                session.flush()
-                discrepancy_id = discrepancy.id
-                uow.audit(
-                    "controlled_discrepancy.opened",
-                    discrepancy,
-                    package_id=package_id,
-                    expected=str(expected),
-                    counted=str(amount),
                     witness=witness.username,
                     found_by="count-back",
                 )
-                open_item(
-                    uow,
-                    kind=DISCREPANCY_KIND,
-                    entity_type=ControlledDiscrepancy.__tablename__,
-                    entity_id=str(discrepancy.id),
-                    summary=(
-                        f"C{SCHEDULE_NAMES[schedule]} {package.product.display_name} "
-                        f"(NDC {package.ndc}): counted {shown(amount)}, the log says "
-                        f"{shown(expected)}"
-                    ),
-                )
+                discrepancy_id = discrepancy.id
                 publish(
                     session, topic=WORKLIST_TOPIC, entity_id=None, workstation=actor.workstation
                 )

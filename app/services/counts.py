@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 
 from app.db.base import utc_now
 from app.db.models import (
-    ControlledDiscrepancy,
     CountLine,
     CountSession,
     DeaLossReport,
@@ -40,6 +39,7 @@ from app.domain.roles import Role
 from app.errors import NotFound, ValidationFailed
 from app.services.auth import actor_for
 from app.services.changes import publish
+from app.services.controlled import open_discrepancy
 from app.services.dispensing import controlled_schedule
 from app.services.house_settings import CountPolicy, SecondSignature, read_count_policy
 from app.services.identify import CataloguePackage, resolve_scan
@@ -799,31 +799,25 @@ class CountService:
                 uow.audit("count.line_corrected", line, movement_id=written.movement.id)
                 if row.dea_schedule is None:
                     continue
-                discrepancy = ControlledDiscrepancy(
-                    package_id=lot.package_id,
-                    lot_id=lot.id,
-                    schedule=row.dea_schedule,
-                    count_line_id=line.id,
-                    expected=row.expected,
-                    counted=row.final,
-                    status="open",
-                    found_by_user_id=line.recounted_by_user_id or line.counted_by_user_id,
-                    found_at=self._now(),
-                )
-                session.add(discrepancy)
-                session.flush()
-                discrepancies.append(discrepancy.id)
                 loss = -difference
                 significant = loss > 0 and (
                     row.dea_schedule == "CII" or loss > policy.loss_threshold_units
                 )
-                uow.audit(
-                    "controlled_discrepancy.opened",
-                    discrepancy,
+                discrepancy = open_discrepancy(
+                    uow,
+                    package=lot.package,
+                    schedule=row.dea_schedule,
+                    expected=row.expected,
+                    counted=row.expected + difference,
+                    found_by_user_id=line.recounted_by_user_id or line.counted_by_user_id,
+                    found_at=self._now(),
+                    lot_id=lot.id,
+                    count_line_id=line.id,
                     count_id=count.id,
                     difference=str(difference),
                     significant_loss=significant,
                 )
+                discrepancies.append(discrepancy.id)
                 if significant:
                     report = self._loss_report(uow, count, row, loss, today)
                     discrepancy.loss_report_id = report.id

@@ -347,6 +347,13 @@ def test_schedule_ii_is_counted_exactly_recounted_and_second_signed(
         assert discrepancy.loss_report_id == report.report_id
     [item] = open_items(services, "dea_106")
     assert item.entity_id == str(report.report_id) and "DEA Form 106 due" in item.summary
+    # The discrepancy waits on the pharmacist's list until its investigation is signed off.
+    [investigation] = open_items(services, "controlled_discrepancy")
+    assert investigation.entity_id == str(discrepancy.id)
+    assert "counted 97" in investigation.summary and "the log says 100" in investigation.summary
+    services.controlled.add_investigation_note(pharmacist, discrepancy.id, "Video reviewed.")
+    services.controlled.sign_off(pharmacist, discrepancy.id, "Loss reported on Form 106.")
+    assert open_items(services, "controlled_discrepancy") == []
     ledger_is_whole(services)
 
 
