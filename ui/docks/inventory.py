@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from app.services.catalogue import CatalogueService
 from app.services.controlled import ControlledSubstanceService
@@ -625,8 +626,8 @@ class InventoryDock(DataDock):
         )
 
     def _detail_arrived(self, generation: int, detail: PackageDetail) -> None:
-        if generation != self._detail_generation:
-            return
+        if generation != self._detail_generation or not isValid(self.detail_title):
+            return  # a newer read is on its way, or the dock is gone (its runner still ran)
         self._detail = detail
         package = detail.package
         schedule = f" · {schedule_text(package.dea_schedule)}" if package.dea_schedule else ""
@@ -648,7 +649,7 @@ class InventoryDock(DataDock):
         self.detail_loaded.emit()
 
     def _detail_failed(self, generation: int, exc: BaseException) -> None:
-        if generation != self._detail_generation:
+        if generation != self._detail_generation or not isValid(self.detail_title):
             return
         title, sentence = explain(exc)
         self.detail_title.setText(f"<b>{_html(title)}</b><br>{_html(sentence)}")
