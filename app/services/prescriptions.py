@@ -62,6 +62,7 @@ from app.services.changes import publish
 from app.services.fills import FillRow
 from app.services.house_settings import read_house_settings
 from app.services.prescribers import parse_schedules
+from app.services.reorder import open_shortage_notices
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 from app.services.workflow import TOPIC as FILLS_TOPIC
 from app.services.workflow import FillHeldByAnother, move_fill, record_transition
@@ -328,6 +329,9 @@ class PrescriptionService:
             if image is not None:
                 _add_image(uow, prescription, image)
             fill = _first_fill(uow, prescription)
+            # A fill that needs more than the shelf holds tells the pharmacist now, not at the
+            # next stock change.
+            open_shortage_notices(uow, [prescription.package_id], self._today())
             return PrescriptionEntered(**evaluated.entered(prescription, fill))
 
     def correct_prescription(

@@ -163,7 +163,8 @@ def test_technician_enters_a_prescription_that_reaches_data_review(bench: Bench)
             .where(FillTransition.fill_id == fill.id)
             .order_by(FillTransition.id)
         ).all()
-        item = session.scalars(select(WorkItem)).one()
+        item = session.scalars(select(WorkItem).where(WorkItem.kind != "shortage")).one()
+        shortage = session.scalars(select(WorkItem).where(WorkItem.kind == "shortage")).one()
         notes = session.scalars(select(ChangeEvent.topic)).all()
         actions = session.scalars(
             select(AuditEvent.action)
@@ -185,7 +186,9 @@ def test_technician_enters_a_prescription_that_reaches_data_review(bench: Bench)
         "fill.advanced",
         "fill.advanced",
         "worklist.opened",
+        "worklist.opened",  # nothing on the shelf: the pharmacist is told the fill is short
     ]
+    assert shortage.summary.endswith("1 waiting fill needs 30, 0 on hand")
     queue = bench.services.fills.queue(bench.pharmacist, states=[FillState.DATA_REVIEW])
     assert [row.rx_number for row in queue] == ["6100100"]
 

@@ -31,13 +31,24 @@ def session(services: Services, pharmacist: Actor) -> CosigningSession:
     return CosigningSession(services, pharmacist)
 
 
-def press_enter_on_item(qtbot, window: MainWindow, kind: str) -> None:
+def press_key_on_item(
+    qtbot,
+    window: MainWindow,
+    kind: str,
+    key: Qt.Key,
+    modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier,
+) -> None:
     dock = window.worklist
     window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)  # shortcuts reach only the active window
     row = next(r for r in range(dock.model.rowCount()) if dock.model.row_at(r).kind == kind)
     dock.table.setFocus()
     dock.table.setCurrentIndex(dock.table.model().index(row, 0))
-    qtbot.keyClick(dock.table, Qt.Key.Key_Return)
+    qtbot.keyClick(dock.table, key, modifier)
+
+
+def press_enter_on_item(qtbot, window: MainWindow, kind: str) -> None:
+    press_key_on_item(qtbot, window, kind, Qt.Key.Key_Return)
 
 
 def test_the_badge_counts_what_waits_in_the_title_and_status_bar(
@@ -47,15 +58,23 @@ def test_the_badge_counts_what_waits_in_the_title_and_status_bar(
     intake.enter(AMOXICILLIN_50, sig_code="1 CAP PO TID X10D", indication="otitis")
     window = open_window(qtbot, ui_context, session, pharmacist)
     dock = window.worklist
-    # Two data reviews and the amoxicillin allergy finding.
-    assert dock.waiting == 3
-    assert dock.windowTitle() == "Pharmacist (3)"
-    assert dock.toggleViewAction().text() == "Pharmacist (3)"
-    assert window.worklist.badge.text() == "Pharmacist: 3 waiting"
+    # Two data reviews, the amoxicillin allergy finding, and a shortage notice for each drug:
+    # nothing is on the shelf for either fill.
+    assert sorted(row.kind for row in dock.model.rows).count("shortage") == 2
+    assert dock.waiting == 5
+    assert dock.windowTitle() == "Pharmacist (5)"
+    assert dock.toggleViewAction().text() == "Pharmacist (5)"
+    assert window.worklist.badge.text() == "Pharmacist: 5 waiting"
     assert window.worklist.badge.isVisible()
-    assert dock.summary.text() == "3 items waiting, oldest first"
-    kinds = [dock.model.index(r, WorklistModel.KIND).data() for r in range(3)]
-    assert sorted(kinds) == ["Clinical finding", "Data review", "Data review"]
+    assert dock.summary.text() == "5 items waiting, oldest first"
+    kinds = [dock.model.index(r, WorklistModel.KIND).data() for r in range(5)]
+    assert sorted(kinds) == [
+        "Clinical finding",
+        "Data review",
+        "Data review",
+        "Shortage",
+        "Shortage",
+    ]
     opened = [row.opened_at for row in dock.model.rows]
     assert opened == sorted(opened)
 
@@ -93,11 +112,14 @@ def test_enter_on_a_data_review_item_opens_the_review_and_approval_clears_it(
 ):
     entered = intake.enter()
     window = open_window(qtbot, ui_context, session, pharmacist)
-    assert window.worklist.waiting == 1
+    assert sorted(row.kind for row in window.worklist.model.rows) == [DATA_REVIEW, "shortage"]
     press_enter_on_item(qtbot, window, DATA_REVIEW)
     dialog = opened_dialog(qtbot, window, PharmacistReviewDialog)
     assert dialog.fill.fill_id == entered.fill_id
     qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.worklist.waiting == 1)
+    # The shortage notice stays until the pharmacist acknowledges it.
+    press_key_on_item(qtbot, window, "shortage", Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: window.worklist.waiting == 0)
     assert window.worklist.summary.text() == "Nothing is waiting on a pharmacist."
     assert window.worklist.badge.text() == "Pharmacist: 0 waiting"
@@ -130,8 +152,7 @@ def test_enter_on_a_final_verification_item_opens_the_verification(
     )
     verify_fill(services, technician, row.fill_id)
     window = open_window(qtbot, ui_context, session, pharmacist)
-    item = window.worklist.model.rows[0]
-    assert item.kind == "final_verification"
+    item = next(row for row in window.worklist.model.rows if row.kind == "final_verification")
     press_enter_on_item(qtbot, window, "final_verification")
     dialog = opened_dialog(qtbot, window, PharmacistFinalVerificationDialog)
     assert dialog.fill.fill_id == entered.fill_id
