@@ -36,6 +36,7 @@ from app.db.models import (
     FillBottle,
     FillTransition,
     Prescription,
+    StockLot,
     StockMovement,
     User,
 )
@@ -44,7 +45,12 @@ from app.domain.roles import Role
 from app.domain.workflow import check_transition
 from app.errors import NotFound, RxBenchError, StaleRecord, ValidationFailed
 from app.services.changes import Change, publish, publish_all
-from app.services.dispensing import accepted_total, reverse_dispensing, void_accepted_bottle
+from app.services.dispensing import (
+    accepted_total,
+    reverse_dispensing,
+    stock_changed,
+    void_accepted_bottle,
+)
 from app.services.fills import (
     FillRow,
     fill_row,
@@ -349,6 +355,11 @@ def _reverse_dispensing(
                 reversal.controlled_entry.id if reversal.controlled_entry is not None else None
             ),
         )
+    if dispensed:
+        # Stock went back on the shelf: it ends like every other change of stock.
+        lots = {movement.lot_id for movement in dispensed}
+        packages = session.scalars(select(StockLot.package_id).where(StockLot.id.in_(lots)))
+        stock_changed(uow, set(packages), utc_now().date())
 
 
 def _refuse_unless_verified(session: Session, fill: LockedFill, row: FillRow) -> None:

@@ -625,6 +625,9 @@ def test_return_to_stock_reverses_the_dispensed_movement_and_restores_on_hand(
     )
     assert reversal.reason == "not picked up in 14 days" and total == 0
     assert len(_events(services, "stock.reversed")) == 1
+    with services.database.reading() as session:
+        told = session.scalars(select(ChangeEvent.entity_id).where(ChangeEvent.topic == "stock"))
+        assert str(package_id) in set(told)  # other workstations see the stock come back
 
 
 def test_return_to_stock_voids_the_verified_bottles_and_reverses_the_controlled_log(
