@@ -852,8 +852,8 @@ class InventoryService:
             lot = _lock_lot(session, lot_id)
             if lot.status == "recalled":
                 raise LotStatusRefused(
-                    f"{_described(session, lot)} is recalled: it is released only "
-                    "by closing its recall.",
+                    f"{_described(session, lot)} is recalled and is never released: pull it "
+                    "from the recall's work list and return it to the vendor or destroy it.",
                     lot_id=lot.id,
                     status=lot.status,
                 )

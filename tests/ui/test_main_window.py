@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractButton,
     QComboBox,
@@ -342,3 +343,28 @@ def test_will_call_aging_lists_ready_fills_not_picked_up_in_time(
     with qtbot.waitSignal(window.payment.loaded, timeout=LOAD_TIMEOUT_MS):
         qtbot.keyClick(window.payment.aging, Qt.Key.Key_Space)
     assert len(window.payment.model.rows) == len(seeded_pharmacy.ready_fill_ids)
+
+
+def _mnemonic(text: str) -> str | None:
+    """The access letter of a menu text ("Re&calls…" → "c"), ignoring a literal "&&"."""
+    plain = text.replace("&&", "")
+    at = plain.find("&")
+    return plain[at + 1].lower() if 0 <= at < len(plain) - 1 else None
+
+
+def test_no_two_window_shortcuts_or_menu_letters_clash(window: MainWindow):
+    """Every dock adds window-wide actions: two on one key would make Qt fire neither."""
+    window_wide = (Qt.ShortcutContext.WindowShortcut, Qt.ShortcutContext.ApplicationShortcut)
+    by_key: dict[str, set[str]] = {}
+    for action in window.findChildren(QAction):
+        if action.shortcutContext() not in window_wide:
+            continue
+        for key in action.shortcuts():
+            by_key.setdefault(key.toString(), set()).add(action.text())
+    clashes = {key: texts for key, texts in by_key.items() if key and len(texts) > 1}
+    assert clashes == {}
+    for menu_action in window.menuBar().actions():
+        menu = menu_action.menu()
+        letters = [_mnemonic(action.text()) for action in menu.actions() if action.text()]
+        taken = [letter for letter in letters if letter is not None]
+        assert len(taken) == len(set(taken)), (menu_action.text(), letters)

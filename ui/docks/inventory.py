@@ -303,7 +303,7 @@ class InventoryDock(DataDock):
             "&Destroy stock…", DESTROY_SHORTCUT, self.destroy_lot, have
         )
         self.return_action = self._add_lot_action(
-            "Return to &vendor…", RETURN_SHORTCUT, self.return_lot, have
+            "Ret&urn to vendor…", RETURN_SHORTCUT, self.return_lot, have
         )
         self.transfer_action = self._add_lot_action(
             "&Transfer out…", TRANSFER_SHORTCUT, self.transfer_lot, have

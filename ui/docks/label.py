@@ -274,7 +274,7 @@ class LabelDock(DataDock):
         )
         self.test_page_action.triggered.connect(self.print_test_page)
         self.english_action = _action(
-            self, "&English copy", ENGLISH_SHORTCUT, "Show and print the English directions"
+            self, "E&nglish copy", ENGLISH_SHORTCUT, "Show and print the English directions"
         )
         self.english_action.setCheckable(True)
         self.english_action.toggled.connect(self.show_english)
