@@ -700,7 +700,7 @@ def test_recalled_and_expired_lots_are_not_released(
         services,
         LotStatusRefused,
         lambda: inventory.release(pharmacist, recalled, reason="x"),
-        "closing its recall",
+        "is never released",
     )
     expiring = _receive(inventory, technician, package, 10, lot_number="E1", expiry=TODAY).lot
     later = InventoryService(services.database, today=lambda: TODAY + timedelta(days=1))
