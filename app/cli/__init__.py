@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
 from app import __version__
-from app.cli import backup, catalogue, db, demo, identify, payer, pmp, user
+from app.cli import backup, catalogue, db, demo, identify, payer, pmp, policy, user
 from app.config import Settings, load_settings
 from app.errors import EnvironmentFault, RxBenchError
 
@@ -71,6 +71,7 @@ def build_parser(extra_commands: Sequence[CommandModule] = ()) -> argparse.Argum
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (db, user, demo, backup, catalogue, identify, pmp, payer, *extra_commands):
         module.register(commands)
+    policy.register(commands)
     return parser
 
 

@@ -485,6 +485,20 @@ def validated_state_law(config: StateLawConfig) -> StateLawConfig:
     return config
 
 
+@dataclass(frozen=True)
+class HousePolicies:
+    """The simple house policies the House policies screen and `rxbench-admin policy` show,
+    read in one transaction so they show one moment, not a mix of before and after a change."""
+
+    billing_point: BillingPoint
+    refill_too_soon_threshold: Decimal
+    will_call_aging_days: int
+    verification: VerificationPolicy
+    inventory: InventoryPolicy
+    count: CountPolicy
+    label_discard_after_months: int
+
+
 class HouseSettingsService:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -492,6 +506,20 @@ class HouseSettingsService:
     def current(self) -> HouseSettings:
         with self._db.reading() as session:
             return read_house_settings(session)
+
+    def policies(self) -> HousePolicies:
+        """Anyone signed in may read the policies; changing them is checked by each setter."""
+        with self._db.reading() as session:
+            settings = read_house_settings(session)
+            return HousePolicies(
+                billing_point=settings.billing_point,
+                refill_too_soon_threshold=settings.refill_too_soon_threshold,
+                will_call_aging_days=settings.will_call_aging_days,
+                verification=settings.verification,
+                inventory=read_inventory_policy(session),
+                count=read_count_policy(session),
+                label_discard_after_months=read_label_policy(session).discard_after_months,
+            )
 
     def set_state_law(self, actor: Actor, config: StateLawConfig) -> HouseSettings:
         _require_manager(actor, "change the state-law settings")
