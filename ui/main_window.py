@@ -36,6 +36,7 @@ from ui.dialogs.catalogue_import import (
     CatalogueImportDialog,
     describe_snapshot,
 )
+from ui.dialogs.house_policies import open_house_policies
 from ui.dialogs.intake import IntakeMenu
 from ui.dialogs.reorder import ReorderTools
 from ui.dialogs.scanner_settings import open_scanner_settings, open_scanner_test
@@ -287,6 +288,12 @@ class MainWindow(QMainWindow):
         tools_menu.addAction(self.unlock_account_action)
         self.import_catalogue_action = tools_menu.addAction(
             "&Import drug catalogue…", self.import_catalogue
+        )
+        self.house_policies_action = tools_menu.addAction(
+            "House &policies…",
+            lambda: open_house_policies(
+                self, self._context.services.house_settings, self._session.actor, self.tasks
+            ),
         )
         tools_menu.addSeparator()
         self.scanner_settings_action = tools_menu.addAction(
