@@ -76,7 +76,11 @@ def test_the_payer_command_serves_the_rules_file_until_interrupted(
     )
     assert rejected.reject_codes == ("70",)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=10)
+    process.wait(timeout=10)
+    # Read through the same text stream as the fixture's readline(): communicate() reads the
+    # pipe underneath it and would miss lines that stream had already buffered.
+    assert process.stdout is not None and process.stderr is not None
+    out, err = process.stdout.read(), process.stderr.read()
     assert process.returncode == 0, err
     assert "Demo Plan: BIN 610777 PCN DEMO (primary)" in out
     assert "Training payer stopped." in out
