@@ -66,7 +66,6 @@ class ScannerSettings:
     min_length: int = 6
     terminators: frozenset[Terminator] = frozenset({Terminator.ENTER, Terminator.TAB})
     gs_substitute: str | None = None
-    require_scanning: bool = False
 
     def __post_init__(self) -> None:
         if not MAX_GAP_RANGE[0] <= self.max_gap_ms <= MAX_GAP_RANGE[1]:
@@ -84,7 +83,6 @@ _KEYS = {
     "min_length": "scanner/min_length",
     "terminators": "scanner/terminators",
     "gs_substitute": "scanner/gs_substitute",
-    "require_scanning": "scanner/require_scanning",
 }
 
 
@@ -96,7 +94,6 @@ def load_scanner_settings(store: QSettings) -> ScannerSettings:
         ("min_length", int),
         ("terminators", _parse_terminators),
         ("gs_substitute", _parse_substitute),
-        ("require_scanning", _parse_bool),
     ):
         raw = store.value(_KEYS[name])
         if raw is None:
@@ -116,7 +113,6 @@ def save_scanner_settings(store: QSettings, settings: ScannerSettings) -> None:
     store.setValue(_KEYS["min_length"], settings.min_length)
     store.setValue(_KEYS["terminators"], ",".join(sorted(settings.terminators)))
     store.setValue(_KEYS["gs_substitute"], settings.gs_substitute or "")
-    store.setValue(_KEYS["require_scanning"], settings.require_scanning)
     store.sync()
 
 
@@ -128,15 +124,6 @@ def _parse_terminators(raw: object) -> frozenset[Terminator]:
 
 def _parse_substitute(raw: object) -> str | None:
     return str(raw) or None
-
-
-def _parse_bool(raw: object) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text not in ("true", "false"):
-        raise ValueError(text)
-    return text == "true"
 
 
 @dataclass(frozen=True)

@@ -484,7 +484,6 @@ def test_settings_round_trip_through_qsettings(tmp_path: Path):
         min_length=8,
         terminators=frozenset({Terminator.TAB}),
         gs_substitute="^",
-        require_scanning=True,
     )
     save_scanner_settings(QSettings(path, QSettings.Format.IniFormat), chosen)
     assert load_scanner_settings(QSettings(path, QSettings.Format.IniFormat)) == chosen
@@ -501,9 +500,8 @@ def test_an_unusable_stored_value_falls_back_to_its_default(tmp_path: Path):
     store.setValue("scanner/min_length", 1)
     store.setValue("scanner/gs_substitute", "A")
     store.setValue("scanner/terminators", "enter")
-    store.setValue("scanner/require_scanning", "true")
     assert load_scanner_settings(store) == ScannerSettings(
-        terminators=frozenset({Terminator.ENTER}), require_scanning=True
+        terminators=frozenset({Terminator.ENTER})
     )
 
 

@@ -108,10 +108,6 @@ class ScannerSettingsPage(QWidget):
         )
         add_field(form, "Scanner types for GS &separator:", self._gs_substitute)
 
-        self._require_scanning = QCheckBox("&Require scanning: a typed NDC is manual entry")
-        self._require_scanning.setAccessibleName("Require scanning")
-        form.addRow("", self._require_scanning)
-
     def load(self, store: QSettings) -> None:
         self._store = store
         settings = load_scanner_settings(store)
@@ -120,7 +116,6 @@ class ScannerSettingsPage(QWidget):
         self._enter.setChecked(Terminator.ENTER in settings.terminators)
         self._tab.setChecked(Terminator.TAB in settings.terminators)
         self._gs_substitute.setCurrentIndex(self._gs_substitute.findData(settings.gs_substitute))
-        self._require_scanning.setChecked(settings.require_scanning)
 
     def problem(self) -> str | None:
         """Why the page cannot be saved as it stands, or None."""
@@ -141,7 +136,6 @@ class ScannerSettingsPage(QWidget):
             min_length=self._min_length.value(),
             terminators=frozenset(terminators),
             gs_substitute=self._gs_substitute.currentData(),
-            require_scanning=self._require_scanning.isChecked(),
         )
         save_scanner_settings(self._store, settings)
         return settings

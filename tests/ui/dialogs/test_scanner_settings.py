@@ -63,7 +63,6 @@ def test_the_page_shows_the_stored_settings_and_saves_changes(qtbot, store):
     gap.setValue(40)
     control(page, "Shortest barcode").setValue(8)
     substitute.setCurrentIndex(substitute.findData(None))
-    control(page, "Require scanning").setChecked(True)
     control(page, "Scan ends with Tab").setChecked(False)
     saved = page.save()
 
@@ -72,7 +71,6 @@ def test_the_page_shows_the_stored_settings_and_saves_changes(qtbot, store):
         min_length=8,
         terminators=frozenset({Terminator.ENTER}),
         gs_substitute=None,
-        require_scanning=True,
     )
     assert saved == expected
     assert load_scanner_settings(store) == expected
