@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain.roles import Role
 from app.errors import RxBenchError
 from app.services.dispensing import CONTROLLED_SCHEDULES
 from app.services.inventory import LOCATIONS, InventoryService, StockChange, shown
@@ -35,6 +36,9 @@ from ui.models.stock import KIND_LABELS, schedule_text
 # Asks a second person to co-sign (purpose in words); None when nobody did.
 Witness = Callable[[str], Actor | None]
 NO_WITNESS_TEXT = "Nothing was recorded: {what} needs a witness, and nobody co-signed it."
+NO_PHARMACIST_TEXT = (
+    "Nothing was recorded: only a pharmacist may {what}, and no pharmacist co-signed it."
+)
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,11 @@ class LotActionDialog(QDialog):
         ask_pharmacy: bool = False,
         locations: tuple[str, ...] = (),
         ask_reason: bool = True,
+        unsigned_text: str = NO_WITNESS_TEXT,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._unsigned_text = unsigned_text
         self._perform = perform
         self._witness = witness
         self._witness_needed = witness_needed
@@ -151,7 +157,7 @@ class LotActionDialog(QDialog):
             witness = self._witness(self._witness_purpose) if self._witness else None
             if witness is None:
                 self.message.show_problem(
-                    NO_WITNESS_TEXT.format(what=self._action_text.rstrip("…").lower())
+                    self._unsigned_text.format(what=self._action_text.rstrip("…").lower())
                 )
                 return
         try:
@@ -323,21 +329,31 @@ def quarantine_dialog(
 
 
 def release_dialog(
-    inventory: InventoryService, actor: Actor, lot: StockRow, *, parent: QWidget | None = None
+    inventory: InventoryService,
+    actor: Actor,
+    lot: StockRow,
+    *,
+    cosign: Witness | None,
+    parent: QWidget | None = None,
 ) -> LotActionDialog:
+    """Only a pharmacist releases a lot: a technician's release is co-signed by one, and
+    recorded as the pharmacist's."""
+    pharmacist = actor.has_any(Role.PHARMACIST)
     return LotActionDialog(
         title="Release lot",
         explanation=(
             f"Return {lot_words(lot)} from quarantine to the stock that may be dispensed. "
-            "Only a pharmacist releases a lot."
+            "Only a pharmacist releases a lot"
+            + ("." if pharmacist else ": the pharmacist co-signs.")
         ),
         action_text="R&elease",
-        perform=lambda answers, _signed: inventory.release(
-            actor, lot.lot_id, reason=answers.reason
+        perform=lambda answers, signed: inventory.release(
+            signed or actor, lot.lot_id, reason=answers.reason
         ),
-        witness=None,
-        witness_needed=False,
-        witness_purpose="",
+        witness=None if pharmacist else cosign,
+        witness_needed=not pharmacist,
+        witness_purpose=f"release of {lot_words(lot)} from quarantine",
+        unsigned_text=NO_PHARMACIST_TEXT,
         parent=parent,
     )
 

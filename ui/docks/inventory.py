@@ -739,7 +739,7 @@ class InventoryDock(DataDock):
     def release_lot(self) -> LotActionDialog | None:
         return self._open(
             lambda inventory, actor, lot: lot_actions.release_dialog(
-                inventory, actor, lot, parent=self
+                inventory, actor, lot, cosign=self._cosign, parent=self
             )
         )
 

@@ -10,11 +10,11 @@ from decimal import Decimal
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit
+from PySide6.QtWidgets import QApplication, QComboBox, QLabel, QLineEdit
 from sqlalchemy import select
 
 from app.bootstrap import Services
-from app.db.models import StockLot, StockMovement
+from app.db.models import AuditEvent, StockLot, StockMovement
 from app.domain.roles import Role
 from app.errors import DatabaseUnavailable
 from app.services.stock import StockRow, StockView
@@ -22,7 +22,7 @@ from app.services.unit_of_work import Actor
 from tests.app.services.inventory_data import add_user
 from tests.app.services.pharmacy_data import SEEDED, load_demo_catalogue, package_of
 from tests.app.services.verification_data import LISINOPRIL, OXYCODONE
-from ui.dialogs.lot_actions import NO_WITNESS_TEXT, LotActionDialog
+from ui.dialogs.lot_actions import NO_PHARMACIST_TEXT, NO_WITNESS_TEXT, LotActionDialog
 from ui.docks.inventory import (
     ADJUST_SHORTCUT,
     CHOOSE_LOT_TEXT,
@@ -463,11 +463,11 @@ def test_nobody_witnessing_or_a_refusal_changes_nothing_and_says_why(
     assert dialog.message.text().startswith("Say why")
     dialog.reject()
 
-    # Only a pharmacist releases a lot.
+    # Only a pharmacist releases a lot: a technician's release asks one to co-sign.
     dialog = shortcut(qtbot, dock, RELEASE_SHORTCUT)
     qtbot.keyClicks(dialog.focusWidget(), "seal checked")
     press_enter(qtbot, dialog)
-    assert "Only a pharmacist may release quarantined stock" in dialog.message.text()
+    assert dialog.message.text() == NO_PHARMACIST_TEXT.format(what="release")
     dialog.reject()
     assert movements(services, pharmacy.lis) == before
     assert on_hand(services, pharmacy.lis) == 408
@@ -577,4 +577,45 @@ def test_a_pharmacist_releases_a_quarantined_lot_by_keyboard(
         lot = session.get(StockLot, pharmacy.lis_late)
         assert lot is not None and lot.status == "available"
     assert "now available" in dock.notice.text()
+    tasks.shutdown()
+
+
+def test_a_technicians_release_is_co_signed_and_recorded_as_the_pharmacists(
+    qtbot, services: Services, pharmacy: Pharmacy, technician: Actor, pharmacist: Actor
+):
+    services.inventory.quarantine(technician, pharmacy.lis_late, reason="seal looked torn")
+    purposes: list[str] = []
+
+    def cosign(purpose: str) -> Actor:
+        purposes.append(purpose)
+        return pharmacist
+
+    tasks = TaskRunner()
+    dock = InventoryDock(
+        stock=services.stock,
+        tasks=tasks,
+        actor=lambda: technician,
+        inventory=services.inventory,
+        cosign=cosign,
+    )
+    qtbot.addWidget(dock)
+    dock.show()
+    with qtbot.waitSignal(dock.loaded):
+        dock.reload()
+    choose(qtbot, dock, pharmacy.lis_late)
+    dialog = shortcut(qtbot, dock, RELEASE_SHORTCUT)
+    assert "the pharmacist co-signs" in dialog.findChild(QLabel).text()
+    qtbot.keyClicks(dialog.focusWidget(), "seal intact under the light")
+    with qtbot.waitSignal(dock.loaded):
+        press_enter(qtbot, dialog)
+    assert len(purposes) == 1 and purposes[0].startswith("release of lot")
+    with services.database.reading() as session:
+        lot = session.get(StockLot, pharmacy.lis_late)
+        assert lot is not None and lot.status == "available"
+        released_by = session.scalars(
+            select(AuditEvent.username)
+            .where(AuditEvent.action == "stock.lot_released")
+            .order_by(AuditEvent.id.desc())
+        ).first()
+    assert released_by == pharmacist.username
     tasks.shutdown()
