@@ -1120,6 +1120,10 @@ class Claim(Base):
     workstation: Mapped[str] = mapped_column(String(100))
     answered_at: Mapped[datetime | None]
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    # Why a B2 was sent (cancelled, returned to stock, NDC changed) and whether the fill is
+    # billed again once it is answered (the dispensed NDC or quantity changed).
+    reason: Mapped[str] = mapped_column(Text, default="")
+    then_rebill: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     __mapper_args__ = {"version_id_col": version}

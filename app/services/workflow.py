@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import cast
+from typing import Protocol, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
@@ -44,6 +44,7 @@ from app.domain.roles import Role
 from app.domain.workflow import check_transition
 from app.errors import NotFound, RxBenchError, StaleRecord, ValidationFailed
 from app.services.changes import Change, publish, publish_all
+from app.services.claim_records import queue_fill_reversals
 from app.services.dispensing import accepted_total, reverse_dispensing, void_accepted_bottle
 from app.services.fills import (
     FillRow,
@@ -293,14 +294,13 @@ _PUTS_STOCK_BACK = {
 }
 
 
-def reverse_claim(uow: UnitOfWork, fill_id: int) -> None:
-    """Hook for the Claims issue: reverse a fill's paid claim when it is cancelled or goes back
-    to stock.
+def reverse_claim(uow: UnitOfWork, fill_id: int, *, reason: str) -> None:
+    """Queue a B2 for each claim of the fill that may be paid, in this unit of work.
 
-    There is no claims table yet, so no fill has a claim and there is nothing to reverse: this
-    is a no-op only for that reason. The claims work must replace it with a real reversal
-    (NCPDP B2) submitted in this same unit of work.
+    No network I/O inside the transaction: the claims service sends the queued reversals once
+    it has committed (WorkflowService does so after a cancel or a return to stock).
     """
+    queue_fill_reversals(uow, fill_id, reason=reason)
 
 
 def _reverse_dispensing(
@@ -462,7 +462,7 @@ def _move(
         screen_fill(uow, loaded)
     if target in _PUTS_STOCK_BACK:
         _reverse_dispensing(uow, fill, row, target=target, step=edge.action, reason=reason)
-        reverse_claim(uow, fill.id)
+        reverse_claim(uow, fill.id, reason=f"Fill {_PUTS_STOCK_BACK[target]}: {reason}")
     changes = [Change(TOPIC, entity_id)]
     if worklist_changed:
         changes.append(Change(WORKLIST_TOPIC, None))
@@ -470,9 +470,19 @@ def _move(
     return row
 
 
+class QueuedClaimSender(Protocol):
+    """Sends the claims a committed action queued (ClaimService)."""
+
+    def send_queued(self, actor: Actor, fill_id: int) -> object: ...
+
+
 class WorkflowService:
-    def __init__(self, database: Database) -> None:
+    """Moves fills; with `claims`, a cancel or a return to stock sends the reversals it queued
+    once its transaction has committed."""
+
+    def __init__(self, database: Database, *, claims: QueuedClaimSender | None = None) -> None:
         self._db = database
+        self._claims = claims
 
     def take_fill(self, actor: Actor, fill_id: int) -> FillRow:
         """Claim the fill for the actor; refused if someone else holds it."""
@@ -548,7 +558,10 @@ class WorkflowService:
                 # The Verify panel's step (VerificationService.complete): it checks that the
                 # person completing holds the fill they scanned, besides the bottles' total.
                 raise VerificationRequired(VERIFICATION_REQUIRED_MESSAGE, fill_id=fill_id)
-            return _move(uow, fill, row, to_state, reason)
+            moved = _move(uow, fill, row, to_state, reason)
+        if to_state in _PUTS_STOCK_BACK and self._claims is not None:
+            self._claims.send_queued(actor, fill_id)
+        return moved
 
     def resume(self, actor: Actor, fill_id: int, *, expected_version: int) -> FillRow:
         """Take a fill off hold, back to the state it was held from."""

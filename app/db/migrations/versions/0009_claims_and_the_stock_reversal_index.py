@@ -52,6 +52,8 @@ def upgrade() -> None:
     sa.Column('workstation', sa.String(length=100), nullable=False),
     sa.Column('answered_at', app.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('reverses_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('then_rebill', sa.Boolean(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.CheckConstraint("(transaction_code = 'B2') = (reverses_id IS NOT NULL)", name=op.f('ck_claims_reversal_names_claim')),
     sa.CheckConstraint("status IN ('pending', 'paid', 'captured', 'rejected', 'reversed', 'duplicate', 'unknown_outcome', 'approved')", name=op.f('ck_claims_known_status')),
