@@ -342,3 +342,24 @@ def test_will_call_aging_lists_ready_fills_not_picked_up_in_time(
     with qtbot.waitSignal(window.payment.loaded, timeout=LOAD_TIMEOUT_MS):
         qtbot.keyClick(window.payment.aging, Qt.Key.Key_Space)
     assert len(window.payment.model.rows) == len(seeded_pharmacy.ready_fill_ids)
+
+
+def test_the_claims_menu_opens_the_resolution_queue_and_a_fills_claims(
+    qtbot, window: MainWindow, seeded_pharmacy: SeededPharmacy
+) -> None:
+    claims_menu = next(
+        action.menu() for action in window.menuBar().actions() if action.text() == "&Claims"
+    )
+    assert [(action.text(), action.shortcut().toString()) for action in claims_menu.actions()] == [
+        ("Claims to &resolve…", "Ctrl+Alt+C"),
+        ("&Bill the selected fill now", "Ctrl+Alt+B"),
+        ("Claim &details of the selected fill…", "Ctrl+Alt+D"),
+    ]
+    queue = window.open_claims_queue()
+    qtbot.waitUntil(lambda: not window.tasks.busy)
+    assert queue.windowTitle() == "Claims to resolve — RxBench" and queue.model.rowCount() == 0
+    assert "Nothing to resolve" in queue.details.text()
+    queue.close()
+    window.select_fill(None)
+    assert window.open_claim_details() is None
+    assert "Select a fill" in window.statusBar().currentMessage()
