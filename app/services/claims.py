@@ -80,9 +80,9 @@ from app.services.house_settings import BillingPoint, read_house_settings
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 from app.services.workflow import (
     BENCH_ROLES,
-    _locked_fill,
-    _move,
-    _refuse_if_held_by_another,
+    locked_fill,
+    move_locked_fill,
+    refuse_if_held_by_another,
 )
 from app.services.worklist import TOPIC as WORKLIST_TOPIC
 from app.services.worklist import close_items, open_item
@@ -392,8 +392,8 @@ def _open_resolution_item(uow: UnitOfWork, claim: Claim, row: FillRow, text: str
 
 
 def _move_to(uow: UnitOfWork, fill_id: int, target: FillState, reason: str) -> None:
-    fill, row = _locked_fill(uow.session, fill_id)
-    _move(uow, fill, row, target, reason)
+    fill, row = locked_fill(uow.session, fill_id)
+    move_locked_fill(uow, fill, row, target, reason)
 
 
 def _publish(uow: UnitOfWork, fill_id: int) -> None:
@@ -526,8 +526,8 @@ class ClaimService:
         """Step 1: check, price, write the pending claim and move the fill (one commit)."""
         with self._db.unit_of_work(actor) as uow:
             session = uow.session
-            locked, row = _locked_fill(session, fill_id)
-            _refuse_if_held_by_another(session, locked, actor)
+            locked, row = locked_fill(session, fill_id)
+            refuse_if_held_by_another(session, locked, actor)
             self._refuse_unsettled(session, fill_id, rank)
             other_payments: tuple[OtherPayment, ...] = ()
             if rank > 1:
@@ -1055,8 +1055,8 @@ class ClaimService:
         require_role(actor, *BENCH_ROLES, action="switch a fill to cash")
         with self._db.unit_of_work(actor) as uow:
             session = uow.session
-            locked, row = _locked_fill(session, fill_id)
-            _refuse_if_held_by_another(session, locked, actor)
+            locked, row = locked_fill(session, fill_id)
+            refuse_if_held_by_another(session, locked, actor)
             if locked.state not in _BILLING_STATES:
                 raise CannotBill(
                     f"A fill in “{locked.state.label}” is not waiting to be billed.",

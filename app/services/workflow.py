@@ -191,7 +191,7 @@ _TAKE_NEXT_ID = _TAKE_NEXT.returning(_FILLS.c.id)
 _HISTORY = insert(_TRANSITIONS)
 
 
-def _locked_fill(session: Session, fill_id: int) -> tuple[LockedFill, FillRow]:
+def locked_fill(session: Session, fill_id: int) -> tuple[LockedFill, FillRow]:
     """The fill's workflow columns under its row lock, and its row as the window shows it.
 
     A move changes only the fill's own columns, so its new row is this one with them
@@ -234,7 +234,7 @@ def _write_fill(session: Session, fill: LockedFill, statement: Update, **values:
         session.expire(loaded)
 
 
-def _refuse_if_held_by_another(session: Session, fill: LockedFill, actor: Actor) -> None:
+def refuse_if_held_by_another(session: Session, fill: LockedFill, actor: Actor) -> None:
     if fill.held_by_user_id is not None and fill.held_by_user_id != actor.user_id:
         holder = session.get(User, fill.held_by_user_id)
         name = holder.username if holder else "another user"
@@ -365,15 +365,15 @@ def _refuse_unless_verified(session: Session, fill: LockedFill, row: FillRow) ->
 
 
 def move_fill(uow: UnitOfWork, fill: Fill, target: FillState, reason: str) -> FillRow:
-    """Move a fill this unit of work created or loaded; see `_move`.
+    """Move a fill this unit of work created or loaded; see `move_locked_fill`.
 
     The fill is written with Core, so the ORM copy is expired and re-read when next used.
     """
     row = read_fill_row(uow.session, fill.id)  # flushes the fill first
-    return _move(uow, LockedFill.of(fill), row, target, reason)
+    return move_locked_fill(uow, LockedFill.of(fill), row, target, reason)
 
 
-def _move(
+def move_locked_fill(
     uow: UnitOfWork, fill: LockedFill, row: FillRow, target: FillState, reason: str
 ) -> FillRow:
     """Take one edge of the state machine with everything it implies; returns the new row.
@@ -488,8 +488,8 @@ class WorkflowService:
         """Claim the fill for the actor; refused if someone else holds it."""
         with self._db.unit_of_work(actor) as uow:
             require_role(actor, *BENCH_ROLES, action="take a fill")
-            fill, row = _locked_fill(uow.session, fill_id)
-            _refuse_if_held_by_another(uow.session, fill, actor)
+            fill, row = locked_fill(uow.session, fill_id)
+            refuse_if_held_by_another(uow.session, fill, actor)
             if not fill.state.is_active:
                 raise ValidationFailed(
                     f"This fill is finished ({fill.state.label}); there is nothing to work on.",
@@ -522,9 +522,9 @@ class WorkflowService:
         """Let go of a fill so someone else can take it (a pharmacist may release anyone's)."""
         with self._db.unit_of_work(actor) as uow:
             require_role(actor, *BENCH_ROLES, action="release a fill")
-            fill, row = _locked_fill(uow.session, fill_id)
+            fill, row = locked_fill(uow.session, fill_id)
             if not actor.has_any(Role.PHARMACIST):
-                _refuse_if_held_by_another(uow.session, fill, actor)
+                refuse_if_held_by_another(uow.session, fill, actor)
             if fill.held_by_user_id is None:
                 return row
             _write_fill(uow.session, fill, _SET_HOLDER, holder_id=None)
@@ -542,7 +542,7 @@ class WorkflowService:
     ) -> FillRow:
         """Move the fill one step; refused if it changed since `expected_version` was read."""
         with self._db.unit_of_work(actor) as uow:
-            fill, row = _locked_fill(uow.session, fill_id)
+            fill, row = locked_fill(uow.session, fill_id)
             if fill.version != expected_version:
                 raise StaleRecord(
                     "Someone else changed this fill since you opened it (it is now "
@@ -553,12 +553,12 @@ class WorkflowService:
                     current_version=fill.version,
                     state=fill.state.value,
                 )
-            _refuse_if_held_by_another(uow.session, fill, actor)
+            refuse_if_held_by_another(uow.session, fill, actor)
             if fill.state is FillState.FILL and to_state is FillState.FINAL_VERIFICATION:
                 # The Verify panel's step (VerificationService.complete): it checks that the
                 # person completing holds the fill they scanned, besides the bottles' total.
                 raise VerificationRequired(VERIFICATION_REQUIRED_MESSAGE, fill_id=fill_id)
-            moved = _move(uow, fill, row, to_state, reason)
+            moved = move_locked_fill(uow, fill, row, to_state, reason)
         if to_state in _PUTS_STOCK_BACK and self._claims is not None:
             self._claims.send_queued(actor, fill_id)
         return moved
