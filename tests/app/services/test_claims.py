@@ -4,7 +4,7 @@ through the real ClaimService and the training payer, on SQLite and PostgreSQL."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.adapters.claims_transport import RecoveryPolicy, SwitchTimeout
-from app.adapters.training_payer import Adjudicator, PlanRules
-from app.bootstrap import Services
+from app.adapters.training_payer import Adjudicator, PlanRules, TrainingPayerServer
+from app.bootstrap import InvalidClaimsSwitch, Services, claims_transport
 from app.db.base import utc_now
 from app.db.models import (
     AuditEvent,
@@ -602,3 +602,20 @@ def test_the_billing_point_bills_at_data_entry_or_before_fill(
     later = _bench(services, admin, state=FillState.DATA_REVIEW)
     assert later.claims.bill_if_due(technician, later.fill_id) is None
     assert later.claims.claims_for_fill(technician, later.fill_id) == []
+
+
+def test_settings_choose_a_switch_over_tcp_and_a_lost_answer_is_not_billed_twice(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    bench = _bench(services, admin)
+    adjudicator = Adjudicator(plans())
+    with TrainingPayerServer(adjudicator, unanswered=1, unanswered_hold=0.5) as server:
+        server.start()
+        host, port = server.address
+        settings = replace(services.settings, claims_switch=f"{host}:{port}")
+        claims = ClaimService(services.database, claims_transport(settings), timeout=0.3)
+        row = claims.bill(technician, bench.fill_id)
+    assert row.status is ClaimStatus.DUPLICATE and row.total_paid_cents == 650
+    assert sum(1 for record in adjudicator._records.values() if not record.reversed) == 1
+    with pytest.raises(InvalidClaimsSwitch, match="not host:port"):
+        claims_transport(replace(services.settings, claims_switch="switch.example"))
