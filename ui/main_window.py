@@ -18,7 +18,7 @@ from app.domain.roles import Role
 from app.errors import DatabaseUnavailable, RxBenchError
 from app.services.catalogue import SnapshotInfo
 from app.services.changes import RESYNC_TOPIC
-from app.services.claims import ClaimRow
+from app.services.claims import CLAIM_REJECTION, ClaimRow
 from app.services.controlled import DISCREPANCY_KIND
 from app.services.counts import COUNT_APPROVAL, DEA_106
 from app.services.fills import FillRow
@@ -485,7 +485,8 @@ class MainWindow(QMainWindow):
 
     def _open_work_item(self, item: WorkItemRow) -> None:
         """A count waiting for approval opens in the Count stock dialog, a recall at its work
-        list; the rest (fills and their findings) in the workflow's dialogs."""
+        list, a claim to resolve in the claims queue; the rest (fills and their findings) in the
+        workflow's dialogs."""
         if item.kind == COUNT_APPROVAL:
             self.inventory.count_stock(session_id=int(item.entity_id))
             return
@@ -500,6 +501,9 @@ class MainWindow(QMainWindow):
             return
         if item.kind == PMP_REPORT:
             self.inventory.pmp_reports(report_id=int(item.entity_id))
+            return
+        if item.kind == CLAIM_REJECTION:
+            self.open_claims_queue()
             return
         self.workflow.open_work_item(item, self.fill_queue.row_for)
 
