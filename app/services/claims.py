@@ -470,7 +470,8 @@ class ClaimService:
             )
         paid = bool(statuses & {ClaimStatus.PAID, ClaimStatus.DUPLICATE, ClaimStatus.CAPTURED})
         if state is FillState.DATA_REVIEW and point is BillingPoint.AT_DATA_ENTRY:
-            if paid or ClaimStatus.PENDING in statuses or ClaimStatus.UNKNOWN_OUTCOME in statuses:
+            # Once: a claim sent at this step and rejected waits on the resolution queue.
+            if statuses - {ClaimStatus.REVERSED}:
                 return None
             return self.bill(actor, fill_id)
         if state is FillState.BILLING_PENDING:

@@ -619,3 +619,18 @@ def test_settings_choose_a_switch_over_tcp_and_a_lost_answer_is_not_billed_twice
     assert sum(1 for record in adjudicator._records.values() if not record.reversed) == 1
     with pytest.raises(InvalidClaimsSwitch, match="not host:port"):
         claims_transport(replace(services.settings, claims_switch="switch.example"))
+
+
+def test_a_claim_rejected_at_data_entry_is_not_sent_again_until_resolved(
+    services: Services, admin: Actor, technician: Actor
+) -> None:
+    bench = _bench(services, admin, state=FillState.DATA_REVIEW, prior_auth=True)
+    rejected = bench.claims.bill_if_due(technician, bench.fill_id)
+    assert rejected is not None and rejected.status is ClaimStatus.REJECTED
+    assert _state(services, bench.fill_id) is FillState.DATA_REVIEW
+    assert bench.claims.bill_if_due(technician, bench.fill_id) is None
+    assert len(bench.claims.claims_for_fill(technician, bench.fill_id)) == 1
+    paid = bench.claims.rebill(
+        technician, bench.fill_id, ClaimChanges(prior_authorization_number=PA_NUMBER)
+    )
+    assert paid.status is ClaimStatus.PAID and _open_items(services) == []
