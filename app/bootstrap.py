@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from app.adapters.claims_transport import ClaimsTransport, SwitchEndpoint, TcpClaimsTransport
+from app.adapters.training_payer import Adjudicator, InProcessTransport, training_plans
 from app.config import Settings
 from app.db import migrate
 from app.db.engine import create_database_engine, describe_database, environment_faults
+from app.errors import ValidationFailed
 from app.services.auth import AuthService, LockoutPolicy
 from app.services.catalogue import CatalogueService
 from app.services.changes import ChangeFeed
+from app.services.claims import ClaimService
 from app.services.controlled import ControlledSubstanceService
 from app.services.counts import CountService
 from app.services.fills import FillQueryService
@@ -69,11 +73,16 @@ class Services:
     worklist: WorklistService
     verification: VerificationService
     labels: LabelService
+    claims: ClaimService
     changes: ChangeFeed
     warnings: list[str] = field(default_factory=list)
 
     def close(self) -> None:
         self.database.engine.dispose()
+
+
+class InvalidClaimsSwitch(ValidationFailed):
+    code = "invalid-claims-switch"
 
 
 def open_database(settings: Settings, *, upgrade_schema: bool) -> Database:
@@ -89,6 +98,20 @@ def open_database(settings: Settings, *, upgrade_schema: bool) -> Database:
     return database
 
 
+def claims_transport(settings: Settings) -> ClaimsTransport:
+    """Training mode (no switch configured): the in-process training payer; otherwise the
+    switch at "host:port" over TCP, TLS when configured."""
+    if not settings.claims_switch.strip():
+        return InProcessTransport(Adjudicator(training_plans()))
+    host, _, port = settings.claims_switch.strip().rpartition(":")
+    if not host or not port.isdigit():
+        raise InvalidClaimsSwitch(
+            f"The claims switch “{settings.claims_switch}” is not host:port.",
+            switch=settings.claims_switch,
+        )
+    return TcpClaimsTransport(SwitchEndpoint(host=host, port=int(port), tls=settings.claims_tls))
+
+
 def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Services:
     database = open_database(settings, upgrade_schema=upgrade_schema)
     hasher = SecretHasher(settings.password_hash_profile)
@@ -97,6 +120,9 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         lockout=timedelta(minutes=settings.lockout_minutes),
     )
     warnings = [NETWORK_SHARE_WARNING] if database.description.on_network_share else []
+    claims = ClaimService(
+        database, claims_transport(settings), timeout=settings.claims_timeout_seconds
+    )
     return Services(
         settings=settings,
         database=database,
@@ -118,11 +144,12 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         prescribers=PrescriberService(database),
         house_settings=HouseSettingsService(database),
         prescriptions=PrescriptionService(database),
-        workflow=WorkflowService(database),
+        workflow=WorkflowService(database, claims=claims),
         screening=ScreeningService(database),
         worklist=WorklistService(database),
-        verification=VerificationService(database),
+        verification=VerificationService(database, claims=claims),
         labels=LabelService(database),
+        claims=claims,
         changes=ChangeFeed(database),
         warnings=warnings,
     )

@@ -39,6 +39,11 @@ class Settings:
     max_failed_logins: int = 5
     lockout_minutes: int = 15
     password_hash_profile: str = "production"
+    # Where claims go: "" is training mode (the in-process training payer, no network);
+    # "host:port" is a switch speaking RxBench's length-framed D.0 over TCP (TLS if claims_tls).
+    claims_switch: str = ""
+    claims_tls: bool = False
+    claims_timeout_seconds: float = 15.0
 
     @property
     def settings_file(self) -> Path:
@@ -96,6 +101,9 @@ def load_settings(database_url: str | None = None) -> Settings:
         max_failed_logins=parser.getint("security", "max_failed_logins", fallback=5),
         lockout_minutes=parser.getint("security", "lockout_minutes", fallback=15),
         password_hash_profile=profile,
+        claims_switch=parser.get("claims", "switch", fallback=""),
+        claims_tls=parser.getboolean("claims", "tls", fallback=False),
+        claims_timeout_seconds=parser.getfloat("claims", "timeout_seconds", fallback=15.0),
     )
 
 
@@ -111,6 +119,11 @@ def save_settings(settings: Settings) -> Path:
         "max_failed_logins": str(settings.max_failed_logins),
         "lockout_minutes": str(settings.lockout_minutes),
         "password_hash_profile": settings.password_hash_profile,
+    }
+    parser["claims"] = {
+        "switch": settings.claims_switch,
+        "tls": "yes" if settings.claims_tls else "no",
+        "timeout_seconds": f"{settings.claims_timeout_seconds:g}",
     }
     settings.config_dir.mkdir(parents=True, exist_ok=True)
     with settings.settings_file.open("w", encoding="utf-8") as handle:

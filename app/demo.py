@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from app.adapters.training_payer import Adjudicator, InProcessTransport, training_plans
 from app.db.base import utc_now
 from app.db.models import (
     AuditEvent,
@@ -45,6 +46,7 @@ from app.domain.verdicts import Verdict
 from app.errors import ValidationFailed
 from app.services.auth import actor_for
 from app.services.catalogue import CatalogueService, ImportReport
+from app.services.claims import ClaimService
 from app.services.controlled import ControlledSubstanceService, InventoryLineInput
 from app.services.counts import CountService
 from app.services.dispensing import (
@@ -68,6 +70,8 @@ DEMO_CATALOGUE_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo" 
 # Fictional recalls in the openFDA drug enforcement layout, naming demo catalogue NDCs.
 DEMO_RECALLS_FILE = DEMO_CATALOGUE_DIR.parent / "recalls" / "drug-enforcement-sample.json"
 DEMO_RECALL_NUMBER = "D-0412-2026"
+DEMO_CLAIM_REVERSAL_REASON = "Billed to the wrong plan: the patient showed a new card (demo)"
+DEMO_PA_NUMBER = "PA2026001"
 DEMO_RECALL_CONTACT_NOTE = "Spoke with the patient: bring the bottle back for a replacement"
 DEMO_CATALOGUE_SNAPSHOT = date(2019, 4, 29)
 LOADED = "demo.loaded"
@@ -156,8 +160,10 @@ _CONDITIONS = (
 )
 # Fictional plans: the 99xxxx BINs are not assigned to any real processor.
 _PLANS = (
-    ("Larkspur Demo Health Plan", "990101", "LDPRX", "LDP100"),
-    ("Prairie Demo Secondary Plan", "990202", "PDSRX", "PDS200"),
+    # The training payer's plans (app.adapters.training_payer.training_plans): in training mode
+    # the demo's cards are billed for real to the in-process payer.
+    ("Larkspur Demo Health Plan", "610999", "RXTRAIN", "LDP100"),
+    ("Prairie Demo Secondary Plan", "610998", "RXSECOND", "PDS200"),
 )
 # What each credential's DEA registration covers in the demo: every schedule.
 _PRESCRIBER_SCHEDULES = dict.fromkeys(("MD", "DO", "NP", "PA-C", "DDS"), "2,2N,3,3N,4,5")
@@ -354,6 +360,7 @@ def load_demo(
     _correct_stock(database, actor, now)
     _report_to_pmp(database, actor, now)
     _set_reorder_levels(database, actor, now)
+    _bill_claims(database, actor, now)
     with database.unit_of_work(actor) as uow:
         pharmacy_id = uow.session.scalars(select(Pharmacy.id)).one()
         uow.audit(COMPLETED, entity_type="pharmacy", entity_id=str(pharmacy_id))
@@ -1107,3 +1114,88 @@ def _set_reorder_levels(database: Database, actor: Actor, now: datetime) -> None
         minimum = held + int(per_package or 1) if index == 0 else max(held // 4, 1)
         reorder.set_level(loader, package_id, minimum=minimum, maximum=max(minimum, held) * 2)
     reorder.check_shortages(loader)
+
+
+# --- claims -----------------------------------------------------------------------------------
+
+
+def _bill_claims(database: Database, actor: Actor, now: datetime) -> None:
+    """Claims through the real ClaimService and the training payer: the fills at the bench
+    (nobody holding them) and waiting for pickup billed and paid; the rejected fill rejected 75
+    (prior authorization: its drug needs one at this payer, the number not yet given); an
+    early refill of a fill just paid, rejected 79; a fill sold as cash at the house price; and
+    one paid claim reversed (billed to the wrong plan)."""
+    loader = replace(actor, roles=actor.roles | {Role.TECHNICIAN, Role.PHARMACIST})
+    with database.reading() as session:
+        fills = session.execute(
+            select(
+                Fill.id,
+                Fill.state,
+                Fill.held_by_user_id,
+                Fill.prescription_id,
+                DrugPackage.ndc11,
+            )
+            .join(Prescription, Fill.prescription_id == Prescription.id)
+            .join(DrugPackage, Prescription.package_id == DrugPackage.id)
+            .order_by(Fill.id)
+        ).all()
+        covered = set(
+            session.scalars(
+                select(Prescription.id)
+                .join(InsuranceCoverage, InsuranceCoverage.patient_id == Prescription.patient_id)
+                .where(InsuranceCoverage.rank == 1)
+            )
+        )
+    rejected = next(
+        fill
+        for fill in fills
+        if fill.state == FillState.CLAIM_REJECTED.value and fill.prescription_id in covered
+    )
+    primary, *others = training_plans()
+    plans = (
+        replace(
+            primary,
+            prior_auth_required=frozenset({rejected.ndc11}),
+            prior_auth_numbers=frozenset({DEMO_PA_NUMBER}),
+        ),
+        *others,
+    )
+    claims = ClaimService(
+        database,
+        InProcessTransport(Adjudicator(plans)),
+        today=lambda: now.date(),
+    )
+    paid = []
+    for fill in fills:
+        billable = fill.state in (FillState.FILL.value, FillState.READY.value)
+        if billable and fill.held_by_user_id is None and fill.prescription_id in covered:
+            paid.append((fill, claims.bill(loader, fill.id)))
+    claims.bill(loader, rejected.id)
+    early, _ = next((fill, row) for fill, row in paid if fill.state == FillState.READY.value)
+    with database.unit_of_work(loader) as uow:
+        prescription = uow.session.get(Prescription, early.prescription_id)
+        assert prescription is not None
+        last = uow.session.scalar(
+            select(func.max(Fill.fill_number)).where(Fill.prescription_id == prescription.id)
+        )
+        lot = uow.session.scalars(
+            select(StockLot).where(StockLot.package_id == prescription.package_id)
+        ).first()
+        technician = uow.session.scalars(select(User.id).where(User.username == "tech")).one()
+        assert lot is not None
+        refill = _add_fill(
+            uow,
+            prescription,
+            state=FillState.CLAIM_REJECTED,
+            fill_number=(last or 0) + 1,
+            changed_at=now - timedelta(minutes=20),
+            lot=lot,
+            dispensed_by=technician,
+            promised_at=now + timedelta(hours=2),
+        )
+    claims.bill(loader, refill.id)
+    # The last fill waiting to be billed (others stay waiting), its patient paying cash.
+    cash = [fill for fill in fills if fill.state == FillState.BILLING_PENDING.value][-1]
+    claims.sell_as_cash(loader, cash.id)
+    reversed_row = next(row for fill, row in reversed(paid) if fill.id != early.id)
+    claims.reverse(loader, reversed_row.claim_id, reason=DEMO_CLAIM_REVERSAL_REASON)

@@ -18,6 +18,7 @@ from app.domain.roles import Role
 from app.errors import DatabaseUnavailable, RxBenchError
 from app.services.catalogue import SnapshotInfo
 from app.services.changes import RESYNC_TOPIC
+from app.services.claims import CLAIM_REJECTION, ClaimRow
 from app.services.controlled import DISCREPANCY_KIND
 from app.services.counts import COUNT_APPROVAL, DEA_106
 from app.services.fills import FillRow
@@ -36,6 +37,7 @@ from ui.dialogs.catalogue_import import (
     CatalogueImportDialog,
     describe_snapshot,
 )
+from ui.dialogs.claims import ClaimsDialog
 from ui.dialogs.house_policies import open_house_policies
 from ui.dialogs.intake import IntakeMenu
 from ui.dialogs.reorder import ReorderTools
@@ -280,6 +282,19 @@ class MainWindow(QMainWindow):
         labels_menu.addAction(label.test_page_action)
         # On the window too, so the shortcuts work wherever the focus is.
         self.addActions([*label_actions, label.test_page_action])
+        claims_menu = self.menuBar().addMenu("&Claims")
+        self.claims_queue_action = self._action(
+            "Claims to &resolve…", "Ctrl+Alt+C", self.open_claims_queue
+        )
+        self.bill_fill_action = self._action(
+            "&Bill the selected fill now", "Ctrl+Alt+B", self.bill_selected_fill
+        )
+        self.claim_details_action = self._action(
+            "Claim &details of the selected fill…", "Ctrl+Alt+D", self.open_claim_details
+        )
+        claims_menu.addActions(
+            [self.claims_queue_action, self.bill_fill_action, self.claim_details_action]
+        )
         inventory_menu = self.menuBar().addMenu("&Inventory")
         inventory_menu.addActions(self.inventory.menu_actions)
         tools_menu = self.menuBar().addMenu("&Tools")
@@ -477,7 +492,8 @@ class MainWindow(QMainWindow):
 
     def _open_work_item(self, item: WorkItemRow) -> None:
         """A count waiting for approval opens in the Count stock dialog, a recall at its work
-        list; the rest (fills and their findings) in the workflow's dialogs."""
+        list, a claim to resolve in the claims queue; the rest (fills and their findings) in the
+        workflow's dialogs."""
         if item.kind == COUNT_APPROVAL:
             self.inventory.count_stock(session_id=int(item.entity_id))
             return
@@ -492,6 +508,9 @@ class MainWindow(QMainWindow):
             return
         if item.kind == PMP_REPORT:
             self.inventory.pmp_reports(report_id=int(item.entity_id))
+            return
+        if item.kind == CLAIM_REJECTION:
+            self.open_claims_queue()
             return
         self.workflow.open_work_item(item, self.fill_queue.row_for)
 
@@ -534,7 +553,75 @@ class MainWindow(QMainWindow):
             # No dialog of its own (yet): the moves it allows, its facts in the Verify dock.
             self.fill_queue.show_actions_menu()
 
+    # --- claims -------------------------------------------------------------------------------
+
+    def open_claims_queue(self, *, fill_id: int | None = None) -> ClaimsDialog:
+        """The resolution queue (or, with `fill_id`, that fill's claims), modeless."""
+        dialog = ClaimsDialog(
+            claims=self._context.services.claims,
+            tasks=self.tasks,
+            actor=self._current_actor,
+            cosign=lambda purpose: self._session.cosign(purpose=purpose, parent=self),
+            fill_id=fill_id,
+            parent=self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fills_changed.connect(self.reload_fills)
+        dialog.show()
+        return dialog
+
+    def open_claim_details(self) -> ClaimsDialog | None:
+        if self._selected_fill_id is None:
+            self.statusBar().showMessage("Select a fill in the queue to see its claims.", 10_000)
+            return None
+        return self.open_claims_queue(fill_id=self._selected_fill_id)
+
+    def bill_selected_fill(self) -> None:
+        actor, fill_id = self._current_actor(), self._selected_fill_id
+        if actor is None or fill_id is None:
+            self.statusBar().showMessage("Select a fill in the queue to bill it.", 10_000)
+            return
+        claims = self._context.services.claims
+        self.statusBar().showMessage("Sending the claim…", 10_000)
+        self.tasks.run(
+            lambda: claims.bill(actor, fill_id),
+            on_success=self._claim_answered,
+            on_failure=self._claim_refused,
+        )
+
+    def _bill_if_due(self, fill: FillRow) -> None:
+        """The house billing point: a fill reaching data review (billing at data entry) or
+        billing pending is billed in the background."""
+        actor = self._current_actor()
+        if actor is None or fill.state not in (FillState.DATA_REVIEW, FillState.BILLING_PENDING):
+            return
+        claims, fill_id = self._context.services.claims, fill.fill_id
+        self.tasks.run(
+            lambda: claims.bill_if_due(actor, fill_id),
+            on_success=self._claim_answered,
+            on_failure=self._claim_failed,
+        )
+
+    def _claim_answered(self, row: ClaimRow | None) -> None:
+        if row is None:
+            self.reload_fills()
+            return
+        text = f"Rx {row.rx_number}-{row.fill_number}: claim {row.status.label.lower()}"
+        if row.rejects:
+            text += f" — {row.plain_reason}. {row.next_step} (Claims ▸ Claims to resolve)"
+        self.statusBar().showMessage(text, 30_000)
+        self.reload_fills()
+
+    def _claim_refused(self, exc: BaseException) -> None:
+        self.statusBar().clearMessage()
+        show_error(self, exc)
+
+    def _claim_failed(self, exc: BaseException) -> None:
+        title, sentence = explain(exc)
+        self.statusBar().showMessage(f"Claim not sent — {title}: {sentence}", 30_000)
+
     def _fill_changed(self, fill: FillRow) -> None:
+        self._bill_if_due(fill)
         self.fill_queue.update_fill(fill)
         if self._selected_fill_id == fill.fill_id:
             self.select_fill(fill)

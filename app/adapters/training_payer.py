@@ -489,6 +489,16 @@ def _refusal(data: bytes, error: MalformedMessage) -> ClaimResponse:
     )
 
 
+class InProcessTransport:
+    """The training payer as a `ClaimsTransport` without a socket: training mode's default."""
+
+    def __init__(self, adjudicator: Adjudicator) -> None:
+        self._adjudicator = adjudicator
+
+    def send(self, request: bytes, timeout: float) -> bytes:
+        return self._adjudicator.answer(request)
+
+
 class _Handler(socketserver.BaseRequestHandler):
     server: _Server
 

@@ -676,7 +676,8 @@ class StockMovement(Base):
     kind: Mapped[str] = mapped_column(String(24))
     quantity: Mapped[Decimal] = mapped_column(Quantity)
     fill_id: Mapped[int | None] = mapped_column(ForeignKey("fills.id"), index=True)
-    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("stock_movements.id"))
+    # Indexed: "movements not yet reversed" joins on it for every return to stock.
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("stock_movements.id"), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     workstation: Mapped[str] = mapped_column(String(100))
@@ -1074,6 +1075,71 @@ class RecallContact(Base):
             "status IN ('to_contact', 'contacted', 'unreachable', 'not_required')",
             name="known_status",
         ),
+    )
+
+
+# --- claims -----------------------------------------------------------------------------------
+
+
+class Claim(Base):
+    """One NCPDP D.0 transaction sent (or about to be sent) to a payer for a fill.
+
+    Written before the request leaves (status `pending`, its request bytes kept) and answered
+    after: a `pending` claim older than the send timeout is a crash between the two, shown as
+    an unknown outcome and settled by a reversal. A B2 row reverses the B1 in `reverses_id`.
+    Money is integer cents.
+    """
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fill_id: Mapped[int] = mapped_column(ForeignKey("fills.id"), index=True)
+    coverage_id: Mapped[int] = mapped_column(ForeignKey("insurance_coverages.id"))
+    payer_rank: Mapped[int] = mapped_column(Integer)
+    transaction_code: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    ndc11: Mapped[str] = mapped_column(String(11))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    days_supply: Mapped[int] = mapped_column(Integer)
+    date_of_service: Mapped[date] = mapped_column(Date)
+    request: Mapped[bytes] = mapped_column(LargeBinary)
+    response: Mapped[bytes | None] = mapped_column(LargeBinary)
+    authorization_number: Mapped[str] = mapped_column(String(20), default="")
+    ingredient_cost_submitted_cents: Mapped[int] = mapped_column(Integer, default=0)
+    usual_and_customary_cents: Mapped[int] = mapped_column(Integer, default=0)
+    ingredient_cost_paid_cents: Mapped[int | None] = mapped_column(Integer)
+    dispensing_fee_paid_cents: Mapped[int | None] = mapped_column(Integer)
+    patient_pay_cents: Mapped[int | None] = mapped_column(Integer)
+    copay_cents: Mapped[int | None] = mapped_column(Integer)
+    other_payer_amount_cents: Mapped[int | None] = mapped_column(Integer)
+    total_paid_cents: Mapped[int | None] = mapped_column(Integer)
+    reject_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    message: Mapped[str] = mapped_column(Text, default="")
+    submitted_at: Mapped[datetime] = mapped_column(default=utc_now)
+    submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    workstation: Mapped[str] = mapped_column(String(100))
+    answered_at: Mapped[datetime | None]
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    # Why a B2 was sent (cancelled, returned to stock, NDC changed) and whether the fill is
+    # billed again once it is answered (the dispensed NDC or quantity changed).
+    reason: Mapped[str] = mapped_column(Text, default="")
+    then_rebill: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("payer_rank BETWEEN 1 AND 9", name="payer_rank_range"),
+        CheckConstraint("transaction_code IN ('B1', 'B2')", name="known_transaction"),
+        CheckConstraint(
+            "status IN ('pending', 'paid', 'captured', 'rejected', 'reversed', 'duplicate', "
+            "'unknown_outcome', 'approved')",
+            name="known_status",
+        ),
+        CheckConstraint("quantity > 0", name="positive_quantity"),
+        CheckConstraint(
+            "(transaction_code = 'B2') = (reverses_id IS NOT NULL)", name="reversal_names_claim"
+        ),
+        Index("ix_claims_status", "status"),
     )
 
 

@@ -69,6 +69,7 @@ from app.domain.verdicts import (
 )
 from app.errors import NotFound, RxBenchError, StaleRecord, ValidationFailed
 from app.services.changes import publish
+from app.services.claim_records import queue_rebill
 from app.services.dispensing import (
     accepted_total,
     controlled_schedule,
@@ -85,7 +86,7 @@ from app.services.house_settings import (
 from app.services.identify import CataloguePackage, ResolvedScan, packages_by_id, resolve_scan
 from app.services.local_products import AddedProduct, PharmacyProductDraft, add_pharmacy_product
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
-from app.services.workflow import TOPIC, FillHeldByAnother, move_fill
+from app.services.workflow import TOPIC, FillHeldByAnother, QueuedClaimSender, move_fill
 
 BENCH_ROLES = (Role.TECHNICIAN, Role.PHARMACIST)
 NEVER_RECEIVED_WARNING = "Stock of this lot was never received in RxBench."
@@ -964,13 +965,13 @@ def _shown(quantity: Decimal) -> str:
 
 
 def rebill_for_dispensed_package(uow: UnitOfWork, fill_id: int, *, package_id: int) -> None:
-    """Hook for the Claims issue: the NDC dispensed changed, so a paid claim is reversed and
-    the fill rebilled with the NDC in the vial.
-
-    There is no claims table yet, so no fill has a paid claim: this is a no-op only for that
-    reason. The claims work must replace it with a reversal (NCPDP B2) and a new claim (B1)
-    in this same unit of work.
-    """
+    """The NDC dispensed changed: queue a B2 for each paid claim naming another NDC, the fill
+    to be billed again with the NDC in the vial once it is answered (sent after commit by the
+    claims service, never inside this transaction)."""
+    package = uow.session.get(DrugPackage, package_id)
+    fill = uow.session.get(Fill, fill_id)
+    assert package is not None and fill is not None  # both locked or written by the caller
+    queue_rebill(uow, fill_id, ndc11=package.ndc11, quantity=fill.quantity)
 
 
 def _dispensed_package(bottles: Sequence[FillBottle], prescribed_package_id: int) -> int | None:
@@ -1102,9 +1103,17 @@ def _raise_if_stopped(judgement: ScanJudgement) -> None:
 
 
 class VerificationService:
-    def __init__(self, database: Database, *, today: Callable[[], date] = date.today) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        today: Callable[[], date] = date.today,
+        claims: QueuedClaimSender | None = None,
+    ) -> None:
         self._db = database
         self._today = today
+        # Sends the reversal and rebill a bottle of another NDC queued, after it commits.
+        self._claims = claims
 
     def open_fill(self, actor: Actor, fill_id: int) -> VerificationView:
         """Take the fill for scanning (refused if someone else holds it) and show what it needs."""
@@ -1247,7 +1256,7 @@ class VerificationService:
                 cii_count=cii_count,
                 second_person=second_person,
             )
-            return self._take_from_stock(
+            accepted = self._take_from_stock(
                 uow,
                 fill,
                 assessment,
@@ -1260,6 +1269,9 @@ class VerificationService:
                 cii_count=cii_count,
                 today=on,
             )
+        if self._claims is not None:
+            self._claims.send_queued(actor, fill_id)
+        return accepted
 
     def _take_from_stock(
         self,

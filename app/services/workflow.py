@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import cast
+from typing import Protocol, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
@@ -45,6 +45,7 @@ from app.domain.roles import Role
 from app.domain.workflow import check_transition
 from app.errors import NotFound, RxBenchError, StaleRecord, ValidationFailed
 from app.services.changes import Change, publish, publish_all
+from app.services.claim_records import queue_fill_reversals
 from app.services.dispensing import (
     accepted_total,
     reverse_dispensing,
@@ -196,7 +197,7 @@ _TAKE_NEXT_ID = _TAKE_NEXT.returning(_FILLS.c.id)
 _HISTORY = insert(_TRANSITIONS)
 
 
-def _locked_fill(session: Session, fill_id: int) -> tuple[LockedFill, FillRow]:
+def locked_fill(session: Session, fill_id: int) -> tuple[LockedFill, FillRow]:
     """The fill's workflow columns under its row lock, and its row as the window shows it.
 
     A move changes only the fill's own columns, so its new row is this one with them
@@ -239,7 +240,7 @@ def _write_fill(session: Session, fill: LockedFill, statement: Update, **values:
         session.expire(loaded)
 
 
-def _refuse_if_held_by_another(session: Session, fill: LockedFill, actor: Actor) -> None:
+def refuse_if_held_by_another(session: Session, fill: LockedFill, actor: Actor) -> None:
     if fill.held_by_user_id is not None and fill.held_by_user_id != actor.user_id:
         holder = session.get(User, fill.held_by_user_id)
         name = holder.username if holder else "another user"
@@ -299,14 +300,13 @@ _PUTS_STOCK_BACK = {
 }
 
 
-def reverse_claim(uow: UnitOfWork, fill_id: int) -> None:
-    """Hook for the Claims issue: reverse a fill's paid claim when it is cancelled or goes back
-    to stock.
+def reverse_claim(uow: UnitOfWork, fill_id: int, *, reason: str) -> None:
+    """Queue a B2 for each claim of the fill that may be paid, in this unit of work.
 
-    There is no claims table yet, so no fill has a claim and there is nothing to reverse: this
-    is a no-op only for that reason. The claims work must replace it with a real reversal
-    (NCPDP B2) submitted in this same unit of work.
+    No network I/O inside the transaction: the claims service sends the queued reversals once
+    it has committed (WorkflowService does so after a cancel or a return to stock).
     """
+    queue_fill_reversals(uow, fill_id, reason=reason)
 
 
 def _reverse_dispensing(
@@ -376,15 +376,15 @@ def _refuse_unless_verified(session: Session, fill: LockedFill, row: FillRow) ->
 
 
 def move_fill(uow: UnitOfWork, fill: Fill, target: FillState, reason: str) -> FillRow:
-    """Move a fill this unit of work created or loaded; see `_move`.
+    """Move a fill this unit of work created or loaded; see `move_locked_fill`.
 
     The fill is written with Core, so the ORM copy is expired and re-read when next used.
     """
     row = read_fill_row(uow.session, fill.id)  # flushes the fill first
-    return _move(uow, LockedFill.of(fill), row, target, reason)
+    return move_locked_fill(uow, LockedFill.of(fill), row, target, reason)
 
 
-def _move(
+def move_locked_fill(
     uow: UnitOfWork, fill: LockedFill, row: FillRow, target: FillState, reason: str
 ) -> FillRow:
     """Take one edge of the state machine with everything it implies; returns the new row.
@@ -473,7 +473,7 @@ def _move(
         screen_fill(uow, loaded)
     if target in _PUTS_STOCK_BACK:
         _reverse_dispensing(uow, fill, row, target=target, step=edge.action, reason=reason)
-        reverse_claim(uow, fill.id)
+        reverse_claim(uow, fill.id, reason=f"Fill {_PUTS_STOCK_BACK[target]}: {reason}")
     changes = [Change(TOPIC, entity_id)]
     if worklist_changed:
         changes.append(Change(WORKLIST_TOPIC, None))
@@ -481,16 +481,26 @@ def _move(
     return row
 
 
+class QueuedClaimSender(Protocol):
+    """Sends the claims a committed action queued (ClaimService)."""
+
+    def send_queued(self, actor: Actor, fill_id: int) -> object: ...
+
+
 class WorkflowService:
-    def __init__(self, database: Database) -> None:
+    """Moves fills; with `claims`, a cancel or a return to stock sends the reversals it queued
+    once its transaction has committed."""
+
+    def __init__(self, database: Database, *, claims: QueuedClaimSender | None = None) -> None:
         self._db = database
+        self._claims = claims
 
     def take_fill(self, actor: Actor, fill_id: int) -> FillRow:
         """Claim the fill for the actor; refused if someone else holds it."""
         with self._db.unit_of_work(actor) as uow:
             require_role(actor, *BENCH_ROLES, action="take a fill")
-            fill, row = _locked_fill(uow.session, fill_id)
-            _refuse_if_held_by_another(uow.session, fill, actor)
+            fill, row = locked_fill(uow.session, fill_id)
+            refuse_if_held_by_another(uow.session, fill, actor)
             if not fill.state.is_active:
                 raise ValidationFailed(
                     f"This fill is finished ({fill.state.label}); there is nothing to work on.",
@@ -523,9 +533,9 @@ class WorkflowService:
         """Let go of a fill so someone else can take it (a pharmacist may release anyone's)."""
         with self._db.unit_of_work(actor) as uow:
             require_role(actor, *BENCH_ROLES, action="release a fill")
-            fill, row = _locked_fill(uow.session, fill_id)
+            fill, row = locked_fill(uow.session, fill_id)
             if not actor.has_any(Role.PHARMACIST):
-                _refuse_if_held_by_another(uow.session, fill, actor)
+                refuse_if_held_by_another(uow.session, fill, actor)
             if fill.held_by_user_id is None:
                 return row
             _write_fill(uow.session, fill, _SET_HOLDER, holder_id=None)
@@ -543,7 +553,7 @@ class WorkflowService:
     ) -> FillRow:
         """Move the fill one step; refused if it changed since `expected_version` was read."""
         with self._db.unit_of_work(actor) as uow:
-            fill, row = _locked_fill(uow.session, fill_id)
+            fill, row = locked_fill(uow.session, fill_id)
             if fill.version != expected_version:
                 raise StaleRecord(
                     "Someone else changed this fill since you opened it (it is now "
@@ -554,12 +564,15 @@ class WorkflowService:
                     current_version=fill.version,
                     state=fill.state.value,
                 )
-            _refuse_if_held_by_another(uow.session, fill, actor)
+            refuse_if_held_by_another(uow.session, fill, actor)
             if fill.state is FillState.FILL and to_state is FillState.FINAL_VERIFICATION:
                 # The Verify panel's step (VerificationService.complete): it checks that the
                 # person completing holds the fill they scanned, besides the bottles' total.
                 raise VerificationRequired(VERIFICATION_REQUIRED_MESSAGE, fill_id=fill_id)
-            return _move(uow, fill, row, to_state, reason)
+            moved = move_locked_fill(uow, fill, row, to_state, reason)
+        if to_state in _PUTS_STOCK_BACK and self._claims is not None:
+            self._claims.send_queued(actor, fill_id)
+        return moved
 
     def resume(self, actor: Actor, fill_id: int, *, expected_version: int) -> FillRow:
         """Take a fill off hold, back to the state it was held from."""

@@ -36,6 +36,7 @@ KIND_LABELS = {
     "pmp_report": "PMP file to send",
     "counseling": "Counseling",
     "override_approval": "Override approval",
+    "claim_rejection": "Claim to resolve",
 }
 TOPIC = "worklist"
 # Notices (not work on a record) that a pharmacist takes off the list by acknowledging them.

@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from app.adapters.training_payer import training_plans
 from app.bootstrap import Services
 from app.db.base import Base
 from app.db.models import (
     AuditEvent,
     CatalogueSnapshot,
+    Claim,
     ControlledDiscrepancy,
     ControlledSubstanceEntry,
     CountSession,
@@ -44,6 +46,7 @@ from app.db.models import (
 from app.demo import (
     DEMO_ADJUSTMENT_REASON,
     DEMO_CATALOGUE_DIR,
+    DEMO_CLAIM_REVERSAL_REASON,
     DEMO_COUNT_LOSS,
     DEMO_FORM_106_REFERENCE,
     DEMO_LEVELS,
@@ -70,6 +73,7 @@ from app.domain.ndc import parse_ndc
 from app.domain.roles import Role
 from app.domain.rx_rules import dea_schedule_allowed
 from app.errors import PermissionDenied, ValidationFailed
+from app.services.claim_records import ClaimStatus
 from app.services.controlled import inventory_csv
 from app.services.passwords import SecretHasher
 from app.services.reorder import BELOW_MINIMUM, ReorderService
@@ -193,7 +197,8 @@ def test_patients_have_allergy_answers_conditions_coverages_and_preferences(
     assert conditions and {c.patient_id for c in conditions} < {p.id for p in patients}
     ranks: dict[int, list[int]] = defaultdict(list)
     for coverage in coverages:
-        assert re.fullmatch(r"99\d{4}", coverage.bin) and coverage.cardholder_id
+        # The training payer's plans: in training mode the demo's cards really bill.
+        assert coverage.bin in {plan.bin for plan in training_plans()} and coverage.cardholder_id
         assert coverage.active and coverage.relationship_code in "01234"
         ranks[coverage.patient_id].append(coverage.rank)
     assert sorted(rank for found in ranks.values() for rank in found).count(2) == 1
@@ -747,3 +752,38 @@ def test_the_demo_has_reorder_levels_one_below_minimum_ordered_and_noticed(
             )
         )
     assert {f"{package_id}:{BELOW_MINIMUM}" for package_id in below} <= notices
+
+
+def test_the_demo_bills_claims_through_the_training_payer(
+    services: Services, demo: DemoOutcome
+) -> None:
+    with services.database.reading() as session:
+        claims = session.scalars(select(Claim).order_by(Claim.id)).all()
+        cash = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "fill.cash_price")
+        ).one()
+        open_items = session.scalars(
+            select(WorkItem.entity_id).where(
+                WorkItem.kind == "claim_rejection", WorkItem.closed_at.is_(None)
+            )
+        ).all()
+        rejected = {
+            claim.reject_codes[0]: claim
+            for claim in claims
+            if claim.status == ClaimStatus.REJECTED.value
+        }
+        states = {
+            code: session.get(Fill, claim.fill_id).state  # type: ignore[union-attr]
+            for code, claim in rejected.items()
+        }
+    paid = [claim for claim in claims if claim.status == ClaimStatus.PAID.value]
+    assert len(paid) >= 3 and all(claim.authorization_number for claim in paid)
+    assert sorted(rejected) == ["75", "79"]
+    assert states == {"75": "claim_rejected", "79": "claim_rejected"}
+    assert sorted(open_items) == sorted(str(claim.id) for claim in rejected.values())
+    [reversal] = [claim for claim in claims if claim.transaction_code == "B2"]
+    assert reversal.status == ClaimStatus.APPROVED.value
+    assert reversal.reason == DEMO_CLAIM_REVERSAL_REASON
+    original = next(claim for claim in claims if claim.id == reversal.reverses_id)
+    assert original.status == ClaimStatus.REVERSED.value
+    assert cash.summary["price_cents"] >= 999

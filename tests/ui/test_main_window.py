@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from PySide6.QtCore import Qt
@@ -24,9 +25,11 @@ from app.domain.labels import BUILT_IN_STOCKS
 from app.services.fills import FillQueryService
 from app.services.stock import StockQueryService
 from app.services.unit_of_work import Actor, Database
+from app.services.worklist import WorkItemRow
 from tests.conftest import TEST_PASSWORD
 from tests.ui.pharmacy_data import SeededPharmacy
 from ui.context import UiContext
+from ui.dialogs.claims import ClaimsDialog
 from ui.docks.label import NO_FILL_TEXT
 from ui.main_window import CONNECTED_TEXT, UNREACHABLE_TEXT, MainWindow
 from ui.models.fills import FillQueueModel
@@ -368,3 +371,43 @@ def test_no_two_window_shortcuts_or_menu_letters_clash(window: MainWindow):
         letters = [_mnemonic(action.text()) for action in menu.actions() if action.text()]
         taken = [letter for letter in letters if letter is not None]
         assert len(taken) == len(set(taken)), (menu_action.text(), letters)
+
+
+def test_the_claims_menu_opens_the_resolution_queue_and_a_fills_claims(
+    qtbot, window: MainWindow, seeded_pharmacy: SeededPharmacy
+) -> None:
+    claims_menu = next(
+        action.menu() for action in window.menuBar().actions() if action.text() == "&Claims"
+    )
+    assert [(action.text(), action.shortcut().toString()) for action in claims_menu.actions()] == [
+        ("Claims to &resolve…", "Ctrl+Alt+C"),
+        ("&Bill the selected fill now", "Ctrl+Alt+B"),
+        ("Claim &details of the selected fill…", "Ctrl+Alt+D"),
+    ]
+    queue = window.open_claims_queue()
+    qtbot.waitUntil(lambda: not window.tasks.busy)
+    assert queue.windowTitle() == "Claims to resolve — RxBench" and queue.model.rowCount() == 0
+    assert "Nothing to resolve" in queue.details.text()
+    queue.close()
+    window.select_fill(None)
+    assert window.open_claim_details() is None
+    assert "Select a fill" in window.statusBar().currentMessage()
+
+
+def test_a_claim_to_resolve_on_the_work_list_opens_the_claims_queue(
+    qtbot, window: MainWindow, seeded_pharmacy: SeededPharmacy
+) -> None:
+    item = WorkItemRow(
+        item_id=1,
+        kind="claim_rejection",
+        kind_label="Claim to resolve",
+        entity_type="claims",
+        entity_id="1",
+        summary="Rx 1-0 · 75 Prior authorization required",
+        opened_at=datetime(2026, 11, 26, tzinfo=UTC),
+    )
+    window._open_work_item(item)
+    qtbot.waitUntil(lambda: not window.tasks.busy)
+    [queue] = [child for child in window.findChildren(ClaimsDialog) if child.isVisible()]
+    assert queue.windowTitle() == "Claims to resolve — RxBench"
+    queue.close()

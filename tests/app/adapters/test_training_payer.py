@@ -380,7 +380,7 @@ def test_the_built_in_training_plans_pay_a_claim() -> None:
 
 def test_the_readme_rules_example_loads(tmp_path: Path) -> None:
     readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
-    claims_section = readme.split("## Claims (in progress)", 1)[1]
+    claims_section = readme.split("## Claims\n", 1)[1]
     example = claims_section.split("```json\n", 1)[1].split("```", 1)[0]
     path = tmp_path / "rules.json"
     path.write_text(example, encoding="utf-8")

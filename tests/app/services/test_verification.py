@@ -21,6 +21,7 @@ from app.db.models import (
     Fill,
     FillBottle,
     FillTransition,
+    InsuranceCoverage,
     Patient,
     Prescriber,
     Prescription,
@@ -35,6 +36,7 @@ from app.domain.ndc import parse_ndc
 from app.domain.roles import Role
 from app.domain.verdicts import Verdict
 from app.errors import DatabaseUnavailable, PermissionDenied, StaleRecord, ValidationFailed
+from app.services.claim_records import ClaimStatus
 from app.services.dispensing import NegativeOnHandRefused
 from app.services.house_settings import CiiCountMode, InventoryPolicy, VerificationPolicy
 from app.services.inventory import InventoryService
@@ -1497,3 +1499,45 @@ def test_an_expired_lot_quarantined_at_sign_in_cannot_be_dispensed(
     assert on_hand(catalogue, lot_id) == 500
     [lot] = inventory.lots(technician, package_id(catalogue, MONTELUKAST_30))
     assert lot.status == "quarantined"
+
+
+def test_a_bottle_of_another_package_reverses_the_paid_claim_and_bills_what_is_dispensed(
+    catalogue: Services, admin: Actor, technician: Actor
+) -> None:
+    services = catalogue
+    fill_id = add_fill_at_fill_step(services, admin, LISINOPRIL_100)
+    with services.database.unit_of_work(admin) as uow:
+        fill = uow.session.get(Fill, fill_id)
+        assert fill is not None
+        coverage = InsuranceCoverage(
+            patient_id=fill.prescription.patient_id,
+            rank=1,
+            bin="610999",
+            pcn="RXTRAIN",
+            cardholder_id="M7700001",
+        )
+        uow.session.add(coverage)
+        uow.audit(SEEDED, coverage)
+    billed = services.claims.bill(technician, fill_id)
+    assert billed.status is ClaimStatus.PAID
+    view = services.verification.open_fill(technician, fill_id)
+    services.verification.accept_bottle(
+        technician,
+        fill_id,
+        text=datamatrix(LISINOPRIL_90),
+        manual=False,
+        quantity=Decimal(30),
+        expected_version=view.version,
+        confirm_package_size=True,
+        today=TODAY,
+    )
+    rows = services.claims.claims_for_fill(technician, fill_id)
+    assert [(row.transaction_code, row.status) for row in rows] == [
+        ("B1", ClaimStatus.REVERSED),
+        ("B2", ClaimStatus.APPROVED),
+        ("B1", ClaimStatus.PAID),
+    ]
+    with services.database.reading() as session:
+        dispensed = session.get(DrugPackage, package_id(services, LISINOPRIL_90))
+        assert dispensed is not None
+    assert rows[2].ndc11 == dispensed.ndc11 != billed.ndc11

@@ -77,7 +77,9 @@ def page_sizes(path: Path) -> list[tuple[float, float]]:
     ]
 
 
-@pytest.mark.parametrize("stock", [THERMAL_VIAL_4X2_25, LETTER_SHEET_4X3_33], ids=["thermal", "sheet"])
+@pytest.mark.parametrize(
+    "stock", [THERMAL_VIAL_4X2_25, LETTER_SHEET_4X3_33], ids=["thermal", "sheet"]
+)
 @pytest.mark.parametrize("dpi", [203, 300])
 @pytest.mark.parametrize(
     "content", everyday_labels(), ids=lambda c: f"{c.rx_number}-{c.container_index}"
