@@ -1,5 +1,6 @@
 """Open each Inventory dialog on the demo pharmacy (count in progress, controlled-substance
-record, recall work list, PMP files, reorder levels) and save each as a PNG.
+record, recall work list, PMP files, reorder levels), and the claims to resolve, and save each
+as a PNG.
 
     .venv/bin/rxbench-admin --database sqlite:////tmp/demo.sqlite3 demo
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python \\
@@ -44,6 +45,7 @@ def main(database_url: str, username: str, password: str) -> int:
         ("recall-worklist.png", lambda: dock.open_recalls(recall)),
         ("pmp-reports.png", dock.pmp_reports),
         ("reorder.png", dock.open_reorder),
+        ("claims-to-resolve.png", window.open_claims_queue),
     ]
 
     def next_shot() -> None:
