@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from app.adapters.claims_transport import SwitchTimeout
 from app.adapters.training_payer import Adjudicator, InProcessTransport, training_plans
 from app.db.base import utc_now
 from app.db.models import (
@@ -275,7 +276,8 @@ _STATE_CYCLE = (
     FillState.DATA_ENTRY,
     FillState.DATA_REVIEW,
     FillState.BILLING_PENDING,
-    FillState.WAITING_ON_SWITCH,
+    # Billed through a switch that never answers (`_bill_claims`): waiting on the switch.
+    FillState.BILLING_PENDING,
     FillState.CLAIM_REJECTED,
     FillState.FILL,
     FillState.FINAL_VERIFICATION,
@@ -1119,6 +1121,13 @@ def _set_reorder_levels(database: Database, actor: Actor, now: datetime) -> None
 # --- claims -----------------------------------------------------------------------------------
 
 
+class _SilentSwitch:
+    """A claims switch that takes every request and never answers."""
+
+    def send(self, request: bytes, timeout: float) -> bytes:
+        raise SwitchTimeout("The demo switch did not answer.")
+
+
 def _bill_claims(database: Database, actor: Actor, now: datetime) -> None:
     """Claims through the real ClaimService and the training payer: the fills at the bench
     (nobody holding them) and waiting for pickup billed and paid; the rejected fill rejected 75
@@ -1195,7 +1204,14 @@ def _bill_claims(database: Database, actor: Actor, now: datetime) -> None:
         )
     claims.bill(loader, refill.id)
     # The last fill waiting to be billed (others stay waiting), its patient paying cash.
-    cash = [fill for fill in fills if fill.state == FillState.BILLING_PENDING.value][-1]
+    pending = [fill for fill in fills if fill.state == FillState.BILLING_PENDING.value]
+    cash = pending[-1]
     claims.sell_as_cash(loader, cash.id)
+    # Every other one of the rest billed while the switch is silent: each fill waits on the
+    # switch, its claim's outcome unknown until it is settled from the claims queue.
+    silent = ClaimService(database, _SilentSwitch(), timeout=0.01, today=lambda: now.date())
+    for fill in pending[1:-1:2]:
+        if fill.prescription_id in covered:
+            silent.bill(loader, fill.id)
     reversed_row = next(row for fill, row in reversed(paid) if fill.id != early.id)
     claims.reverse(loader, reversed_row.claim_id, reason=DEMO_CLAIM_REVERSAL_REASON)
