@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from app.adapters.claims_transport import ClaimsTransport, SwitchEndpoint, TcpClaimsTransport
+from app.adapters.payment_terminal import FakeTerminal
 from app.adapters.training_payer import Adjudicator, InProcessTransport, training_plans
 from app.config import Settings
 from app.db import migrate
@@ -24,6 +25,7 @@ from app.services.inventory import InventoryService
 from app.services.labels import LabelService
 from app.services.passwords import SecretHasher
 from app.services.patients import PatientService
+from app.services.payment import PaymentService
 from app.services.pharmacy import PharmacyService
 from app.services.pmp import PmpService
 from app.services.prescribers import PrescriberService
@@ -74,6 +76,7 @@ class Services:
     verification: VerificationService
     labels: LabelService
     claims: ClaimService
+    payment: PaymentService
     changes: ChangeFeed
     warnings: list[str] = field(default_factory=list)
 
@@ -150,6 +153,8 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         verification=VerificationService(database, claims=claims),
         labels=LabelService(database),
         claims=claims,
+        # Only the training terminal exists so far; a real one is an adapter chosen here.
+        payment=PaymentService(database, FakeTerminal()),
         changes=ChangeFeed(database),
         warnings=warnings,
     )
