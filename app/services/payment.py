@@ -944,6 +944,7 @@ class PaymentService:
     ) -> SaleView:
         """The photo ID shown for a controlled pickup or a pseudoephedrine purchase."""
         require_role(actor, *REGISTER_ROLES, action="record an ID")
+        purpose, id_type = IdPurpose(purpose), IdType(id_type)
         number, state, who = id_number.strip(), id_state.strip().upper(), name.strip()
         if not number or not who:
             raise ValidationFailed(
@@ -998,6 +999,7 @@ class PaymentService:
     ) -> SaleView:
         """A signature drawn on the pad, as a PNG image; a new one replaces the earlier one."""
         require_role(actor, *REGISTER_ROLES, action="capture a signature")
+        purpose = SignaturePurpose(purpose)
         if not png.startswith(PNG_SIGNATURE) or len(png) < 64:
             raise InvalidSignature(
                 "The signature is empty or not an image; ask the patient to sign again.",

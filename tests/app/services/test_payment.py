@@ -5,20 +5,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from app.adapters.payment_terminal import FakeTerminal
 from app.bootstrap import Services
 from app.db.base import utc_now
 from app.db.models import (
     AuditEvent,
-    Claim,
-    DrugProduct,
     Fill,
-    Patient,
     PseLogEntry,
     Sale,
     Tender,
@@ -38,7 +33,6 @@ from app.services.payment import (
     PaymentService,
     RefundTooLarge,
     SaleIncomplete,
-    SalePolicy,
     SaleStatus,
     SignaturePurpose,
     TenderKind,
@@ -46,108 +40,19 @@ from app.services.payment import (
     TenderTooLarge,
 )
 from app.services.unit_of_work import Actor
-from tests.app.services.pharmacy_data import (
-    SEEDED,
-    add_drug,
-    add_fill,
-    add_patient,
-    add_prescription,
+from tests.app.services.payment_data import (
+    PSE_ITEM_MG,
+    PSE_UPC,
+    SIGNATURE,
+    make_register,
+    ready_fill,
 )
-
-# A tiny valid-looking PNG (header + padding): the service keeps the bytes as drawn.
-SIGNATURE = b"\x89PNG\r\n\x1a\n" + bytes(120)
-PSE_UPC = "300450123456"
-PSE_ITEM_MG = Decimal("1440.00")  # 120 mg base × 12 tablets
+from tests.app.services.pharmacy_data import SEEDED
 
 
 @pytest.fixture
 def register(services: Services, admin: Actor) -> PaymentService:
-    payment = PaymentService(services.database, FakeTerminal())
-    payment.set_policy(
-        admin, SalePolicy(sales_tax_basis_points=825, counseling_required_for_new_rx=True)
-    )
-    payment.add_otc_item(
-        admin, upc="036000291452", description="Bandages 30 ct", price_cents=499, taxable=True
-    )
-    payment.add_otc_item(
-        admin,
-        upc=PSE_UPC,
-        description="Pseudoephedrine 120 mg 12 ct",
-        price_cents=1299,
-        taxable=True,
-        pse_base_mg=PSE_ITEM_MG,
-    )
-    return payment
-
-
-def _ready_fill(
-    services: Services,
-    admin: Actor,
-    *,
-    patient_id: int | None = None,
-    fill_number: int = 1,
-    patient_pay_cents: int | None = 1000,
-    schedule: str | None = None,
-) -> tuple[int, int]:
-    """A ready fill (a refill unless `fill_number` is 0) with a paid claim; (patient, fill)."""
-    package_id = add_drug(services, admin)
-    if schedule is not None:
-        with services.database.unit_of_work(admin) as uow:
-            product = uow.session.scalars(
-                select(DrugProduct).order_by(DrugProduct.id.desc())
-            ).first()
-            assert product is not None
-            product.dea_schedule = schedule
-            uow.audit(SEEDED, product)
-    patient_id = patient_id or add_patient(services, admin)
-    with services.database.unit_of_work(admin) as uow:
-        patient = uow.session.get(Patient, patient_id)
-        assert patient is not None
-        if patient.privacy_notice_acknowledged_on is None:
-            patient.privacy_notice_acknowledged_on = utc_now().date()
-            uow.audit(SEEDED, patient)
-    prescription_id = add_prescription(
-        services, admin, patient_id=patient_id, package_id=package_id
-    )
-    fill_id = add_fill(
-        services,
-        admin,
-        prescription_id=prescription_id,
-        state=FillState.READY,
-        fill_number=fill_number,
-    )
-    if patient_pay_cents is not None:
-        from app.db.models import InsuranceCoverage
-
-        with services.database.unit_of_work(admin) as uow:
-            coverage = InsuranceCoverage(
-                patient_id=patient_id,
-                rank=1,
-                plan_name="Test Plan",
-                bin="999999",
-                pcn="TEST",
-                cardholder_id=f"C{fill_id}",
-            )
-            uow.session.add(coverage)
-            uow.session.flush()
-            claim = Claim(
-                fill_id=fill_id,
-                coverage_id=coverage.id,
-                payer_rank=1,
-                transaction_code="B1",
-                status="paid",
-                ndc11="99999000101",
-                quantity=Decimal(30),
-                days_supply=30,
-                date_of_service=utc_now().date(),
-                request=b"B1",
-                patient_pay_cents=patient_pay_cents,
-                workstation="test",
-            )
-            uow.session.add(claim)
-            uow.audit(SEEDED, coverage)
-            uow.audit(SEEDED, claim)
-    return patient_id, fill_id
+    return make_register(services, admin)
 
 
 def _state(services: Services, fill_id: int) -> FillState:
@@ -169,8 +74,8 @@ def _signed(register: PaymentService, actor: Actor, sale_id: int, *purposes: Sig
 def test_split_tender_with_cash_change_sells_every_fill(
     services: Services, admin: Actor, technician: Actor, register: PaymentService
 ) -> None:
-    patient_id, first = _ready_fill(services, admin, patient_pay_cents=1000)
-    _, second = _ready_fill(services, admin, patient_id=patient_id, patient_pay_cents=None)
+    patient_id, first = ready_fill(services, admin, patient_pay_cents=1000)
+    _, second = ready_fill(services, admin, patient_id=patient_id, patient_pay_cents=None)
     found = register.find_ready_fills(technician, "Quibble, Wendell")
     assert {fill.fill_id for fill in found} == {first, second}
     cash_priced = next(fill for fill in found if fill.fill_id == second)
@@ -206,7 +111,7 @@ def test_split_tender_with_cash_change_sells_every_fill(
 def test_a_declined_card_records_no_tender_and_a_short_tender_is_refused(
     services: Services, admin: Actor, technician: Actor, register: PaymentService
 ) -> None:
-    patient_id, fill_id = _ready_fill(services, admin, patient_pay_cents=1513)
+    patient_id, fill_id = ready_fill(services, admin, patient_pay_cents=1513)
     sale = register.open_sale(technician, patient_id=patient_id)
     register.add_fill(technician, sale.sale_id, fill_id)
     with pytest.raises(CardDeclined, match=r"declined for \$15\.13"):
@@ -316,7 +221,7 @@ def test_a_new_prescription_waits_for_the_pharmacists_counseling(
     pharmacist: Actor,
     register: PaymentService,
 ) -> None:
-    patient_id, fill_id = _ready_fill(services, admin, fill_number=0, patient_pay_cents=500)
+    patient_id, fill_id = ready_fill(services, admin, fill_number=0, patient_pay_cents=500)
     sale = register.open_sale(technician, patient_id=patient_id)
     register.add_fill(technician, sale.sale_id, fill_id)
     register.take_cash(technician, sale.sale_id, handed_cents=500)
@@ -344,7 +249,7 @@ def test_a_new_prescription_waits_for_the_pharmacists_counseling(
 def test_declined_counseling_is_signed_for(
     services: Services, admin: Actor, technician: Actor, register: PaymentService
 ) -> None:
-    patient_id, fill_id = _ready_fill(services, admin, fill_number=0, patient_pay_cents=500)
+    patient_id, fill_id = ready_fill(services, admin, fill_number=0, patient_pay_cents=500)
     sale = register.open_sale(technician, patient_id=patient_id)
     register.add_fill(technician, sale.sale_id, fill_id)
     register.take_cash(technician, sale.sale_id, handed_cents=500)
@@ -358,7 +263,7 @@ def test_declined_counseling_is_signed_for(
 def test_a_controlled_pickup_needs_the_id_and_a_signature(
     services: Services, admin: Actor, technician: Actor, register: PaymentService
 ) -> None:
-    patient_id, fill_id = _ready_fill(services, admin, schedule="CII", patient_pay_cents=300)
+    patient_id, fill_id = ready_fill(services, admin, schedule="CII", patient_pay_cents=300)
     sale = register.open_sale(technician, patient_id=patient_id)
     register.add_fill(technician, sale.sale_id, fill_id)
     register.take_cash(technician, sale.sale_id, handed_cents=300)
@@ -389,7 +294,7 @@ def test_a_controlled_pickup_needs_the_id_and_a_signature(
 def test_a_second_workstation_cannot_sell_the_same_fill(
     services: Services, admin: Actor, technician: Actor, register: PaymentService
 ) -> None:
-    patient_id, fill_id = _ready_fill(services, admin, patient_pay_cents=700)
+    patient_id, fill_id = ready_fill(services, admin, patient_pay_cents=700)
     other = replace(technician, workstation="REGISTER-2")
     sale = register.open_sale(technician, patient_id=patient_id)
     register.add_fill(technician, sale.sale_id, fill_id)
@@ -414,7 +319,7 @@ def test_a_second_workstation_cannot_sell_the_same_fill(
 def test_the_patient_walking_away_keeps_the_cart_and_sells_nothing(
     services: Services, admin: Actor, technician: Actor, register: PaymentService
 ) -> None:
-    patient_id, fill_id = _ready_fill(services, admin, patient_pay_cents=700)
+    patient_id, fill_id = ready_fill(services, admin, patient_pay_cents=700)
     sale = register.open_sale(technician, patient_id=patient_id)
     register.add_fill(technician, sale.sale_id, fill_id)
     register.take_cash(technician, sale.sale_id, handed_cents=200)
@@ -428,8 +333,8 @@ def test_the_patient_walking_away_keeps_the_cart_and_sells_nothing(
 def test_a_sale_is_all_or_nothing(
     services: Services, admin: Actor, technician: Actor, register: PaymentService
 ) -> None:
-    patient_id, first = _ready_fill(services, admin, patient_pay_cents=400)
-    _, second = _ready_fill(services, admin, patient_id=patient_id, patient_pay_cents=400)
+    patient_id, first = ready_fill(services, admin, patient_pay_cents=400)
+    _, second = ready_fill(services, admin, patient_id=patient_id, patient_pay_cents=400)
     sale = register.open_sale(technician, patient_id=patient_id)
     register.add_fill(technician, sale.sale_id, first)
     register.add_fill(technician, sale.sale_id, second)
@@ -464,7 +369,7 @@ def test_refunds_need_approval_and_never_exceed_what_was_paid(
     pharmacist: Actor,
     register: PaymentService,
 ) -> None:
-    patient_id, fill_id = _ready_fill(services, admin, patient_pay_cents=1200)
+    patient_id, fill_id = ready_fill(services, admin, patient_pay_cents=1200)
     sale = register.open_sale(technician, patient_id=patient_id)
     register.add_fill(technician, sale.sale_id, fill_id)
     register.take_card(technician, sale.sale_id, kind=TenderKind.CREDIT, amount_cents=700)
@@ -528,7 +433,7 @@ def test_voiding_an_open_sale_needs_approval_and_gives_the_money_back(
     pharmacist: Actor,
     register: PaymentService,
 ) -> None:
-    patient_id, fill_id = _ready_fill(services, admin, patient_pay_cents=900)
+    patient_id, fill_id = ready_fill(services, admin, patient_pay_cents=900)
     sale = register.open_sale(technician, patient_id=patient_id)
     register.add_fill(technician, sale.sale_id, fill_id)
     register.take_cash(technician, sale.sale_id, handed_cents=300)
@@ -548,8 +453,8 @@ def test_voiding_an_open_sale_needs_approval_and_gives_the_money_back(
 def test_scanning_the_bag_label_finds_the_patients_ready_fills(
     services: Services, admin: Actor, technician: Actor, register: PaymentService
 ) -> None:
-    patient_id, first = _ready_fill(services, admin)
-    _, second = _ready_fill(services, admin, patient_id=patient_id)
+    patient_id, first = ready_fill(services, admin)
+    _, second = ready_fill(services, admin, patient_id=patient_id)
     with services.database.reading() as session:
         fill = session.get(Fill, second)
         assert fill is not None
