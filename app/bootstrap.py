@@ -18,6 +18,7 @@ from app.services.changes import ChangeFeed
 from app.services.claims import ClaimService
 from app.services.controlled import ControlledSubstanceService
 from app.services.counts import CountService
+from app.services.drawer import DrawerService
 from app.services.fills import FillQueryService
 from app.services.house_settings import HouseSettingsService
 from app.services.identify import IdentifyService
@@ -31,6 +32,7 @@ from app.services.pmp import PmpService
 from app.services.prescribers import PrescriberService
 from app.services.prescriptions import PrescriptionService
 from app.services.recalls import RecallService
+from app.services.receipts import ReceiptService
 from app.services.receiving import ReceivingService
 from app.services.reorder import ReorderService
 from app.services.screening import ScreeningService
@@ -77,6 +79,8 @@ class Services:
     labels: LabelService
     claims: ClaimService
     payment: PaymentService
+    receipts: ReceiptService
+    drawer: DrawerService
     changes: ChangeFeed
     warnings: list[str] = field(default_factory=list)
 
@@ -155,6 +159,8 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         claims=claims,
         # Only the training terminal exists so far; a real one is an adapter chosen here.
         payment=PaymentService(database, FakeTerminal()),
+        receipts=ReceiptService(database),
+        drawer=DrawerService(database),
         changes=ChangeFeed(database),
         warnings=warnings,
     )

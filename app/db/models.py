@@ -1405,6 +1405,56 @@ class PseLogEntry(Base):
     )
 
 
+class DrawerClose(Base):
+    """End of day at one register: what each tender should hold since its last close, what was
+    counted, and the difference; append-only (a recount is a new close)."""
+
+    __tablename__ = "drawer_closes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workstation: Mapped[str] = mapped_column(String(100))
+    covers_from: Mapped[datetime | None]
+    covers_to: Mapped[datetime]
+    opening_float_cents: Mapped[int] = mapped_column(Integer, default=0)
+    closed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    lines: Mapped[list[DrawerCloseLine]] = relationship(order_by="DrawerCloseLine.id")
+
+    __table_args__ = (
+        CheckConstraint("opening_float_cents >= 0", name="float_not_negative"),
+        CheckConstraint(
+            "covers_from IS NULL OR covers_from <= covers_to", name="covers_a_period"
+        ),
+        Index("ix_drawer_closes_workstation", "workstation", "covers_to"),
+    )
+
+
+class DrawerCloseLine(Base):
+    """One tender of a drawer close: expected, counted, and the difference (over is positive)."""
+
+    __tablename__ = "drawer_close_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    close_id: Mapped[int] = mapped_column(ForeignKey("drawer_closes.id"), index=True)
+    tender_kind: Mapped[str] = mapped_column(String(16))
+    expected_cents: Mapped[int] = mapped_column(Integer)
+    counted_cents: Mapped[int] = mapped_column(Integer)
+    difference_cents: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint(
+            "tender_kind IN ('cash', 'credit', 'debit', 'check', 'hsa_fsa', 'house_charge')",
+            name="known_kind",
+        ),
+        CheckConstraint("counted_cents >= 0", name="counted_not_negative"),
+        CheckConstraint(
+            "difference_cents = counted_cents - expected_cents", name="difference_adds_up"
+        ),
+        UniqueConstraint("close_id", "tender_kind"),
+    )
+
+
 # --- labels -----------------------------------------------------------------------------------
 
 
