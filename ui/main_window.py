@@ -159,6 +159,8 @@ class MainWindow(QMainWindow):
             fills=services.fills,
             will_call_aging=services.workflow.will_call_aging,
             payment=services.payment,
+            receipts=services.receipts,
+            drawer=services.drawer,
             cosign=lambda purpose: self._session.cosign(purpose=purpose, parent=self),
             tasks=self.tasks,
             actor=actor,

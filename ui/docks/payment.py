@@ -14,8 +14,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.fill_states import FillState
+from app.services.drawer import DrawerService
 from app.services.fills import FillQueryService, FillRow
 from app.services.payment import PaymentService
+from app.services.receipts import ReceiptService
 from app.services.unit_of_work import Actor
 from ui.docks.base import ActorSource, DataDock, row_table
 from ui.models.fills import PickupModel
@@ -35,6 +37,8 @@ class PaymentDock(DataDock):
         fills: FillQueryService,
         will_call_aging: Callable[[Actor], list[FillRow]],
         payment: PaymentService,
+        receipts: ReceiptService,
+        drawer: DrawerService,
         cosign: Cosign,
         tasks: TaskRunner,
         actor: ActorSource,
@@ -58,7 +62,14 @@ class PaymentDock(DataDock):
             stretch_column=PickupModel.DRUG,
         )
         self.table.activated.connect(self._activated)
-        self.register = RegisterPanel(payment=payment, tasks=tasks, actor=actor, cosign=cosign)
+        self.register = RegisterPanel(
+            payment=payment,
+            receipts=receipts,
+            drawer=drawer,
+            tasks=tasks,
+            actor=actor,
+            cosign=cosign,
+        )
         # A sale changes which fills are still ready.
         self.register.sale_completed.connect(lambda _sale: self.reload())
         ready = QWidget()

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -26,6 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.money import dollars, parse_dollars
+from app.domain.receipts import ReceiptContent
+from app.services.drawer import DrawerService
 from app.services.payment import (
     CARD_TENDERS,
     FillInAnotherSale,
@@ -37,9 +40,12 @@ from app.services.payment import (
     SignaturePurpose,
     TenderKind,
 )
+from app.services.receipts import ReceiptService
 from app.services.unit_of_work import Actor
+from ui.dialogs.drawer_close import DrawerCloseDialog
 from ui.docks.base import ActorSource, row_table
 from ui.errors import explain
+from ui.labels.receipts import render_receipt_pdf
 from ui.models.sale import SaleLinesModel
 from ui.tasks import TaskRunner
 from ui.widgets.signature_pad import SignaturePad
@@ -72,16 +78,22 @@ class RegisterPanel(QWidget):
     """Signals: sale_changed(object)  # the SaleView after each action
     sale_completed(object)  # the completed SaleView
     failed(object)  # the exception of a refused action
+    receipt_saved(str)  # the PDF written
+    drawer_closed(object)  # the DrawerCount recorded
     """
 
     sale_changed = Signal(object)
     sale_completed = Signal(object)
     failed = Signal(object)
+    receipt_saved = Signal(str)
+    drawer_closed = Signal(object)
 
     def __init__(
         self,
         *,
         payment: PaymentService,
+        receipts: ReceiptService,
+        drawer: DrawerService,
         tasks: TaskRunner,
         actor: ActorSource,
         cosign: Cosign,
@@ -89,6 +101,9 @@ class RegisterPanel(QWidget):
     ) -> None:
         super().__init__(parent)
         self._payment = payment
+        self._receipts = receipts
+        self._drawer = drawer
+        self.last_completed: SaleView | None = None
         self._tasks = tasks
         self._actor = actor
         self._cosign = cosign
@@ -196,6 +211,13 @@ class RegisterPanel(QWidget):
         self.void_button = QPushButton("&Void sale…")
         self.void_button.setAccessibleName("Void sale")
         self.void_button.clicked.connect(self.void)
+        self.receipt_button = QPushButton("Receipt to P&DF…")
+        self.receipt_button.setAccessibleName("Save the last receipt as PDF")
+        self.receipt_button.setEnabled(False)
+        self.receipt_button.clicked.connect(self.choose_receipt_pdf)
+        self.drawer_button = QPushButton("Close d&rawer…")
+        self.drawer_button.setAccessibleName("Close the drawer")
+        self.drawer_button.clicked.connect(self.close_drawer)
         self.void_reason = QLineEdit()
         self.void_reason.setAccessibleName("Reason to void")
         self.void_reason.setPlaceholderText("Why the sale is voided")
@@ -244,6 +266,10 @@ class RegisterPanel(QWidget):
         finish.addWidget(self.void_reason)
         finish.addWidget(self.void_button)
         layout.addLayout(finish)
+        books = QHBoxLayout()
+        books.addWidget(self.receipt_button)
+        books.addWidget(self.drawer_button)
+        layout.addLayout(books)
         layout.addWidget(self.message)
         self._show(None)
 
@@ -458,6 +484,8 @@ class RegisterPanel(QWidget):
 
         def done(view: SaleView) -> None:
             self._show(None)
+            self.last_completed = view
+            self.receipt_button.setEnabled(True)
             change = view.change_given_cents
             self.message.setText(
                 f"Sale {view.sale_id} completed: {dollars(view.total_cents)}."
@@ -496,6 +524,62 @@ class RegisterPanel(QWidget):
     def _refreshed(self, view: SaleView) -> None:
         if self.sale is not None and view.sale_id == self.sale.sale_id:
             self._show(view if view.status is SaleStatus.OPEN else None)
+
+    def choose_receipt_pdf(self) -> None:
+        if self.last_completed is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save the receipt as PDF",
+            f"receipt-{self.last_completed.sale_id}.pdf",
+            "PDF files (*.pdf)",
+        )
+        if path:
+            self.save_receipt_pdf(path)
+
+    def save_receipt_pdf(self, path: str) -> None:
+        """The last completed sale's receipt to a PDF (the receipt printer's page size)."""
+        sale = self.last_completed
+        if sale is None:
+            return
+        receipts = self._receipts
+
+        def done(content: ReceiptContent) -> None:
+            try:
+                render_receipt_pdf(content, path)
+            except Exception as exc:
+                self._failed(exc)
+                return
+            self.message.setText(f"Receipt for sale {sale.sale_id} saved to {path}.")
+            self.receipt_saved.emit(path)
+
+        self._run(lambda actor: receipts.receipt(actor, sale.sale_id), done=done)
+
+    def close_drawer(self) -> None:
+        actor = self._actor()
+        if actor is None:
+            return
+        try:
+            dialog = DrawerCloseDialog(self._drawer, actor, self)
+        except Exception as exc:
+            self._failed(exc)
+            return
+        self.drawer_dialog = dialog
+        dialog.accepted.connect(lambda: self._drawer_closed(dialog))
+        dialog.open()
+
+    def _drawer_closed(self, dialog: DrawerCloseDialog) -> None:
+        closed = dialog.closed
+        if closed is None:
+            return
+        off = [line for line in closed.lines if line.difference_cents]
+        differences = ", ".join(
+            f"{line.kind.label} {dollars(line.difference_cents or 0)}" for line in off
+        )
+        self.message.setText(
+            f"Drawer closed with differences: {differences}." if off else "Drawer closed, balanced."
+        )
+        self.drawer_closed.emit(closed)
 
     def set_aside(self) -> None:
         """The patient stepped away: the sale stays open (nothing sold) until they return."""

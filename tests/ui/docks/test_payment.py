@@ -4,6 +4,9 @@ pharmacist's mark, completion; a refused tender says why; a void needs a co-sign
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pypdf
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage
 from sqlalchemy import select
@@ -11,7 +14,7 @@ from sqlalchemy import select
 from app.bootstrap import Services
 from app.db.models import Fill, SaleSignature
 from app.domain.fill_states import FillState
-from app.services.payment import SaleStatus, SignaturePurpose
+from app.services.payment import SaleStatus, SignaturePurpose, TenderKind
 from app.services.unit_of_work import Actor
 from tests.app.services.payment_data import make_register, ready_fill
 from ui.docks.payment import PaymentDock
@@ -29,6 +32,8 @@ def _dock(qtbot, services: Services, admin: Actor, actor: Actor, cosign=lambda _
         fills=services.fills,
         will_call_aging=services.workflow.will_call_aging,
         payment=register,
+        receipts=services.receipts,
+        drawer=services.drawer,
         cosign=cosign,
         tasks=tasks,
         actor=lambda: actor,
@@ -158,6 +163,42 @@ def test_a_full_pickup_with_split_tender_signature_and_counseling(
         png = session.scalars(select(SaleSignature.png)).one()
     image = QImage.fromData(png, "PNG")
     assert not image.isNull() and image.width() >= 420
+
+
+def test_a_receipt_to_pdf_and_the_drawer_closed(
+    qtbot, tmp_path: Path, services: Services, admin: Actor, technician: Actor
+) -> None:
+    _patient_id, fill_id = ready_fill(services, admin, patient_pay_cents=1250)
+    dock, _register, _tasks = _dock(qtbot, services, admin, technician)
+    panel = dock.register
+    _act(qtbot, panel, _label(services, fill_id), panel.find_field)
+    panel.amount_field.setText("20")
+    _act(qtbot, panel, Qt.Key.Key_F6, panel.amount_field)
+    _sign(qtbot, panel, SignaturePurpose.RECEIPT_OF_PRESCRIPTIONS)
+    _focus(qtbot, panel.find_field)
+    with qtbot.waitSignal(panel.sale_completed, timeout=TIMEOUT_MS):
+        qtbot.keyClick(panel.find_field, Qt.Key.Key_F12)
+    assert panel.receipt_button.isEnabled()
+
+    path = tmp_path / "receipt.pdf"
+    with qtbot.waitSignal(panel.receipt_saved, timeout=TIMEOUT_MS):
+        panel.save_receipt_pdf(str(path))
+    # Fixed-pitch text comes out of the PDF with spaces and tabs anywhere: compare without.
+    text = "".join("".join(p.extract_text() for p in pypdf.PdfReader(path).pages).split())
+    assert "Sale1" in text and "TOTAL$12.50" in text and "Change$7.50" in text
+
+    panel.close_drawer()
+    dialog = panel.drawer_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=TIMEOUT_MS)
+    assert dialog.expected.line(TenderKind.CASH).expected_cents == 1250
+    dialog.counted[TenderKind.CASH].setText("12.00")
+    dialog.close_drawer()
+    assert "differs" in dialog.message.text() and dialog.isVisible()
+    dialog.note.setPlainText("Fifty cents short")
+    with qtbot.waitSignal(panel.drawer_closed, timeout=TIMEOUT_MS) as closed:
+        dialog.close_drawer()
+    assert closed.args[0].line(TenderKind.CASH).difference_cents == -50
+    assert "Cash -$0.50" in panel.message.text()
 
 
 def test_a_declined_card_is_said_in_the_message_line(
