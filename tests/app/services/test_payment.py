@@ -3,6 +3,7 @@ pickup ID, a second workstation, refunds and voids with approval, and one-transa
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from app.db.base import utc_now
 from app.db.models import (
     AuditEvent,
     Fill,
+    FillTransition,
     PseLogEntry,
     Sale,
     Tender,
@@ -33,6 +35,7 @@ from app.services.payment import (
     PaymentService,
     RefundTooLarge,
     SaleIncomplete,
+    SaleNotOpen,
     SaleStatus,
     SignaturePurpose,
     TenderKind,
@@ -466,3 +469,62 @@ def test_scanning_the_bag_label_finds_the_patients_ready_fills(
         first,
         second,
     }
+
+
+def _race(*calls):
+    """Run the calls at once on their own threads; each result or the exception it raised."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[object] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[index] = calls[index]()
+        except Exception as exc:
+            outcomes[index] = exc
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+def test_two_registers_racing_for_one_fill_sell_it_once(
+    services: Services, admin: Actor, technician: Actor, register: PaymentService
+) -> None:
+    patient_id, fill_id = ready_fill(services, admin, patient_pay_cents=700)
+    other = replace(technician, workstation="REGISTER-2")
+    mine = register.open_sale(technician, patient_id=patient_id)
+    theirs = register.open_sale(other, patient_id=None)  # a walk-in sale takes the patient's fill
+    added = _race(
+        lambda: register.add_fill(technician, mine.sale_id, fill_id),
+        lambda: register.add_fill(other, theirs.sale_id, fill_id),
+    )
+    refused = [outcome for outcome in added if isinstance(outcome, FillInAnotherSale)]
+    won = [outcome for outcome in added if not isinstance(outcome, Exception)]
+    assert len(refused) == 1 and len(won) == 1, added
+    sale_id = won[0].sale_id  # type: ignore[attr-defined]
+    seller = technician if sale_id == mine.sale_id else other
+    register.take_cash(seller, sale_id, handed_cents=700)
+    view = _signed(register, seller, sale_id, SignaturePurpose.RECEIPT_OF_PRESCRIPTIONS)
+    assert view is not None
+    # The same register's sale completed twice at once (a double press on two screens).
+    completed = _race(
+        lambda: register.complete_sale(seller, sale_id, expected_version=view.version),
+        lambda: register.complete_sale(seller, sale_id, expected_version=view.version),
+    )
+    assert sum(not isinstance(outcome, Exception) for outcome in completed) == 1, completed
+    assert all(
+        isinstance(outcome, (StaleRecord, SaleNotOpen))
+        for outcome in completed
+        if isinstance(outcome, Exception)
+    )
+    with services.database.reading() as session:
+        sold = session.scalar(
+            select(func.count(FillTransition.id)).where(
+                FillTransition.fill_id == fill_id, FillTransition.to_state == "sold"
+            )
+        )
+        assert sold == 1
