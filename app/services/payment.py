@@ -10,7 +10,7 @@ approval code and last four digits are kept. Money is integer cents throughout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -543,13 +543,7 @@ def _with_missing(session: Session, view: SaleView, patient: Patient | None) -> 
             missing.append("The patient signs that they declined counseling.")
     if view.balance_due_cents > 0:
         missing.append(f"{dollars(view.balance_due_cents)} is still due.")
-    return _replace_missing(view, tuple(missing))
-
-
-def _replace_missing(view: SaleView, missing: tuple[str, ...]) -> SaleView:
-    values = {name: getattr(view, name) for name in view.__dataclass_fields__}
-    values["missing"] = missing
-    return SaleView(**values)
+    return replace(view, missing=tuple(missing))
 
 
 def _has_pse(session: Session, view: SaleView) -> bool:
@@ -1163,17 +1157,22 @@ class PaymentService:
         result = self._terminal.charge(
             kind=CardKind(kind.value), amount_cents=amount_cents, reference=f"SALE-{sale_id}"
         )
+        closed_meanwhile = False
         with self._db.unit_of_work(actor) as uow:
             session = uow.session
             sale = _locked_sale(session, sale_id)
-            if not result.approved:
+            if not result.approved or sale.status != SaleStatus.OPEN:
+                # Declined, or approved for a sale another register finished meanwhile: the
+                # charge is refunded below, outside the transaction.
+                closed_meanwhile = result.approved
                 uow.audit(
-                    "sale.card_declined",
+                    "sale.card_refunded_sale_closed" if closed_meanwhile else "sale.card_declined",
                     entity_type="sales",
                     entity_id=str(sale.id),
                     kind=kind.value,
                     amount_cents=amount_cents,
                     message=result.message,
+                    approval=result.approval_code,
                 )
             else:
                 tender = Tender(
@@ -1196,6 +1195,13 @@ class PaymentService:
                 )
                 _publish(uow, sale)
                 return sale_view(session, sale)
+        if closed_meanwhile:
+            self._refund_cards(sale_id, {kind: amount_cents})
+            raise SaleNotOpen(
+                f"Sale {sale_id} was finished at another register while the card was charged; "
+                f"the {dollars(amount_cents)} charged was refunded to the card.",
+                sale_id=sale_id,
+            )
         raise CardDeclined(
             f"The card was declined for {dollars(amount_cents)}: {result.message} Ask for "
             "another card or another way to pay.",

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from app.adapters.payment_terminal import FakeTerminal
 from app.bootstrap import Services
 from app.db.base import utc_now
 from app.db.models import (
@@ -528,3 +529,32 @@ def test_two_registers_racing_for_one_fill_sell_it_once(
             )
         )
         assert sold == 1
+
+
+class VoidingTerminal(FakeTerminal):
+    """A terminal that is slow enough for another register to void the sale meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meanwhile = lambda: None
+
+    def charge(self, *, kind, amount_cents: int, reference: str):  # type: ignore[no-untyped-def]
+        self.meanwhile()
+        return super().charge(kind=kind, amount_cents=amount_cents, reference=reference)
+
+
+def test_a_card_charged_for_a_sale_closed_meanwhile_is_refunded(
+    services: Services, admin: Actor, technician: Actor, pharmacist: Actor
+) -> None:
+    terminal = VoidingTerminal()
+    register = PaymentService(services.database, terminal)
+    patient_id, fill_id = ready_fill(services, admin, patient_pay_cents=900)
+    sale = register.open_sale(technician, patient_id=patient_id)
+    register.add_fill(technician, sale.sale_id, fill_id)
+    terminal.meanwhile = lambda: register.void_sale(
+        pharmacist, sale.sale_id, reason="Patient left", approved_by=None
+    )
+    with pytest.raises(SaleNotOpen, match="refunded to the card"):
+        register.take_card(technician, sale.sale_id, kind=TenderKind.CREDIT, amount_cents=900)
+    assert [amount for _kind, amount, _ref in terminal.charges] == [900, -900]
+    assert register.sale(technician, sale.sale_id).tenders == ()
