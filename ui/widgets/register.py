@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.money import dollars, parse_dollars
 from app.domain.receipts import ReceiptContent
+from app.errors import RxBenchError, ValidationFailed
 from app.services.drawer import DrawerService
 from app.services.payment import (
     CARD_TENDERS,
@@ -218,6 +219,23 @@ class RegisterPanel(QWidget):
         self.drawer_button = QPushButton("Close d&rawer…")
         self.drawer_button.setAccessibleName("Close the drawer")
         self.drawer_button.clicked.connect(self.close_drawer)
+        # A refund of a completed sale: its number, the amount and tender given back, why.
+        self.refund_sale = QLineEdit()
+        self.refund_sale.setAccessibleName("Sale number to refund")
+        self.refund_sale.setPlaceholderText("Sale number")
+        self.refund_amount = QLineEdit()
+        self.refund_amount.setAccessibleName("Amount to refund")
+        self.refund_amount.setPlaceholderText("Amount")
+        self.refund_tender = QComboBox()
+        self.refund_tender.setAccessibleName("Refund to tender")
+        for kind in TenderKind:
+            self.refund_tender.addItem(kind.label, kind)
+        self.refund_reason = QLineEdit()
+        self.refund_reason.setAccessibleName("Reason for the refund")
+        self.refund_reason.setPlaceholderText("Why the money is given back")
+        self.refund_button = QPushButton("Re&fund…")
+        self.refund_button.setAccessibleName("Refund a completed sale")
+        self.refund_button.clicked.connect(self.refund)
         self.void_reason = QLineEdit()
         self.void_reason.setAccessibleName("Reason to void")
         self.void_reason.setPlaceholderText("Why the sale is voided")
@@ -270,6 +288,16 @@ class RegisterPanel(QWidget):
         books.addWidget(self.receipt_button)
         books.addWidget(self.drawer_button)
         layout.addLayout(books)
+        refunds = QHBoxLayout()
+        for widget in (
+            self.refund_sale,
+            self.refund_amount,
+            self.refund_tender,
+            self.refund_reason,
+            self.refund_button,
+        ):
+            refunds.addWidget(widget)
+        layout.addLayout(refunds)
         layout.addWidget(self.message)
         self._show(None)
 
@@ -591,6 +619,50 @@ class RegisterPanel(QWidget):
             f"Sale {kept} is kept open: find the patient again to take it up. Nothing was sold."
         )
         self.find_field.setFocus()
+
+    def refund(self) -> None:
+        """Money back on a completed sale, approved by a pharmacist or administrator."""
+        reason = self.refund_reason.text().strip()
+        try:
+            sale_id = int(self.refund_sale.text().strip())
+            amount = parse_dollars(self.refund_amount.text())
+        except RxBenchError as exc:
+            self._failed(exc)
+            return
+        except ValueError:
+            self._failed(ValidationFailed("Type the sale number from the receipt."))
+            return
+        if not reason:
+            self.message.setText("Type why the money is given back first.")
+            self.refund_reason.setFocus()
+            return
+        kind = TenderKind(self.refund_tender.currentData())
+        approver = self._cosign(f"Refund {dollars(amount)} of sale {sale_id}: {reason}")
+        if approver is None:
+            self.message.setText("Nothing was refunded: nobody approved it.")
+            return
+        payment = self._payment
+
+        def done(view: SaleView) -> None:
+            for field in (self.refund_sale, self.refund_amount, self.refund_reason):
+                field.clear()
+            self.message.setText(
+                f"{dollars(amount)} refunded to {kind.label.lower()} on sale {view.sale_id} "
+                f"({dollars(view.refunded_cents)} refunded in all)."
+            )
+            self.sale_changed.emit(view)
+
+        self._run(
+            lambda actor: payment.refund(
+                actor,
+                sale_id,
+                amount_cents=amount,
+                tender_kind=kind,
+                reason=reason,
+                approved_by=approver,
+            ),
+            done=done,
+        )
 
     def void(self) -> None:
         sale = self.sale

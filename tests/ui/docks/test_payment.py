@@ -250,3 +250,41 @@ def test_the_signature_pad_draws_and_clears(qtbot) -> None:
     assert pad.png().startswith(b"\x89PNG")
     pad.clear()
     assert pad.is_empty
+
+
+def test_a_refund_needs_a_cosignature_and_never_exceeds_what_was_paid(
+    qtbot, services: Services, admin: Actor, technician: Actor, pharmacist: Actor
+) -> None:
+    _patient_id, fill_id = ready_fill(services, admin, patient_pay_cents=1000)
+    approvals: list[str] = []
+
+    def cosign(purpose: str) -> Actor | None:
+        approvals.append(purpose)
+        return pharmacist if len(approvals) > 1 else None
+
+    dock, _register, _tasks = _dock(qtbot, services, admin, technician, cosign)
+    panel = dock.register
+    _act(qtbot, panel, _label(services, fill_id), panel.find_field)
+    _act(qtbot, panel, Qt.Key.Key_F6, panel.amount_field)  # cash for the balance
+    _sign(qtbot, panel, SignaturePurpose.RECEIPT_OF_PRESCRIPTIONS)
+    _focus(qtbot, panel.find_field)
+    with qtbot.waitSignal(panel.sale_completed, timeout=TIMEOUT_MS) as completed:
+        qtbot.keyClick(panel.find_field, Qt.Key.Key_F12)
+    sale_id = completed.args[0].sale_id
+
+    panel.refund_sale.setText(str(sale_id))
+    panel.refund_amount.setText("4.00")
+    panel.refund_reason.setText("Copay corrected by the plan")
+    panel.refund_button.click()
+    assert "nobody approved it" in panel.message.text()
+    with qtbot.waitSignal(panel.sale_changed, timeout=TIMEOUT_MS) as changed:
+        panel.refund_button.click()
+    assert changed.args[0].refunded_cents == 400
+    assert "$4.00 refunded to cash" in panel.message.text()
+
+    panel.refund_sale.setText(str(sale_id))
+    panel.refund_amount.setText("7.00")
+    panel.refund_reason.setText("Again")
+    with qtbot.waitSignal(panel.failed, timeout=TIMEOUT_MS):
+        panel.refund_button.click()
+    assert "Only $6.00" in panel.message.text()
