@@ -8,6 +8,7 @@ from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QLabel,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -80,8 +81,14 @@ class PaymentDock(DataDock):
         layout.addWidget(self.table)
         content = QSplitter(Qt.Orientation.Vertical)
         content.setChildrenCollapsible(False)
-        content.addWidget(self.register)
+        # The bottom dock is short on a small screen: the register scrolls rather than squeezes.
+        scroller = QScrollArea()
+        scroller.setWidgetResizable(True)
+        scroller.setWidget(self.register)
+        content.addWidget(scroller)
         content.addWidget(ready)
+        content.setStretchFactor(0, 3)
+        content.setStretchFactor(1, 1)
         self.set_content(content)
 
     def focus_target(self) -> QWidget:
