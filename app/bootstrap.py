@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from app.adapters.claims_transport import ClaimsTransport, SwitchEndpoint, TcpClaimsTransport
+from app.adapters.payment_terminal import FakeTerminal
 from app.adapters.training_payer import Adjudicator, InProcessTransport, training_plans
 from app.config import Settings
 from app.db import migrate
@@ -17,6 +18,7 @@ from app.services.changes import ChangeFeed
 from app.services.claims import ClaimService
 from app.services.controlled import ControlledSubstanceService
 from app.services.counts import CountService
+from app.services.drawer import DrawerService
 from app.services.fills import FillQueryService
 from app.services.house_settings import HouseSettingsService
 from app.services.identify import IdentifyService
@@ -24,11 +26,13 @@ from app.services.inventory import InventoryService
 from app.services.labels import LabelService
 from app.services.passwords import SecretHasher
 from app.services.patients import PatientService
+from app.services.payment import PaymentService
 from app.services.pharmacy import PharmacyService
 from app.services.pmp import PmpService
 from app.services.prescribers import PrescriberService
 from app.services.prescriptions import PrescriptionService
 from app.services.recalls import RecallService
+from app.services.receipts import ReceiptService
 from app.services.receiving import ReceivingService
 from app.services.reorder import ReorderService
 from app.services.screening import ScreeningService
@@ -74,6 +78,9 @@ class Services:
     verification: VerificationService
     labels: LabelService
     claims: ClaimService
+    payment: PaymentService
+    receipts: ReceiptService
+    drawer: DrawerService
     changes: ChangeFeed
     warnings: list[str] = field(default_factory=list)
 
@@ -150,6 +157,10 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         verification=VerificationService(database, claims=claims),
         labels=LabelService(database),
         claims=claims,
+        # Only the training terminal exists so far; a real one is an adapter chosen here.
+        payment=PaymentService(database, FakeTerminal()),
+        receipts=ReceiptService(database),
+        drawer=DrawerService(database),
         changes=ChangeFeed(database),
         warnings=warnings,
     )

@@ -9,6 +9,8 @@ into the database that already holds it changes nothing.
 from __future__ import annotations
 
 import math
+import struct
+import zlib
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -17,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from app.adapters.claims_transport import SwitchTimeout
+from app.adapters.payment_terminal import FakeTerminal
 from app.adapters.training_payer import Adjudicator, InProcessTransport, training_plans
 from app.db.base import utc_now
 from app.db.models import (
@@ -26,6 +29,7 @@ from app.db.models import (
     Fill,
     FillBottle,
     InsuranceCoverage,
+    LabelPrint,
     Patient,
     PatientAllergy,
     PatientCondition,
@@ -60,6 +64,12 @@ from app.services.identify import packages_by_id
 from app.services.inventory import InventoryService
 from app.services.labels import LabelService
 from app.services.passwords import SecretHasher
+from app.services.payment import (
+    PaymentService,
+    SalePolicy,
+    SignaturePurpose,
+    TenderKind,
+)
 from app.services.pmp import PmpService
 from app.services.recalls import ImportChoice, RecallService
 from app.services.reorder import ReorderService, available_on_hand
@@ -363,6 +373,7 @@ def load_demo(
     _report_to_pmp(database, actor, now)
     _set_reorder_levels(database, actor, now)
     _bill_claims(database, actor, now)
+    _ring_up_sales(database, actor)
     with database.unit_of_work(actor) as uow:
         pharmacy_id = uow.session.scalars(select(Pharmacy.id)).one()
         uow.audit(COMPLETED, entity_type="pharmacy", entity_id=str(pharmacy_id))
@@ -1215,3 +1226,123 @@ def _bill_claims(database: Database, actor: Actor, now: datetime) -> None:
             silent.bill(loader, fill.id)
     reversed_row = next(row for fill, row in reversed(paid) if fill.id != early.id)
     claims.reverse(loader, reversed_row.claim_id, reason=DEMO_CLAIM_REVERSAL_REASON)
+
+
+# --- the register -----------------------------------------------------------------------------
+
+# Illinois' state rate on general merchandise (prescriptions are not taxed).
+DEMO_SALES_TAX_BASIS_POINTS = 625
+# (UPC, description, price in cents, taxable, pseudoephedrine base mg per package)
+DEMO_OTC_ITEMS = (
+    ("036000291452", "Adhesive bandages, 30 count", 499, True, Decimal(0)),
+    ("305730169400", "Ibuprofen 200 mg, 100 tablets", 899, True, Decimal(0)),
+    ("300450449112", "Pseudoephedrine HCl 30 mg, 24 tablets", 799, True, Decimal("589.44")),
+    ("041167066812", "Saline nasal spray, 45 mL", 549, True, Decimal(0)),
+)
+
+
+def demo_signature_png(width: int = 240, height: int = 80) -> bytes:
+    """A signature-like scribble as a real PNG (grayscale), drawn without Qt: the demo's pad."""
+    rows = []
+    for y in range(height):
+        row = bytearray([0])  # filter type: none
+        for x in range(width):
+            wave = height / 2 + (height / 4) * math.sin(x / 11) * math.cos(x / 37)
+            row.append(20 if abs(y - wave) < 1.6 else 255)
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"".join(rows), 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _ring_up_sales(database: Database, actor: Actor) -> None:
+    """The register through the real PaymentService and the training terminal: the first
+    patient's ready prescriptions sold with an OTC item, paid part by card and part in cash
+    (change given), signed for; a second patient's cart left open (they stepped away); a
+    third patient's new prescription waiting for the pharmacist's counseling."""
+    clerk = replace(actor, roles=actor.roles | {Role.TECHNICIAN, Role.PHARMACIST})
+    register = PaymentService(database, FakeTerminal())
+    register.set_policy(
+        clerk,
+        SalePolicy(
+            sales_tax_basis_points=DEMO_SALES_TAX_BASIS_POINTS, counseling_required_for_new_rx=True
+        ),
+    )
+    for upc, description, price, taxable, pse_mg in DEMO_OTC_ITEMS:
+        register.add_otc_item(
+            clerk,
+            upc=upc,
+            description=description,
+            price_cents=price,
+            taxable=taxable,
+            pse_base_mg=pse_mg,
+        )
+    with database.reading() as session:
+        ready = session.execute(
+            select(Prescription.patient_id, Fill.id, Fill.fill_number, DrugProduct.dea_schedule)
+            .join(Prescription, Fill.prescription_id == Prescription.id)
+            .join(DrugPackage, Prescription.package_id == DrugPackage.id)
+            .join(DrugProduct, DrugPackage.product_id == DrugProduct.id)
+            .where(Fill.state == FillState.READY.value, Fill.held_by_user_id.is_(None))
+            .order_by(Fill.id)
+        ).all()
+        reprinted = set(
+            session.scalars(select(LabelPrint.fill_id).where(LabelPrint.kind == "reprint"))
+        )
+    by_patient: dict[int, list[tuple[int, int, str | None]]] = {}
+    for patient_id, fill_id, fill_number, schedule in ready:
+        by_patient.setdefault(patient_id, []).append((fill_id, fill_number, schedule))
+    # Patients whose pickup needs no controlled-substance ID, so each sale shows one thing; the
+    # fill whose label was reprinted stays on the will-call shelf.
+    plain = [
+        p
+        for p, fills in by_patient.items()
+        if not any(s or fill_id in reprinted for fill_id, _, s in fills)
+    ]
+    with_new_rx = [p for p in plain if any(number == 0 for _, number, _ in by_patient[p])]
+    counseled = with_new_rx[-1]
+    sold, left_open = [p for p in plain if p != counseled][:2]
+    signature = demo_signature_png()
+
+    sale = register.open_sale(clerk, patient_id=sold)
+    for fill_id, _, _ in by_patient[sold]:
+        register.add_fill(clerk, sale.sale_id, fill_id)
+    view = register.add_item(clerk, sale.sale_id, DEMO_OTC_ITEMS[1][0])
+    if any(number == 0 for _, number, _ in by_patient[sold]):
+        register.offer_counseling(clerk, sale.sale_id, accepted=False)
+        register.add_signature(
+            clerk,
+            sale.sale_id,
+            purpose=SignaturePurpose.COUNSELING_OFFER,
+            png=signature,
+            signer_name="Demo patient",
+        )
+    card = view.total_cents // 2
+    card += 1 if card % 100 == 13 else 0  # the training terminal declines .13
+    register.take_card(clerk, sale.sale_id, kind=TenderKind.CREDIT, amount_cents=card)
+    due = view.total_cents - card
+    view = register.take_cash(clerk, sale.sale_id, handed_cents=(due // 500 + 1) * 500)
+    for purpose in (SignaturePurpose.RECEIPT_OF_PRESCRIPTIONS, SignaturePurpose.PRIVACY_NOTICE):
+        view = register.add_signature(
+            clerk, sale.sale_id, purpose=purpose, png=signature, signer_name="Demo patient"
+        )
+    register.complete_sale(clerk, sale.sale_id, expected_version=view.version)
+
+    cart = register.open_sale(clerk, patient_id=left_open)
+    for fill_id, _, _ in by_patient[left_open]:
+        register.add_fill(clerk, cart.sale_id, fill_id)
+    register.add_item(clerk, cart.sale_id, DEMO_OTC_ITEMS[3][0])
+
+    waiting = register.open_sale(clerk, patient_id=counseled)
+    for fill_id, _, _ in by_patient[counseled]:
+        register.add_fill(clerk, waiting.sale_id, fill_id)
+    register.offer_counseling(clerk, waiting.sale_id, accepted=True)

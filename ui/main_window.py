@@ -24,6 +24,7 @@ from app.services.counts import COUNT_APPROVAL, DEA_106
 from app.services.fills import FillRow
 from app.services.inventory import TOPIC as TOPIC_STOCK
 from app.services.labels import TOPIC as TOPIC_LABELS
+from app.services.payment import TOPIC as TOPIC_SALES
 from app.services.pmp import PMP_REPORT
 from app.services.prescriptions import PrescriptionEntered
 from app.services.recalls import RECALL
@@ -157,10 +158,19 @@ class MainWindow(QMainWindow):
         self.payment = PaymentDock(
             fills=services.fills,
             will_call_aging=services.workflow.will_call_aging,
+            payment=services.payment,
+            receipts=services.receipts,
+            drawer=services.drawer,
+            cosign=lambda purpose: self._session.cosign(purpose=purpose, parent=self),
             tasks=self.tasks,
             actor=actor,
         )
-        self.worklist = WorklistDock(worklist=services.worklist, tasks=self.tasks, actor=actor)
+        self.worklist = WorklistDock(
+            worklist=services.worklist,
+            tasks=self.tasks,
+            actor=actor,
+            mark_counseled=services.payment.mark_counseled,
+        )
         self.docks: tuple[Dock, ...] = (
             self.fill_queue,
             self.verify,
@@ -175,6 +185,10 @@ class MainWindow(QMainWindow):
             dock.load_failed.connect(self._dock_failed)
         self.fill_queue.fill_selected.connect(self.select_fill)
         self.payment.fill_selected.connect(self.select_fill)
+        # Counseling accepted at the register reaches the pharmacist's list; their mark lets the
+        # sale complete.
+        self.payment.register.sale_changed.connect(lambda _sale: self.worklist.reload())
+        self.worklist.loaded.connect(self.payment.register.refresh)
         self.fill_queue.loaded.connect(self._reselect_after_reload)
         self.fill_queue.labels_requested.connect(self.label.print_batch)
         self._connect_workflow(services)
@@ -548,6 +562,7 @@ class MainWindow(QMainWindow):
             self.workflow.open_final_verification(fill)
         elif fill.state is FillState.READY:
             self.payment.show_fill_row(fill.fill_id)
+            self.payment.register.take_up(fill.rx_number)
             self.focus_dock(self.payment)
         else:
             # No dialog of its own (yet): the moves it allows, its facts in the Verify dock.
@@ -650,6 +665,8 @@ class MainWindow(QMainWindow):
             self.reload_fills()
         elif TOPIC_WORKLIST in topics:
             self.worklist.reload()
+        if TOPIC_SALES in topics and RESYNC_TOPIC not in topics:
+            self.payment.register.refresh()
         if TOPIC_LABELS in topics and RESYNC_TOPIC not in topics:
             self.label.reload()  # a print, containers or a description changed elsewhere
         if TOPIC_STOCK in topics and RESYNC_TOPIC not in topics:

@@ -1143,6 +1143,318 @@ class Claim(Base):
     )
 
 
+# --- point of sale ----------------------------------------------------------------------------
+
+
+class OtcItem(Base):
+    """An over-the-counter item sold at the register, found by its UPC; money in cents.
+
+    `pse_base_mg` is the pseudoephedrine or ephedrine base in one package (0 for other items):
+    such items are sold only under the federal limits, to an identified purchaser, logged.
+    """
+
+    __tablename__ = "otc_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    upc: Mapped[str] = mapped_column(String(14), unique=True)
+    description: Mapped[str] = mapped_column(String(200))
+    price_cents: Mapped[int] = mapped_column(Integer)
+    taxable: Mapped[bool] = mapped_column(Boolean, default=True)
+    pse_base_mg: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=Decimal(0))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("price_cents >= 0", name="price_not_negative"),
+        CheckConstraint("pse_base_mg >= 0", name="pse_base_not_negative"),
+    )
+
+
+class Sale(Base):
+    """One transaction at the register: open while the cart is built, then completed (its
+    fills sold), voided (an open sale abandoned with approval) or refunded (all money back)."""
+
+    __tablename__ = "sales"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    workstation: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    subtotal_cents: Mapped[int] = mapped_column(Integer, default=0)
+    tax_cents: Mapped[int] = mapped_column(Integer, default=0)
+    total_cents: Mapped[int] = mapped_column(Integer, default=0)
+    tax_basis_points: Mapped[int] = mapped_column(Integer, default=0)
+    opened_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[datetime] = mapped_column(default=utc_now)
+    completed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    completed_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    lines: Mapped[list[SaleLine]] = relationship(
+        back_populates="sale", order_by="SaleLine.id", cascade="all, delete-orphan"
+    )
+    tenders: Mapped[list[Tender]] = relationship(back_populates="sale", order_by="Tender.id")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('open', 'completed', 'voided', 'refunded')", name="known_status"
+        ),
+        CheckConstraint("subtotal_cents >= 0 AND tax_cents >= 0", name="amounts_not_negative"),
+        CheckConstraint("total_cents = subtotal_cents + tax_cents", name="total_adds_up"),
+        CheckConstraint(
+            "(status = 'open') = (completed_at IS NULL) OR status = 'voided'",
+            name="completed_has_time",
+        ),
+        Index("ix_sales_status_workstation", "status", "workstation"),
+    )
+
+
+class SaleLine(Base):
+    """A fill or an OTC item in a sale; `amount_cents` is what the patient pays for the line."""
+
+    __tablename__ = "sale_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
+    fill_id: Mapped[int | None] = mapped_column(ForeignKey("fills.id"), index=True)
+    otc_item_id: Mapped[int | None] = mapped_column(ForeignKey("otc_items.id"))
+    description: Mapped[str] = mapped_column(String(255))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    unit_price_cents: Mapped[int] = mapped_column(Integer)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    taxable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where a fill's price came from: the paid claim's patient pay, or the house cash price.
+    price_source: Mapped[str] = mapped_column(String(16))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+
+    sale: Mapped[Sale] = relationship(back_populates="lines")
+
+    __table_args__ = (
+        CheckConstraint("(fill_id IS NULL) <> (otc_item_id IS NULL)", name="fill_or_item"),
+        CheckConstraint("quantity > 0", name="positive_quantity"),
+        CheckConstraint("unit_price_cents >= 0 AND amount_cents >= 0", name="not_negative"),
+        CheckConstraint("fill_id IS NULL OR NOT taxable", name="prescriptions_untaxed"),
+        CheckConstraint(
+            "price_source IN ('claim', 'cash_price', 'item_price')", name="known_price_source"
+        ),
+    )
+
+
+class Tender(Base):
+    """Money taken for a sale: append-only. A card keeps only its last four digits and the
+    terminal's approval code, never the card number."""
+
+    __tablename__ = "tenders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    change_given_cents: Mapped[int] = mapped_column(Integer, default=0)
+    reference: Mapped[str] = mapped_column(String(64), default="")
+    card_last_four: Mapped[str] = mapped_column(String(4), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    workstation: Mapped[str] = mapped_column(String(100))
+    taken_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    sale: Mapped[Sale] = relationship(back_populates="tenders")
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('cash', 'credit', 'debit', 'check', 'hsa_fsa', 'house_charge')",
+            name="known_kind",
+        ),
+        CheckConstraint("amount_cents > 0", name="positive_amount"),
+        CheckConstraint("change_given_cents >= 0", name="change_not_negative"),
+        CheckConstraint("kind = 'cash' OR change_given_cents = 0", name="change_only_for_cash"),
+        CheckConstraint(
+            "card_last_four = '' OR (length(card_last_four) = 4 "
+            "AND kind IN ('credit', 'debit', 'hsa_fsa'))",
+            name="last_four_only_for_cards",
+        ),
+    )
+
+
+class SaleRefund(Base):
+    """Money given back on a sale (a refund of a completed sale, or the tenders of a voided
+    one): append-only, approved by a pharmacist or administrator, with a reason."""
+
+    __tablename__ = "sale_refunds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    tender_kind: Mapped[str] = mapped_column(String(16))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    workstation: Mapped[str] = mapped_column(String(100))
+    refunded_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('refund', 'void')", name="known_kind"),
+        CheckConstraint("amount_cents > 0", name="positive_amount"),
+        CheckConstraint("reason <> ''", name="has_reason"),
+    )
+
+
+class SaleSignature(Base):
+    """A signature captured at the register, as a PNG image, for one purpose."""
+
+    __tablename__ = "sale_signatures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+    signer_name: Mapped[str] = mapped_column(String(200))
+    captured_at: Mapped[datetime] = mapped_column(default=utc_now)
+    workstation: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (
+        CheckConstraint(
+            "purpose IN ('receipt_of_prescriptions', 'privacy_notice', 'counseling_offer', "
+            "'controlled_pickup')",
+            name="known_purpose",
+        ),
+        CheckConstraint("signer_name <> ''", name="has_signer"),
+        UniqueConstraint("sale_id", "purpose"),
+    )
+
+
+class PickupIdentification(Base):
+    """The photo ID shown at the register: for a controlled-substance pickup or a
+    pseudoephedrine purchase (the logbook's purchaser)."""
+
+    __tablename__ = "pickup_identifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(24))
+    id_type: Mapped[str] = mapped_column(String(24))
+    id_number: Mapped[str] = mapped_column(String(40))
+    id_state: Mapped[str] = mapped_column(String(2), default="")
+    name: Mapped[str] = mapped_column(String(200))
+    recorded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        CheckConstraint("purpose IN ('controlled_pickup', 'pse_purchase')", name="known_purpose"),
+        CheckConstraint(
+            "id_type IN ('drivers_license', 'state_id', 'passport', 'military_id', "
+            "'tribal_id', 'other_government_id')",
+            name="known_id_type",
+        ),
+        CheckConstraint("id_number <> '' AND name <> ''", name="id_complete"),
+        UniqueConstraint("sale_id", "purpose"),
+    )
+
+
+class CounselingRecord(Base):
+    """The counseling offer made with a sale and its answer; an accepted offer waits on the
+    pharmacist's work list until they mark the patient counseled."""
+
+    __tablename__ = "counseling_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), unique=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    offered_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    offered_at: Mapped[datetime] = mapped_column(default=utc_now)
+    pharmacist_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    counseled_at: Mapped[datetime | None]
+    notes: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("outcome IN ('accepted', 'declined')", name="known_outcome"),
+        CheckConstraint(
+            "(counseled_at IS NULL) = (pharmacist_user_id IS NULL)", name="counseled_by_someone"
+        ),
+        CheckConstraint(
+            "outcome = 'accepted' OR counseled_at IS NULL", name="declined_not_counseled"
+        ),
+    )
+
+
+class PseLogEntry(Base):
+    """The pseudoephedrine/ephedrine logbook (21 USC 830(e)): append-only, one row per item
+    sold, with the identified purchaser and the base milligrams."""
+
+    __tablename__ = "pse_logbook"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
+    otc_item_id: Mapped[int] = mapped_column(ForeignKey("otc_items.id"))
+    identification_id: Mapped[int] = mapped_column(ForeignKey("pickup_identifications.id"))
+    purchaser_key: Mapped[str] = mapped_column(String(80))
+    purchaser_name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    base_mg: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    sold_on: Mapped[date] = mapped_column(Date)
+    sold_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="positive_quantity"),
+        CheckConstraint("base_mg > 0", name="positive_base"),
+        Index("ix_pse_logbook_purchaser_day", "purchaser_key", "sold_on"),
+    )
+
+
+class DrawerClose(Base):
+    """End of day at one register: what each tender should hold since its last close, what was
+    counted, and the difference; append-only (a recount is a new close)."""
+
+    __tablename__ = "drawer_closes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workstation: Mapped[str] = mapped_column(String(100))
+    covers_from: Mapped[datetime | None]
+    covers_to: Mapped[datetime]
+    opening_float_cents: Mapped[int] = mapped_column(Integer, default=0)
+    closed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    lines: Mapped[list[DrawerCloseLine]] = relationship(order_by="DrawerCloseLine.id")
+
+    __table_args__ = (
+        CheckConstraint("opening_float_cents >= 0", name="float_not_negative"),
+        CheckConstraint(
+            "covers_from IS NULL OR covers_from <= covers_to", name="covers_a_period"
+        ),
+        Index("ix_drawer_closes_workstation", "workstation", "covers_to"),
+    )
+
+
+class DrawerCloseLine(Base):
+    """One tender of a drawer close: expected, counted, and the difference (over is positive)."""
+
+    __tablename__ = "drawer_close_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    close_id: Mapped[int] = mapped_column(ForeignKey("drawer_closes.id"), index=True)
+    tender_kind: Mapped[str] = mapped_column(String(16))
+    expected_cents: Mapped[int] = mapped_column(Integer)
+    counted_cents: Mapped[int] = mapped_column(Integer)
+    difference_cents: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint(
+            "tender_kind IN ('cash', 'credit', 'debit', 'check', 'hsa_fsa', 'house_charge')",
+            name="known_kind",
+        ),
+        CheckConstraint("counted_cents >= 0", name="counted_not_negative"),
+        CheckConstraint(
+            "difference_cents = counted_cents - expected_cents", name="difference_adds_up"
+        ),
+        UniqueConstraint("close_id", "tender_kind"),
+    )
+
+
 # --- labels -----------------------------------------------------------------------------------
 
 

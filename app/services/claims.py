@@ -256,7 +256,7 @@ def _cents_of(quantity: Decimal, unit_cost_cents: int) -> int:
     return int((quantity * unit_cost_cents).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
-def _acquisition_cents(session: Session, fill: Fill, package_id: int) -> int:
+def acquisition_cents(session: Session, fill: Fill, package_id: int) -> int:
     """Unit cost × quantity from the lot dispensed (or, before filling, the newest costed lot
     of the package); 0 when no lot has a cost (the payer then prices by its own list)."""
     dispensed = session.scalar(
@@ -548,7 +548,7 @@ class ClaimService:
             assert prescription is not None
             coverage = _coverage(session, prescription.patient_id, rank)
             package = fill.dispensed_package or prescription.package
-            acquisition = _acquisition_cents(session, fill, package.id)
+            acquisition = acquisition_cents(session, fill, package.id)
             formula = read_price_formula(session)
             fee = formula.fee_cents
             usual = formula.price_cents(acquisition)
@@ -1046,7 +1046,7 @@ class ClaimService:
             if fill is None:
                 raise NotFound(f"There is no fill with id {fill_id}.", fill_id=fill_id)
             package_id = fill.dispensed_package_id or fill.prescription.package_id
-            acquisition = _acquisition_cents(session, fill, package_id)
+            acquisition = acquisition_cents(session, fill, package_id)
             price = read_price_formula(session).price_cents(acquisition)
             return CashSale(fill_id, acquisition, price)
 
@@ -1067,7 +1067,7 @@ class ClaimService:
             fill = session.get(Fill, fill_id)
             assert fill is not None
             package_id = fill.dispensed_package_id or fill.prescription.package_id
-            acquisition = _acquisition_cents(session, fill, package_id)
+            acquisition = acquisition_cents(session, fill, package_id)
             price = read_price_formula(session).price_cents(acquisition)
             sale = CashSale(fill_id, acquisition, price)
             if locked.state is FillState.CLAIM_REJECTED:

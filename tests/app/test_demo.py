@@ -38,8 +38,12 @@ from app.db.models import (
     PmpReport,
     Prescriber,
     Prescription,
+    Sale,
+    SaleLine,
+    SaleSignature,
     StockLot,
     StockMovement,
+    Tender,
     User,
     WorkItem,
 )
@@ -248,12 +252,18 @@ def test_fills_exist_in_every_state_and_the_queue_has_every_priority(
     with services.database.reading() as session:
         fills = session.scalars(select(Fill)).all()
         rx_numbers = session.scalars(select(Prescription.rx_number)).all()
+        # The register's demo sale sells through the workflow as the demo loads: those fills
+        # keep the promise they were sold against, and were sold just now.
+        at_register = set(
+            session.scalars(select(SaleLine.fill_id).where(SaleLine.fill_id.is_not(None)))
+        )
     assert {FillState(fill.state) for fill in fills} == set(FillState)
     active = [fill for fill in fills if FillState(fill.state).is_active]
     assert {fill.priority for fill in active} == {"waiting", "today", "delivery", "mail"}
     assert all(fill.promised_at is not None and fill.promised_at > NOW for fill in active)
-    assert all(fill.promised_at is None for fill in fills if fill not in active)
-    sold = [fill for fill in fills if fill.state == FillState.SOLD]
+    finished = [fill for fill in fills if fill not in active and fill.id not in at_register]
+    assert all(fill.promised_at is None for fill in finished)
+    sold = [fill for fill in finished if fill.state == FillState.SOLD]
     assert all(fill.state_changed_at < NOW for fill in sold)
     assert all(rx.isdigit() for rx in rx_numbers)
 
@@ -797,3 +807,35 @@ def test_the_demo_bills_claims_through_the_training_payer(
     original = next(claim for claim in claims if claim.id == reversal.reverses_id)
     assert original.status == ClaimStatus.REVERSED.value
     assert cash.summary["price_cents"] >= 999
+
+
+def test_the_demo_register_has_a_split_tender_sale_an_open_cart_and_a_counseling_request(
+    services: Services, demo: DemoOutcome
+) -> None:
+    with services.database.reading() as session:
+        sales = {sale.status: sale for sale in session.scalars(select(Sale).order_by(Sale.id))}
+        completed = sales["completed"]
+        tenders = session.scalars(select(Tender).where(Tender.sale_id == completed.id)).all()
+        assert {tender.kind for tender in tenders} == {"credit", "cash"}
+        assert sum(tender.amount_cents for tender in tenders) == completed.total_cents
+        assert completed.tax_cents > 0  # the ibuprofen; prescriptions are not taxed
+        signatures = session.scalars(
+            select(SaleSignature).where(SaleSignature.sale_id == completed.id)
+        ).all()
+        assert all(signature.png.startswith(b"\x89PNG") for signature in signatures)
+        sold = session.scalars(
+            select(Fill.state)
+            .join(SaleLine, SaleLine.fill_id == Fill.id)
+            .where(SaleLine.sale_id == completed.id)
+        ).all()
+        assert sold and set(sold) == {FillState.SOLD.value}
+        open_sales = session.scalars(select(Sale).where(Sale.status == "open")).all()
+        assert len(open_sales) == 2
+        [counseling] = session.scalars(
+            select(WorkItem).where(WorkItem.kind == "counseling", WorkItem.closed_at.is_(None))
+        ).all()
+        assert int(counseling.entity_id) in {sale.id for sale in open_sales}
+    pharmacist = services.auth.login("pharm", "pharm-demo-1")
+    waiting = services.payment.sale(pharmacist, int(counseling.entity_id))
+    assert waiting.counseling == "waiting"
+    assert "The pharmacist has not yet marked the patient counseled." in waiting.missing

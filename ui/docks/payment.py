@@ -1,24 +1,30 @@
-"""Pickup and payment: the fills that are ready to hand to the patient."""
+"""Pickup and payment: the fills ready to hand to the patient, and the register that sells them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QLabel,
+    QScrollArea,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from app.domain.fill_states import FillState
+from app.services.drawer import DrawerService
 from app.services.fills import FillQueryService, FillRow
+from app.services.payment import PaymentService
+from app.services.receipts import ReceiptService
 from app.services.unit_of_work import Actor
 from ui.docks.base import ActorSource, DataDock, row_table
 from ui.models.fills import PickupModel
 from ui.models.table import ROW_ROLE
 from ui.tasks import TaskRunner
+from ui.widgets.register import Cosign, RegisterPanel
 
 
 class PaymentDock(DataDock):
@@ -31,6 +37,10 @@ class PaymentDock(DataDock):
         *,
         fills: FillQueryService,
         will_call_aging: Callable[[Actor], list[FillRow]],
+        payment: PaymentService,
+        receipts: ReceiptService,
+        drawer: DrawerService,
+        cosign: Cosign,
         tasks: TaskRunner,
         actor: ActorSource,
         parent: QWidget | None = None,
@@ -53,16 +63,37 @@ class PaymentDock(DataDock):
             stretch_column=PickupModel.DRUG,
         )
         self.table.activated.connect(self._activated)
-        content = QWidget()
-        layout = QVBoxLayout(content)
+        self.register = RegisterPanel(
+            payment=payment,
+            receipts=receipts,
+            drawer=drawer,
+            tasks=tasks,
+            actor=actor,
+            cosign=cosign,
+        )
+        # A sale changes which fills are still ready.
+        self.register.sale_completed.connect(lambda _sale: self.reload())
+        ready = QWidget()
+        layout = QVBoxLayout(ready)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.summary)
         layout.addWidget(self.aging)
         layout.addWidget(self.table)
+        content = QSplitter(Qt.Orientation.Vertical)
+        content.setChildrenCollapsible(False)
+        # The bottom dock is short on a small screen: the register scrolls rather than squeezes.
+        scroller = QScrollArea()
+        scroller.setWidgetResizable(True)
+        scroller.setWidget(self.register)
+        content.addWidget(scroller)
+        content.addWidget(ready)
+        content.setStretchFactor(0, 3)
+        content.setStretchFactor(1, 1)
         self.set_content(content)
 
     def focus_target(self) -> QWidget:
-        return self.retry_button if self.has_failed else self.table
+        # Keyboard first: the register's find field takes the name, the scan or the Rx number.
+        return self.retry_button if self.has_failed else self.register.find_field
 
     def fetch(self, actor: Actor) -> list[FillRow]:
         if self.aging.isChecked():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
@@ -23,6 +25,9 @@ FOR_PHARMACISTS_TEXT = (
 EMPTY_TEXT = "Nothing is waiting on a pharmacist."
 WORKLIST_ROLES = (Role.PHARMACIST, Role.ADMINISTRATOR)
 ACKNOWLEDGE_SHORTCUT = "Ctrl+K"
+COUNSELED_SHORTCUT = "Ctrl+Shift+Y"
+COUNSELING = "counseling"
+MarkCounseled = Callable[[Actor, int], object]
 
 
 class WorklistDock(DataDock):
@@ -40,10 +45,12 @@ class WorklistDock(DataDock):
         worklist: WorklistService,
         tasks: TaskRunner,
         actor: ActorSource,
+        mark_counseled: MarkCounseled | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(TITLE, "worklist_dock", tasks=tasks, actor=actor, parent=parent)
         self._worklist = worklist
+        self._mark_counseled = mark_counseled
         self.waiting: int | None = None
         self.model = WorklistModel(self)
         self.table, _ = row_table(
@@ -62,6 +69,16 @@ class WorklistDock(DataDock):
         self.acknowledge_button = QPushButton(f"Acknowledge notice ({ACKNOWLEDGE_SHORTCUT})")
         self.acknowledge_button.setAccessibleName("Acknowledge notice")
         self.acknowledge_button.clicked.connect(self.acknowledge_selected)
+        # A patient waiting at the register for counseling: the pharmacist counsels, then marks
+        # it here (Enter on the item, Ctrl+Shift+Y or the button); the sale may then complete.
+        self.counseled_action = QAction("Mark &counseled", self.table)
+        self.counseled_action.setShortcut(QKeySequence(COUNSELED_SHORTCUT))
+        self.counseled_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.counseled_action.triggered.connect(self.mark_selected_counseled)
+        self.table.addAction(self.counseled_action)
+        self.counseled_button = QPushButton(f"Mark counseled ({COUNSELED_SHORTCUT})")
+        self.counseled_button.setAccessibleName("Mark counseled")
+        self.counseled_button.clicked.connect(self.mark_selected_counseled)
         self.table.selectionModel().currentChanged.connect(self._update_acknowledge)
         self._update_acknowledge()
         self.summary = QLabel()
@@ -81,6 +98,7 @@ class WorklistDock(DataDock):
         list_layout.addWidget(self.summary)
         list_layout.addWidget(self.table)
         list_layout.addWidget(self.acknowledge_button)
+        list_layout.addWidget(self.counseled_button)
         self.pages = QStackedWidget()
         self.pages.addWidget(list_page)
         self.pages.addWidget(self.sentence)
@@ -125,6 +143,9 @@ class WorklistDock(DataDock):
         if row is not None and row.kind in ACKNOWLEDGED_KINDS:
             self.acknowledge_selected()  # a notice has nothing to open
             return
+        if row is not None and row.kind == COUNSELING:
+            self.mark_selected_counseled()
+            return
         self.item_opened.emit(row)
 
     def selected_notice(self) -> WorkItemRow | None:
@@ -147,7 +168,27 @@ class WorklistDock(DataDock):
         show_error(self, exc)
         self.reload()  # another pharmacist may have acknowledged it first
 
+    def selected_counseling(self) -> WorkItemRow | None:
+        row = self.table.currentIndex().data(ROW_ROLE)
+        return row if row is not None and row.kind == COUNSELING else None
+
+    def mark_selected_counseled(self) -> None:
+        """The pharmacist counseled the patient of the selected item: the sale may complete."""
+        actor, item = self._actor(), self.selected_counseling()
+        if actor is None or item is None or self._mark_counseled is None:
+            return
+        mark = self._mark_counseled
+        self._tasks.run(
+            lambda: mark(actor, int(item.entity_id)),
+            on_success=lambda _result: self.reload(),
+            on_failure=self._acknowledge_failed,
+        )
+
     def _update_acknowledge(self, *_args: object) -> None:
         enabled = self.selected_notice() is not None
         self.acknowledge_action.setEnabled(enabled)
         self.acknowledge_button.setEnabled(enabled)
+        counseling = self.selected_counseling() is not None and self._mark_counseled is not None
+        self.counseled_action.setEnabled(counseling)
+        self.counseled_button.setEnabled(counseling)
+        self.counseled_button.setVisible(self._mark_counseled is not None)

@@ -123,7 +123,7 @@ def print_labels(
 
     Raises PrinterNotFound, PrinterOffline or PrintJobFailed; nothing is printed then.
     """
-    printer = _open_printer(printer_name, stock, job_name)
+    printer = open_printer(printer_name, stock, job_name)
     dpi = printer.resolution()
     layouts = _layouts(contents, stock, dpi)
     painter = QPainter()
@@ -168,7 +168,7 @@ def print_calibration_page(
     job_name: str = "RxBench calibration page",
 ) -> PrintOutcome:
     """Print `calibration_page` on the label printer, with the same checks as labels."""
-    printer = _open_printer(printer_name, stock, job_name)
+    printer = open_printer(printer_name, stock, job_name)
     calibration_page(stock, printer, offset=offset)
     return PrintOutcome(
         destination=printer_name,
@@ -187,7 +187,7 @@ def _layouts(contents: Sequence[LabelContent], stock: LabelStock, dpi: int) -> l
     return [layout_label(content, stock, dpi) for content in contents]
 
 
-def _open_printer(printer_name: str, stock: LabelStock, job_name: str) -> QPrinter:
+def open_printer(printer_name: str, stock: LabelStock, job_name: str) -> QPrinter:
     if not printer_name:
         raise PrinterNotFound(
             "No label printer is chosen on this workstation; choose one in the label settings."

@@ -144,9 +144,16 @@ def test_walk_a_fill_to_ready_for_pickup(
     ).data()
     assert status == "Ready for pickup"
 
-    # Enter on a ready fill goes to the Pickup dock, with the fill current there.
+    # Enter on a ready fill takes its patient to the register, the fill in the cart, the
+    # register's find field ready for the next key (and the fill current in the ready list).
     press_enter_on(qtbot, window, fill_id)
-    qtbot.waitUntil(lambda: window.payment.table.hasFocus())
+    register = window.payment.register
+    qtbot.waitUntil(
+        lambda: (
+            register.sale is not None and fill_id in {line.fill_id for line in register.sale.lines}
+        )
+    )
+    qtbot.waitUntil(lambda: register.find_field.hasFocus())
     assert window.payment.table.currentIndex().data(ROW_ROLE).fill_id == fill_id
     with services.database.reading() as db:
         moves = db.execute(
