@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QShortcut
 from PySide6.QtWidgets import (
     QAbstractButton,
     QComboBox,
@@ -366,6 +366,19 @@ def test_no_two_window_shortcuts_or_menu_letters_clash(window: MainWindow):
             by_key.setdefault(key.toString(), set()).add(action.text())
     clashes = {key: texts for key, texts in by_key.items() if key and len(texts) > 1}
     assert clashes == {}
+    # A dock's own shortcut on a window-wide key would make that key ambiguous in the dock.
+    shadowed = {
+        (key.toString(), action.text() or action.objectName())
+        for action in window.findChildren(QAction)
+        if action.shortcutContext() not in window_wide
+        for key in action.shortcuts()
+        if key.toString() in by_key
+    } | {
+        (shortcut.key().toString(), shortcut.objectName())
+        for shortcut in window.findChildren(QShortcut)
+        if shortcut.key().toString() in by_key
+    }
+    assert shadowed == set()
     for menu_action in window.menuBar().actions():
         menu = menu_action.menu()
         letters = [_mnemonic(action.text()) for action in menu.actions() if action.text()]

@@ -63,7 +63,8 @@ TENDER_KEYS = {
     TenderKind.HOUSE_CHARGE: "F11",
 }
 FIND_KEY, ITEM_KEY, COMPLETE_KEY = "F2", "F3", "F12"
-ACCEPT_COUNSELING_KEY, DECLINE_COUNSELING_KEY = "Ctrl+Shift+A", "Ctrl+Shift+D"
+# Ctrl+Alt+Y(es) / N(o): Ctrl+Shift+A and D are the window's Recalls and Controlled substances.
+ACCEPT_COUNSELING_KEY, DECLINE_COUNSELING_KEY = "Ctrl+Alt+Y", "Ctrl+Alt+N"
 SAVE_SIGNATURE_KEY = "Ctrl+Shift+S"
 _ID_TYPES = {
     IdType.DRIVERS_LICENSE: "Driver's license",

@@ -101,8 +101,8 @@ def test_a_full_pickup_with_split_tender_signature_and_counseling(
     with qtbot.waitSignal(panel.sale_changed, timeout=TIMEOUT_MS):
         qtbot.keyClick(
             panel.find_field,
-            Qt.Key.Key_A,
-            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+            Qt.Key.Key_Y,
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier,
         )
     assert panel.sale.counseling == "waiting"
     worklist = WorklistDock(
