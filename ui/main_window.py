@@ -164,6 +164,7 @@ class MainWindow(QMainWindow):
             cosign=lambda purpose: self._session.cosign(purpose=purpose, parent=self),
             tasks=self.tasks,
             actor=actor,
+            settings=context.qsettings,
         )
         self.worklist = WorklistDock(
             worklist=services.worklist,
