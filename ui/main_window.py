@@ -164,6 +164,7 @@ class MainWindow(QMainWindow):
             cosign=lambda purpose: self._session.cosign(purpose=purpose, parent=self),
             tasks=self.tasks,
             actor=actor,
+            settings=context.qsettings,
         )
         self.worklist = WorklistDock(
             worklist=services.worklist,
@@ -321,7 +322,11 @@ class MainWindow(QMainWindow):
         self.house_policies_action = tools_menu.addAction(
             "House &policies…",
             lambda: open_house_policies(
-                self, self._context.services.house_settings, self._session.actor, self.tasks
+                self,
+                self._context.services.house_settings,
+                self._context.services.payment,
+                self._session.actor,
+                self.tasks,
             ),
         )
         tools_menu.addSeparator()

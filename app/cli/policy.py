@@ -8,8 +8,10 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from app.bootstrap import Services
 from app.cli.common import command_line_actor, opened_services
 from app.config import Settings
+from app.domain.money import MAX_TAX_BASIS_POINTS
 from app.errors import ValidationFailed
 from app.services.house_settings import (
     ALLOW_NEGATIVE_ON_HAND,
@@ -28,25 +30,45 @@ from app.services.house_settings import (
     WILL_CALL_AGING_DAYS,
     BillingPoint,
     CiiCountMode,
-    HousePolicies,
     HouseSettingsService,
     SecondSignature,
+)
+from app.services.payment import (
+    COUNSELING_REQUIRED_FOR_NEW_RX,
+    PaymentService,
 )
 from app.services.unit_of_work import Actor
 
 _YES = frozenset({"yes", "y", "true", "on", "1"})
 _NO = frozenset({"no", "n", "false", "off", "0"})
 
+SALES_TAX_RATE = "sales_tax_rate"
+
 # Parses the typed value and saves it through the policy's own setter: one audited change.
-Apply = Callable[[HouseSettingsService, Actor, str], object]
+# Its first argument is the service that keeps the policy (house settings, or the register's).
+Apply = Callable[[Any, Actor, str], object]
+
+
+def _house_settings(services: Services) -> HouseSettingsService:
+    return services.house_settings
+
+
+def _register(services: Services) -> PaymentService:
+    return services.payment
 
 
 @dataclass(frozen=True)
 class _Policy:
     name: str
     meaning: str
-    shown: Callable[[HousePolicies], str]
+    shown: Callable[[Any], str]  # from what `read` returns
     apply: Apply
+    # Which service keeps the policy, and how its policies are read from it.
+    keeper: Callable[[Services], Any] = _house_settings
+    read: Callable[[Any], Any] = HouseSettingsService.policies
+
+    def current(self, services: Services) -> str:
+        return self.shown(self.read(self.keeper(services)))
 
 
 def _choices(kind: type[BillingPoint] | type[CiiCountMode] | type[SecondSignature]) -> str:
@@ -93,20 +115,41 @@ def _percent(value: Decimal) -> str:
     return f"{value} ({(value * 100).normalize():f}% of the last fill's days supply)"
 
 
+def _tax_basis_points(text: str) -> int:
+    """7.25 or 7.25%: a percentage to the hundredth, kept as basis points (725)."""
+    clean = text.strip().removesuffix("%").strip()
+    try:
+        value = Decimal(clean)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or (value * 100) != (value * 100).to_integral_value():
+        raise ValidationFailed(
+            f"{SALES_TAX_RATE} is a percentage to the hundredth (7.25 or 7.25%), not “{text}”.",
+            field=SALES_TAX_RATE,
+        )
+    return int(value * 100)
+
+
+def tax_percent_text(basis_points: int) -> str:
+    """725 basis points read as 7.25%."""
+    return f"{(Decimal(basis_points) / 100).normalize():f}%"
+
+
 def _unless_in_force(
-    current: Callable[[HousePolicies], object],
+    current: Callable[[Any], object],
     parse: Callable[[str], Any],
-    save: Callable[[HouseSettingsService, Actor, HousePolicies, Any], object],
+    save: Callable[[Any, Actor, Any, Any], object],
+    read: Callable[[Any], Any] = HouseSettingsService.policies,
 ) -> Apply:
     """Save only a value other than the one in force: saving a grouped rule writes its whole
     group, which would record the others' defaults as changes that changed nothing."""
 
-    def apply(house: HouseSettingsService, actor: Actor, text: str) -> object:
+    def apply(keeper: Any, actor: Actor, text: str) -> object:
         value = parse(text)
-        policies = house.policies()
+        policies = read(keeper)
         if current(policies) == value:
             return None
-        return save(house, actor, policies, value)
+        return save(keeper, actor, policies, value)
 
     return apply
 
@@ -243,6 +286,37 @@ POLICIES = (
             lambda house, actor, _, value: house.set_label_discard_after_months(actor, value),
         ),
     ),
+    _Policy(
+        SALES_TAX_RATE,
+        "point of sale: sales tax on taxable OTC items (prescriptions are never taxed), as a "
+        f"percentage: 0 to {tax_percent_text(MAX_TAX_BASIS_POINTS)}",
+        lambda policy: tax_percent_text(policy.sales_tax_basis_points),
+        _unless_in_force(
+            lambda policy: policy.sales_tax_basis_points,
+            _tax_basis_points,
+            lambda register, actor, policy, value: register.set_policy(
+                actor, replace(policy, sales_tax_basis_points=value)
+            ),
+            read=PaymentService.policy,
+        ),
+        keeper=_register,
+        read=PaymentService.policy,
+    ),
+    _Policy(
+        COUNSELING_REQUIRED_FOR_NEW_RX,
+        "point of sale: a new prescription is not sold until counseling was offered (yes | no)",
+        lambda policy: _yes_no_text(policy.counseling_required_for_new_rx),
+        _unless_in_force(
+            lambda policy: policy.counseling_required_for_new_rx,
+            lambda text: _yes_no(COUNSELING_REQUIRED_FOR_NEW_RX, text),
+            lambda register, actor, policy, value: register.set_policy(
+                actor, replace(policy, counseling_required_for_new_rx=value)
+            ),
+            read=PaymentService.policy,
+        ),
+        keeper=_register,
+        read=PaymentService.policy,
+    ),
 )
 _BY_NAME = {policy.name: policy for policy in POLICIES}
 
@@ -250,7 +324,7 @@ _BY_NAME = {policy.name: policy for policy in POLICIES}
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     group = commands.add_parser(
         "policy",
-        help="show or change the house policies (billing point, verification, counts…)",
+        help="show or change the house policies (billing point, verification, counts, sales tax…)",
         description=(
             "The house's simple policies, shared by every workstation. The command line acts as "
             "an administrator; each change is audited as made by cli:<your login name>."
@@ -271,8 +345,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 def show_policies(args: argparse.Namespace, settings: Settings) -> int:
     with opened_services(settings) as services:
-        policies = services.house_settings.policies()
-    rows = [(policy.name, policy.shown(policies), policy.meaning) for policy in POLICIES]
+        rows = [(policy.name, policy.current(services), policy.meaning) for policy in POLICIES]
     name_width = max(len(name) for name, _, _ in rows)
     value_width = max(len(value) for _, value, _ in rows)
     for name, value, meaning in rows:
@@ -287,10 +360,9 @@ def set_policy(args: argparse.Namespace, settings: Settings) -> int:
             f"“{args.name}” is not a house policy. Policies are: {', '.join(_BY_NAME)}."
         )
     with opened_services(settings) as services:
-        house = services.house_settings
-        before = policy.shown(house.policies())
-        policy.apply(house, command_line_actor(settings), args.value)
-        after = policy.shown(house.policies())
+        before = policy.current(services)
+        policy.apply(policy.keeper(services), command_line_actor(settings), args.value)
+        after = policy.current(services)
     if after == before:
         print(f"{policy.name} is already {after}; nothing was changed.")
     else:

@@ -231,6 +231,8 @@ class Eligibility:
     eligible: bool
     message: str
     rejects: tuple[RejectMeaning, ...]
+    plan_name: str = ""
+    patient_name: str = ""
 
 
 class _Recording:
@@ -1087,6 +1089,17 @@ class ClaimService:
 
     # --- eligibility and reading --------------------------------------------------------------
 
+    def check_primary_eligibility(self, actor: Actor, fill_id: int) -> Eligibility:
+        """Ask the primary plan of the fill's patient whether it covers them today (E1);
+        NoCoverage when the patient has no active primary insurance on file."""
+        require_role(actor, *BENCH_ROLES, action="check eligibility")
+        with self._db.reading() as session:
+            fill = session.get(Fill, fill_id)
+            if fill is None:
+                raise NotFound(f"There is no fill with id {fill_id}.", fill_id=fill_id)
+            coverage_id = _coverage(session, fill.prescription.patient_id, 1).id
+        return self.check_eligibility(actor, coverage_id)
+
     def check_eligibility(self, actor: Actor, coverage_id: int) -> Eligibility:
         """Ask the plan whether the card covers the patient today (E1); audited."""
         require_role(actor, *BENCH_ROLES, action="check eligibility")
@@ -1095,6 +1108,8 @@ class ClaimService:
             if coverage is None:
                 raise NotFound(f"There is no coverage with id {coverage_id}.")
             patient = coverage.patient
+            plan_name = coverage.plan_name or f"BIN {coverage.bin}"
+            patient_name = patient.display_name
             request = EligibilityRequest(
                 header=_header(session, coverage, self._today()),
                 patient=Patient(
@@ -1113,6 +1128,8 @@ class ClaimService:
             eligible=response.status is ResponseStatus.APPROVED,
             message=response.message or "; ".join(response.additional_messages),
             rejects=response.rejects,
+            plan_name=plan_name,
+            patient_name=patient_name,
         )
         with self._db.unit_of_work(actor) as uow:
             uow.audit(

@@ -648,11 +648,18 @@ class PaymentService:
             COUNSELING_REQUIRED_FOR_NEW_RX: policy.counseling_required_for_new_rx,
         }
         with self._db.unit_of_work(actor) as uow:
+            # A rule never set is in force at its default: saving that default changes nothing
+            # and is not recorded as a change.
+            in_force = read_sale_policy(uow.session)
+            in_force_values: dict[str, Any] = {
+                SALES_TAX_BASIS_POINTS: in_force.sales_tax_basis_points,
+                COUNSELING_REQUIRED_FOR_NEW_RX: in_force.counseling_required_for_new_rx,
+            }
             for key, value in values.items():
-                row = uow.session.get(PharmacySetting, key)
-                before = None if row is None else row.value
+                before = in_force_values[key]
                 if before == value:
                     continue
+                row = uow.session.get(PharmacySetting, key)
                 if row is None:
                     row = PharmacySetting(key=key, value=value)
                     uow.session.add(row)

@@ -1,4 +1,5 @@
-"""The claims resolution queue: rejected and unanswered claims, what they mean, what to do.
+"""The claims resolution queue: rejected and unanswered claims, what they mean, what to do;
+and a fill's claim details, where a paid claim is reversed and the patient's eligibility asked.
 
 Every service call runs off the GUI thread (TaskRunner); the dialog stays usable while a claim
 is out, its buttons disabled until the answer is recorded.
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -31,7 +33,7 @@ from PySide6.QtWidgets import (
 from app.domain.ncpdp import DurService
 from app.domain.roles import Role
 from app.services.claim_records import ClaimStatus
-from app.services.claims import CashSale, ClaimChanges, ClaimRow, ClaimService
+from app.services.claims import CashSale, ClaimChanges, ClaimRow, ClaimService, Eligibility
 from app.services.unit_of_work import Actor
 from ui.dialogs.fields import MessageLine
 from ui.errors import explain
@@ -56,6 +58,26 @@ DUR_OVERRIDES: tuple[tuple[str, DurService], ...] = (
 )
 _BILLABLE = frozenset({ClaimStatus.REJECTED, ClaimStatus.REVERSED})
 _UNANSWERED = frozenset({ClaimStatus.UNKNOWN_OUTCOME, ClaimStatus.PENDING})
+# What ClaimService.reverse accepts: a billing the plan paid (or captured).
+_REVERSIBLE = frozenset({ClaimStatus.PAID, ClaimStatus.DUPLICATE, ClaimStatus.CAPTURED})
+NO_REVERSAL_REASON_TEXT = "No reason was given: the claim was not reversed."
+
+
+def eligibility_sentence(result: Eligibility) -> str:
+    """The plan's answer to an eligibility check, in plain words."""
+    plan, patient = result.plan_name or "The plan", result.patient_name or "the patient"
+    if result.eligible:
+        sentence = f"Eligible: {plan} covers {patient} today."
+    else:
+        reasons = "; ".join(
+            f"{each.code} {each.title}: {each.next_step}" for each in result.rejects
+        )
+        sentence = f"Not eligible: {plan} does not cover {patient} today." + (
+            f" Why: {reasons}" if reasons else ""
+        )
+    if result.message:
+        sentence += f" Plan's message: {result.message}"
+    return sentence
 
 
 def _button(text: str, accessible_name: str, shortcut: str) -> QPushButton:
@@ -153,6 +175,10 @@ class ClaimsDialog(QDialog):
         self.secondary_button = _button("Bill &secondary", "Bill secondary", "Ctrl+S")
         self.cash_button = _button("Sell as &cash", "Sell as cash", "Ctrl+K")
         self.settle_button = _button("Se&ttle (reverse)", "Settle by reversing", "Ctrl+T")
+        self.eligibility_button = _button(
+            "Check &eligibility", "Check the patient's primary plan eligibility", "Ctrl+E"
+        )
+        self.reverse_button = _button("Re&verse claim…", "Reverse the paid claim", "Ctrl+R")
         self.refresh_button = _button("&Refresh", "Refresh", "F5")
         self.close_button = QPushButton("Close")
         self.close_button.setAccessibleName("Close")
@@ -165,6 +191,8 @@ class ClaimsDialog(QDialog):
             self.secondary_button,
             self.cash_button,
             self.settle_button,
+            self.eligibility_button,
+            self.reverse_button,
             self.refresh_button,
         )
         actions = QGridLayout()
@@ -179,6 +207,8 @@ class ClaimsDialog(QDialog):
         self.secondary_button.clicked.connect(self.bill_secondary)
         self.cash_button.clicked.connect(self.sell_as_cash)
         self.settle_button.clicked.connect(self.settle)
+        self.eligibility_button.clicked.connect(self.check_eligibility)
+        self.reverse_button.clicked.connect(self.reverse)
         self.refresh_button.clicked.connect(self.reload)
         QShortcut(QKeySequence("Ctrl+F"), self, self.table.setFocus)
 
@@ -289,6 +319,13 @@ class ClaimsDialog(QDialog):
         self.settle_button.setEnabled(
             row is not None and not self._busy and row.status in _UNANSWERED
         )
+        self.eligibility_button.setEnabled(row is not None and not self._busy)
+        self.reverse_button.setEnabled(
+            row is not None
+            and not self._busy
+            and row.transaction_code == "B1"
+            and row.status in _REVERSIBLE
+        )
         self.refresh_button.setEnabled(not self._busy)
 
     # --- resolutions ----------------------------------------------------------------------------
@@ -361,6 +398,52 @@ class ClaimsDialog(QDialog):
             self._run(lambda: self._claims.settle(actor, claim_id), self._answered)
         else:
             self._run(lambda: self._claims.send_queued(actor, fill_id), self._answered)
+
+    def check_eligibility(self) -> None:
+        """Ask the selected fill's patient's primary plan whether it covers them today (E1)."""
+        actor, row = self._actor(), self.selected
+        if actor is None or row is None:
+            return
+        fill_id = row.fill_id
+        self._say(f"Asking {row.patient_name}'s primary plan about eligibility…")
+        self._run(lambda: self._claims.check_primary_eligibility(actor, fill_id), self._eligibility)
+
+    def _eligibility(self, result: object) -> None:
+        assert isinstance(result, Eligibility)
+        sentence = eligibility_sentence(result)
+        if result.eligible:
+            self._say(sentence)
+        else:
+            self.status.clear()
+            self.message.show_problem(sentence)
+
+    def ask_reversal_reason(self, row: ClaimRow) -> str | None:
+        """Why the claim is reversed, asked in a small dialog (None: cancelled)."""
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Reverse claim — RxBench")
+        dialog.setAccessibleName("Reason to reverse the claim")
+        dialog.setLabelText(
+            f"Reverse the paid claim of Rx {row.rx_number}-{row.fill_number} with "
+            f"{row.plan_name}: the plan takes back what it paid. Why?"
+        )
+        dialog.setOkButtonText("Reverse")
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        reason = dialog.textValue().strip()
+        dialog.deleteLater()
+        return reason if accepted else None
+
+    def reverse(self) -> None:
+        """Reverse the selected paid claim (B2), with a reason; nothing is sent without one."""
+        actor, row = self._actor(), self.selected
+        if actor is None or row is None or row.status not in _REVERSIBLE:
+            return
+        reason = self.ask_reversal_reason(row)
+        if not reason:
+            self.message.show_problem(NO_REVERSAL_REASON_TEXT)
+            return
+        claim_id = row.claim_id
+        self._say("Reversing the paid claim…")
+        self._run(lambda: self._claims.reverse(actor, claim_id, reason=reason), self._answered)
 
     def _rebill(
         self, changes: ClaimChanges, progress: str, *, approved_by: Actor | None = None

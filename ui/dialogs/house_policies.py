@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain.money import MAX_TAX_BASIS_POINTS
 from app.domain.roles import Role
 from app.errors import RxBenchError
 from app.services.house_settings import (
@@ -37,6 +38,7 @@ from app.services.house_settings import (
     SecondSignature,
     VerificationPolicy,
 )
+from app.services.payment import PaymentService, SalePolicy
 from app.services.unit_of_work import Actor
 from ui.dialogs.fields import MessageLine, add_field
 from ui.errors import show_error
@@ -50,6 +52,7 @@ WILL_CALL_DAYS_RANGE = (1, 60)
 SHORT_DATED_DAYS_RANGE = (1, MAX_SHORT_DATED_DAYS)
 LOSS_THRESHOLD_RANGE = (0, MAX_CONTROLLED_LOSS_THRESHOLD_UNITS)
 DISCARD_MONTHS_RANGE = (1, MAX_DISCARD_AFTER_MONTHS)
+TAX_PERCENT_RANGE = (Decimal(0), Decimal(MAX_TAX_BASIS_POINTS) / 100)
 MAY_CHANGE = (Role.PHARMACIST, Role.ADMINISTRATOR)
 NEGATIVE_WARNING = (
     "When allowed, a dispensing or stock change that takes more than a lot holds is not refused: "
@@ -59,12 +62,17 @@ NEGATIVE_WARNING = (
 SECOND_SIGNATURE_NOTE = (
     "House policy, not a DEA rule: the counts a second person must sign before they are approved."
 )
+TAX_NOTE = "Charged on taxable OTC items only; prescriptions are never taxed."
+COUNSELING_NOTE = (
+    "Where the state requires it: a sale with a new prescription is not completed until "
+    "counseling was offered (accepted and given, or declined and signed for)."
+)
 LOSS_THRESHOLD_NOTE = (
     "A CIII–CV loss found by a count above this many units prompts a DEA Form 106 (theft or "
     "significant loss); any CII loss does. How much is significant is the pharmacy's call."
 )
 
-Policy = TypeVar("Policy", VerificationPolicy, InventoryPolicy, CountPolicy)
+Policy = TypeVar("Policy", VerificationPolicy, InventoryPolicy, CountPolicy, SalePolicy)
 
 
 def read_only_sentence(actor: Actor) -> str:
@@ -76,6 +84,11 @@ def read_only_sentence(actor: Actor) -> str:
 
 def _percent_text(fraction: Decimal) -> str:
     return f"{(fraction * 100).normalize():f}"
+
+
+def _tax_text(basis_points: int) -> str:
+    """725 basis points shown as 7.25 (percent)."""
+    return f"{(Decimal(basis_points) / 100).normalize():f}"
 
 
 def _changed(before: Policy, after: Policy, saved: Policy) -> Policy:
@@ -115,6 +128,16 @@ def save_changed_policies(
     return house.policies()
 
 
+def save_changed_sale_policy(
+    register: PaymentService, actor: Actor, before: SalePolicy, after: SalePolicy
+) -> SalePolicy:
+    """The point-of-sale rules edited since `before` was read, through the register's audited
+    setter over the rules saved now."""
+    if after == before:
+        return register.policy()
+    return register.set_policy(actor, _changed(before, after, register.policy()))
+
+
 def _sentence(label: str) -> str:
     """A capital first letter only: str.capitalize() would turn "schedule II" into "schedule ii"."""
     return label[:1].upper() + label[1:]
@@ -134,7 +157,7 @@ def _choices(items: list[tuple[str, Any]]) -> QComboBox:
 
 
 class HousePoliciesDialog(QDialog):
-    """The policies in five groups; Save (Ctrl+S) checks every field, then saves what changed.
+    """The policies in six groups; Save (Ctrl+S) checks every field, then saves what changed.
 
     Signals: loaded(object) — the HousePolicies read; saved(object) — those after a save.
     """
@@ -145,15 +168,18 @@ class HousePoliciesDialog(QDialog):
     def __init__(
         self,
         house: HouseSettingsService,
+        register: PaymentService,
         actor: Actor,
         tasks: TaskRunner,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._house = house
+        self._register = register
         self._actor = actor
         self._tasks = tasks
         self._policies: HousePolicies | None = None
+        self._sale_policy = SalePolicy()
         self.may_change = actor.has_any(*MAY_CHANGE)
         self.setWindowTitle("House policies — RxBench")
 
@@ -245,12 +271,30 @@ class HousePoliciesDialog(QDialog):
         )
         labels = self._group("Labels", [("Discard after (&months):", self.discard_months)])
 
+        self.tax_percent = QLineEdit()
+        self.tax_percent.setToolTip(
+            f"{TAX_NOTE} A percentage from 0 to {TAX_PERCENT_RANGE[1]:f}, to the hundredth."
+        )
+        self.counseling_required = QCheckBox("Require c&ounseling for new prescriptions")
+        self.counseling_required.setAccessibleName("Require counseling for new prescriptions")
+        self.counseling_required.setToolTip(COUNSELING_NOTE)
+        point_of_sale = self._group(
+            "Point of sale",
+            [
+                ("Sales ta&x on OTC items (%):", self.tax_percent),
+                ("", _note(TAX_NOTE)),
+                ("", self.counseling_required),
+                ("", _note(COUNSELING_NOTE)),
+            ],
+        )
+
         groups = QGridLayout()
         groups.addWidget(workflow, 0, 0)
         groups.addWidget(verification, 1, 0)
         groups.addWidget(labels, 2, 0)
         groups.addWidget(inventory, 0, 1)
         groups.addWidget(counts, 1, 1, 2, 1)
+        groups.addWidget(point_of_sale, 3, 0, 1, 2)
         groups.setColumnStretch(0, 1)
         groups.setColumnStretch(1, 1)
 
@@ -278,7 +322,11 @@ class HousePoliciesDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(buttons)
         self._set_editable(False)
-        self._tasks.run(house.policies, on_success=self._show, on_failure=self._failed)
+        self._tasks.run(
+            lambda: (house.policies(), register.policy()),
+            on_success=lambda read: self._show(*read),
+            on_failure=self._failed,
+        )
 
     @property
     def _editors(self) -> tuple[QWidget, ...]:
@@ -294,6 +342,8 @@ class HousePoliciesDialog(QDialog):
             self.second_signature,
             self.loss_threshold,
             self.discard_months,
+            self.tax_percent,
+            self.counseling_required,
         )
 
     def _group(self, title: str, rows: list[tuple[str, QWidget]]) -> QGroupBox:
@@ -312,8 +362,11 @@ class HousePoliciesDialog(QDialog):
             editor.setEnabled(editable)
         self.save_button.setEnabled(editable)
 
-    def _show(self, policies: HousePolicies) -> None:
+    def _show(self, policies: HousePolicies, sale_policy: SalePolicy) -> None:
         self._policies = policies
+        self._sale_policy = sale_policy
+        self.tax_percent.setText(_tax_text(sale_policy.sales_tax_basis_points))
+        self.counseling_required.setChecked(sale_policy.counseling_required_for_new_rx)
         self.billing_point.setCurrentIndex(self.billing_point.findData(policies.billing_point))
         self.refill_percent.setText(_percent_text(policies.refill_too_soon_threshold))
         self.will_call_days.setText(str(policies.will_call_aging_days))
@@ -343,24 +396,28 @@ class HousePoliciesDialog(QDialog):
         self.message.retract()
         problems: list[tuple[QLineEdit, str]] = []
         edited = self._edited(problems)
+        sale_edited = self._sale_edited(problems)
         if problems:
             self.message.show_problem("\n".join(text for _, text in problems))
             first = problems[0][0]
             first.setFocus()
             first.selectAll()
             return
-        assert edited is not None
-        before = self._policies
-        if edited == before:
+        assert edited is not None and sale_edited is not None
+        before, sale_before = self._policies, self._sale_policy
+        if edited == before and sale_edited == sale_before:
             super().accept()
             return
-        house, actor = self._house, self._actor
+        house, register, actor = self._house, self._register, self._actor
+
+        def save() -> tuple[HousePolicies, SalePolicy]:
+            return (
+                save_changed_policies(house, actor, before, edited),
+                save_changed_sale_policy(register, actor, sale_before, sale_edited),
+            )
+
         self._set_editable(False)
-        self._tasks.run(
-            lambda: save_changed_policies(house, actor, before, edited),
-            on_success=self._saved,
-            on_failure=self._save_failed,
-        )
+        self._tasks.run(save, on_success=self._saved, on_failure=self._save_failed)
 
     def _edited(self, problems: list[tuple[QLineEdit, str]]) -> HousePolicies | None:
         """The policies as the fields say; each field that cannot be saved adds a problem."""
@@ -414,6 +471,30 @@ class HousePoliciesDialog(QDialog):
             label_discard_after_months=months,
         )
 
+    def _sale_edited(self, problems: list[tuple[QLineEdit, str]]) -> SalePolicy | None:
+        """The point-of-sale rules as the fields say; a tax rate that cannot be saved adds a
+        problem."""
+        text = self.tax_percent.text().strip().removesuffix("%").strip()
+        low, high = TAX_PERCENT_RANGE
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if value.is_finite() and low <= value <= high and value == round(value, 2):
+            return SalePolicy(
+                sales_tax_basis_points=int(value * 100),
+                counseling_required_for_new_rx=self.counseling_required.isChecked(),
+            )
+        given = f"not “{self.tax_percent.text()}”" if text else "not left empty"
+        problems.append(
+            (
+                self.tax_percent,
+                f"Sales tax: type a percentage from {low} to {high:f}, to the hundredth (7.25 "
+                f"means 7.25%), {given}.",
+            )
+        )
+        return None
+
     def _percent(self, problems: list[tuple[QLineEdit, str]]) -> Decimal | None:
         text = self.refill_percent.text().strip().removesuffix("%").strip()
         low, high = REFILL_PERCENT_RANGE
@@ -450,9 +531,9 @@ class HousePoliciesDialog(QDialog):
         )
         return None
 
-    def _saved(self, policies: HousePolicies) -> None:
-        self._policies = policies
-        self.saved.emit(policies)
+    def _saved(self, saved: tuple[HousePolicies, SalePolicy]) -> None:
+        self._policies, self._sale_policy = saved
+        self.saved.emit(self._policies)
         super().accept()
 
     def _save_failed(self, exc: BaseException) -> None:
@@ -467,12 +548,16 @@ class HousePoliciesDialog(QDialog):
 
 
 def open_house_policies(
-    parent: QWidget | None, house: HouseSettingsService, actor: Actor | None, tasks: TaskRunner
+    parent: QWidget | None,
+    house: HouseSettingsService,
+    register: PaymentService,
+    actor: Actor | None,
+    tasks: TaskRunner,
 ) -> HousePolicies | None:
     """The Tools ▸ "House policies…" action; the policies once saved, else None."""
     if actor is None:
         return None
-    dialog = HousePoliciesDialog(house, actor, tasks, parent)
+    dialog = HousePoliciesDialog(house, register, actor, tasks, parent)
     saved: list[HousePolicies] = []
     dialog.saved.connect(saved.append)
     dialog.exec()

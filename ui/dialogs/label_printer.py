@@ -1,4 +1,5 @@
-"""Choosing the workstation's label printer, first or again when the chosen one has vanished."""
+"""Choosing the workstation's label or receipt printer, first or again when the chosen one has
+vanished."""
 
 from __future__ import annotations
 
@@ -22,6 +23,12 @@ NO_PRINTERS_TEXT = (
 )
 
 
+RECEIPT_NO_PRINTERS_TEXT = (
+    "No printer is installed on this computer. Install the receipt printer's driver (or ask your "
+    "administrator to), then print again."
+)
+
+
 def choice_question(missing: str | None) -> str:
     if missing:
         return (
@@ -32,17 +39,38 @@ def choice_question(missing: str | None) -> str:
     return "Choose the printer this workstation prints prescription labels on."
 
 
+def receipt_choice_question(missing: str | None) -> str:
+    if missing:
+        return (
+            f"The receipt printer “{missing}” is no longer installed on this computer, so "
+            "nothing was sent to it. Choose the receipt printer; RxBench never prints receipts "
+            "on the default printer by itself."
+        )
+    return "Choose the printer this workstation prints register receipts on."
+
+
 class LabelPrinterDialog(QDialog):
-    """One printer out of those installed; there is no default to fall back on."""
+    """One printer out of those installed; there is no default to fall back on. `receipts`:
+    the receipt printer is chosen rather than the label printer."""
 
     def __init__(
-        self, printers: Sequence[str], *, missing: str | None, parent: QWidget | None = None
+        self,
+        printers: Sequence[str],
+        *,
+        missing: str | None,
+        receipts: bool = False,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Label printer — RxBench")
-        self.setAccessibleName("Choose the label printer")
+        what = "receipt printer" if receipts else "label printer"
+        self.setWindowTitle(f"{what.capitalize()} — RxBench")
+        self.setAccessibleName(f"Choose the {what}")
         self.setMinimumWidth(460)
-        self.question = QLabel(choice_question(missing) if printers else NO_PRINTERS_TEXT)
+        if receipts:
+            question = receipt_choice_question(missing) if printers else RECEIPT_NO_PRINTERS_TEXT
+        else:
+            question = choice_question(missing) if printers else NO_PRINTERS_TEXT
+        self.question = QLabel(question)
         self.question.setWordWrap(True)
         self.question.setAccessibleName("Question")
         form = QFormLayout()
@@ -75,7 +103,17 @@ def ask_label_printer(
     parent: QWidget | None, printers: Sequence[str], *, missing: str | None
 ) -> str | None:
     """The printer chosen, or None when the person cancelled (or none is installed)."""
-    dialog = LabelPrinterDialog(printers, missing=missing, parent=parent)
+    return _ask(LabelPrinterDialog(printers, missing=missing, parent=parent))
+
+
+def ask_receipt_printer(
+    parent: QWidget | None, printers: Sequence[str], *, missing: str | None
+) -> str | None:
+    """The receipt printer chosen, or None when the person cancelled (or none is installed)."""
+    return _ask(LabelPrinterDialog(printers, missing=missing, receipts=True, parent=parent))
+
+
+def _ask(dialog: LabelPrinterDialog) -> str | None:
     accepted = dialog.exec() == QDialog.DialogCode.Accepted
     chosen = dialog.printer
     dialog.deleteLater()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QLabel,
@@ -24,7 +24,7 @@ from ui.docks.base import ActorSource, DataDock, row_table
 from ui.models.fills import PickupModel
 from ui.models.table import ROW_ROLE
 from ui.tasks import TaskRunner
-from ui.widgets.register import Cosign, RegisterPanel
+from ui.widgets.register import Cosign, ReceiptPrinting, RegisterPanel
 
 
 class PaymentDock(DataDock):
@@ -43,6 +43,8 @@ class PaymentDock(DataDock):
         cosign: Cosign,
         tasks: TaskRunner,
         actor: ActorSource,
+        settings: Callable[[], QSettings],
+        receipt_printing: ReceiptPrinting | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__("Pickup", "payment_dock", tasks=tasks, actor=actor, parent=parent)
@@ -70,6 +72,8 @@ class PaymentDock(DataDock):
             tasks=tasks,
             actor=actor,
             cosign=cosign,
+            settings=settings,
+            receipt_printing=receipt_printing,
         )
         # A sale changes which fills are still ready.
         self.register.sale_completed.connect(lambda _sale: self.reload())

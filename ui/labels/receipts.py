@@ -98,10 +98,14 @@ def render_receipt_pdf(receipt: ReceiptContent, path: Path | str) -> PrintOutcom
     return PrintOutcome(str(path), 0, 0, 1, PDF_DPI, "")
 
 
-def print_receipt(receipt: ReceiptContent, printer_name: str) -> PrintOutcome:
+def print_receipt(
+    receipt: ReceiptContent, printer_name: str, *, job_name: str | None = None
+) -> PrintOutcome:
     """Print the receipt on `printer_name`; PrinterNotFound, PrinterOffline or PrintJobFailed
     leave nothing printed."""
-    printer = open_printer(printer_name, receipt_stock(receipt), f"Receipt {receipt.sale_id}")
+    printer = open_printer(
+        printer_name, receipt_stock(receipt), job_name or f"Receipt {receipt.sale_id}"
+    )
     dpi = printer.resolution()
     _paint(printer, receipt, dpi, printer_name)
     return PrintOutcome(printer_name, 0, 0, 1, dpi, "")

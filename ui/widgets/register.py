@@ -1,16 +1,18 @@
 """The register (point of sale) inside the Payment dock: find, cart, tenders, pickup, complete.
 
 Keyboard first: F2 finds a patient (name, bag label scan or Rx number), F3 scans an OTC item,
-F6–F11 take a tender for the amount typed (or the balance), F12 completes the sale. Every
-service call runs off the GUI thread; a refusal is shown in the message line, never a modal.
+F6–F11 take a tender for the amount typed (or the balance), F12 completes the sale, F4 prints
+the completed sale's receipt on the workstation's receipt printer. Every service call runs off
+the GUI thread; a refusal is shown in the message line, never a modal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -44,9 +46,12 @@ from app.services.payment import (
 from app.services.receipts import ReceiptService
 from app.services.unit_of_work import Actor
 from ui.dialogs.drawer_close import DrawerCloseDialog
+from ui.dialogs.label_printer import ask_receipt_printer
 from ui.docks.base import ActorSource, row_table
-from ui.errors import explain
-from ui.labels.receipts import render_receipt_pdf
+from ui.errors import explain, is_environment_fault, show_error
+from ui.labels import output
+from ui.labels import receipts as receipt_output
+from ui.labels.output import PrintOutcome
 from ui.models.sale import SaleLinesModel
 from ui.tasks import TaskRunner
 from ui.widgets.signature_pad import SignaturePad
@@ -62,10 +67,14 @@ TENDER_KEYS = {
     TenderKind.HSA_FSA: "F10",
     TenderKind.HOUSE_CHARGE: "F11",
 }
-FIND_KEY, ITEM_KEY, COMPLETE_KEY = "F2", "F3", "F12"
+FIND_KEY, ITEM_KEY, COMPLETE_KEY, PRINT_RECEIPT_KEY = "F2", "F3", "F12", "F4"
 # Ctrl+Alt+Y(es) / N(o): Ctrl+Shift+A and D are the window's Recalls and Controlled substances.
 ACCEPT_COUNSELING_KEY, DECLINE_COUNSELING_KEY = "Ctrl+Alt+Y", "Ctrl+Alt+N"
 SAVE_SIGNATURE_KEY = "Ctrl+Shift+S"
+# The workstation's receipt printer, kept in the window-state QSettings file like the label
+# printer's.
+RECEIPT_PRINTER_KEY = "receipts/printer"
+NO_RECEIPT_PRINTER_TEXT = "No receipt printer is chosen: nothing was printed."
 _ID_TYPES = {
     IdType.DRIVERS_LICENSE: "Driver's license",
     IdType.STATE_ID: "State ID card",
@@ -76,11 +85,20 @@ _ID_TYPES = {
 }
 
 
+@dataclass(frozen=True)
+class ReceiptPrinting:
+    """The printing system receipts go through: the desktop's, or a test's own."""
+
+    printers: Callable[[], list[str]] = output.available_printers
+    print_receipt: Callable[[ReceiptContent, str], PrintOutcome] = receipt_output.print_receipt
+
+
 class RegisterPanel(QWidget):
     """Signals: sale_changed(object)  # the SaleView after each action
     sale_completed(object)  # the completed SaleView
     failed(object)  # the exception of a refused action
     receipt_saved(str)  # the PDF written
+    receipt_printed(object)  # the PrintOutcome of a receipt sent to the receipt printer
     drawer_closed(object)  # the DrawerCount recorded
     """
 
@@ -88,6 +106,7 @@ class RegisterPanel(QWidget):
     sale_completed = Signal(object)
     failed = Signal(object)
     receipt_saved = Signal(str)
+    receipt_printed = Signal(object)
     drawer_closed = Signal(object)
 
     def __init__(
@@ -99,9 +118,13 @@ class RegisterPanel(QWidget):
         tasks: TaskRunner,
         actor: ActorSource,
         cosign: Cosign,
+        settings: Callable[[], QSettings],
+        receipt_printing: ReceiptPrinting | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._settings = settings
+        self._receipt_printing = receipt_printing or ReceiptPrinting()
         self._payment = payment
         self._receipts = receipts
         self._drawer = drawer
@@ -217,6 +240,14 @@ class RegisterPanel(QWidget):
         self.receipt_button.setAccessibleName("Save the last receipt as PDF")
         self.receipt_button.setEnabled(False)
         self.receipt_button.clicked.connect(self.choose_receipt_pdf)
+        self.print_receipt_button = QPushButton(f"Print receipt ({PRINT_RECEIPT_KEY})")
+        self.print_receipt_button.setAccessibleName("Print the last receipt")
+        self.print_receipt_button.setEnabled(False)
+        self.print_receipt_button.clicked.connect(self.print_receipt)
+        self._shortcut(PRINT_RECEIPT_KEY, self.print_receipt)
+        self.receipt_printer_button = QPushButton("Receipt &printer…")
+        self.receipt_printer_button.setAccessibleName("Choose the receipt printer")
+        self.receipt_printer_button.clicked.connect(self.choose_receipt_printer)
         self.drawer_button = QPushButton("Close d&rawer…")
         self.drawer_button.setAccessibleName("Close the drawer")
         self.drawer_button.clicked.connect(self.close_drawer)
@@ -286,7 +317,9 @@ class RegisterPanel(QWidget):
         finish.addWidget(self.void_button)
         layout.addLayout(finish)
         books = QHBoxLayout()
+        books.addWidget(self.print_receipt_button)
         books.addWidget(self.receipt_button)
+        books.addWidget(self.receipt_printer_button)
         books.addWidget(self.drawer_button)
         layout.addLayout(books)
         refunds = QHBoxLayout()
@@ -521,6 +554,7 @@ class RegisterPanel(QWidget):
             self._show(None)
             self.last_completed = view
             self.receipt_button.setEnabled(True)
+            self.print_receipt_button.setEnabled(True)
             change = view.change_given_cents
             self.message.setText(
                 f"Sale {view.sale_id} completed: {dollars(view.total_cents)}."
@@ -581,7 +615,7 @@ class RegisterPanel(QWidget):
 
         def done(content: ReceiptContent) -> None:
             try:
-                render_receipt_pdf(content, path)
+                receipt_output.render_receipt_pdf(content, path)
             except Exception as exc:
                 self._failed(exc)
                 return
@@ -589,6 +623,57 @@ class RegisterPanel(QWidget):
             self.receipt_saved.emit(path)
 
         self._run(lambda actor: receipts.receipt(actor, sale.sale_id), done=done)
+
+    @property
+    def receipt_printer(self) -> str:
+        """The workstation's receipt printer as remembered, installed or not."""
+        return str(self._settings().value(RECEIPT_PRINTER_KEY, "") or "")
+
+    def choose_receipt_printer(self) -> str | None:
+        """Ask which installed printer prints receipts and remember it (None: cancelled)."""
+        installed = self._receipt_printing.printers()
+        remembered = self.receipt_printer
+        missing = remembered if remembered and remembered not in installed else None
+        answer = ask_receipt_printer(self, installed, missing=missing)
+        if answer is not None:
+            self._settings().setValue(RECEIPT_PRINTER_KEY, answer)
+            self.message.setText(f"Receipts print on {answer}.")
+        return answer
+
+    def _installed_receipt_printer(self) -> str | None:
+        """The receipt printer, installed now; else the person chooses one (None: nothing may
+        print). Never the system's default printer."""
+        remembered = self.receipt_printer
+        if remembered and remembered in self._receipt_printing.printers():
+            return remembered
+        return self.choose_receipt_printer()
+
+    def print_receipt(self) -> None:
+        """The last completed sale's receipt on the receipt printer; a printer fault is shown
+        as one (Retry), and nothing is said printed."""
+        sale = self.last_completed
+        if sale is None:
+            return
+        receipt_service = self._receipts
+
+        def done(content: ReceiptContent) -> None:
+            while True:
+                printer = self._installed_receipt_printer()
+                if printer is None:
+                    self.message.setText(NO_RECEIPT_PRINTER_TEXT)
+                    return
+                try:
+                    outcome = self._receipt_printing.print_receipt(content, printer)
+                except Exception as exc:
+                    self._failed(exc)
+                    if is_environment_fault(exc) and show_error(self, exc):
+                        continue
+                    return
+                break
+            self.message.setText(f"Receipt for sale {sale.sale_id} printed on {printer}.")
+            self.receipt_printed.emit(outcome)
+
+        self._run(lambda actor: receipt_service.receipt(actor, sale.sale_id), done=done)
 
     def close_drawer(self) -> None:
         actor = self._actor()

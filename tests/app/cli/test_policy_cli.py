@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.bootstrap import Services
 from app.db.models import AuditEvent
 from app.services.house_settings import CountPolicy, InventoryPolicy, SecondSignature
+from app.services.payment import SalePolicy
 from app.services.unit_of_work import Actor
 from tests.app.cli.conftest import CLI_WORKSTATION, RunCli
 
@@ -50,8 +51,11 @@ def test_show_prints_each_policy_with_its_value(
         "count_second_signature": "every",
         "controlled_loss_threshold_units": "4",
         "label_discard_after_months": "12",
+        "sales_tax_rate": "0%",
+        "counseling_required_for_new_rx": "yes",
     }
     assert "house policy, not a DEA rule" in result.out
+    assert "prescriptions are never taxed" in result.out
 
 
 def test_set_changes_one_policy_audited_as_the_command_line(
@@ -88,6 +92,8 @@ def test_set_takes_each_kind_of_value(
         ("count_second_signature", "controlled"),
         ("controlled_loss_threshold_units", "0"),
         ("label_discard_after_months", "6"),
+        ("sales_tax_rate", "7.25%"),
+        ("counseling_required_for_new_rx", "no"),
     ):
         result = run_cli("--database", database_url, "policy", "set", name, value)
         assert result.code == 0, (name, result.err)
@@ -101,6 +107,28 @@ def test_set_takes_each_kind_of_value(
     assert policies.verification.cii_count_mode.value == "second-person"
     assert policies.count == CountPolicy(SecondSignature.CONTROLLED, 0)
     assert policies.label_discard_after_months == 6
+    assert services.payment.policy() == SalePolicy(
+        sales_tax_basis_points=725, counseling_required_for_new_rx=False
+    )
+
+
+def test_the_sales_tax_rate_is_set_as_a_percent_and_audited_alone(
+    run_cli: RunCli, database_url: str, services: Services
+) -> None:
+    result = run_cli("--database", database_url, "policy", "set", "sales-tax-rate", "8.5")
+
+    assert result.code == 0, result.err
+    assert result.out == "sales_tax_rate is now 8.5% (it was 0%).\n"
+    assert services.payment.policy().sales_tax_basis_points == 850
+    # The counseling rule, left at its default, is not recorded as changed.
+    [change] = _settings_changes(services)
+    assert change.username == f"cli:{getpass.getuser()}"
+    assert change.summary["key"] == "sales_tax_basis_points"
+    assert (change.summary["before"], change.summary["after"]) == (0, 850)
+
+    result = run_cli("--database", database_url, "policy", "set", "sales_tax_rate", "8.50%")
+    assert result.out == "sales_tax_rate is already 8.5%; nothing was changed.\n"
+    assert len(_settings_changes(services)) == 1
 
 
 def test_setting_the_value_it_has_changes_nothing(
@@ -127,6 +155,10 @@ def test_bad_values_and_names_are_refused_and_change_nothing(
         ("billing_point", "later"): "use at_data_entry, before_fill",
         ("label_discard_after_months", "13"): "1 to 12 months",
         ("controlled_loss_threshold_units", "-1"): "from 0 to 100000",
+        ("sales_tax_rate", "7.255"): "a percentage to the hundredth (7.25 or 7.25%)",
+        ("sales_tax_rate", "lots"): "not “lots”",
+        ("sales_tax_rate", "30%"): "between 0 and 25.0%",
+        ("counseling_required_for_new_rx", "sometimes"): "is yes or no, not “sometimes”",
         ("colour", "blue"): "“colour” is not a house policy. Policies are: billing_point,",
     }
     for (name, value), expected in refusals.items():

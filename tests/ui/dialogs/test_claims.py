@@ -6,17 +6,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QInputDialog
+from sqlalchemy import select
 
 from app.bootstrap import Services
+from app.db.models import AuditEvent, InsuranceCoverage
 from app.domain.fill_states import FillState
 from app.services.claim_records import ClaimStatus
 from app.services.unit_of_work import Actor
-from tests.app.services.pharmacy_data import add_fill
+from tests.app.services.pharmacy_data import SEEDED, add_fill
 from tests.app.services.test_claims import PA_NUMBER, Bench, _bench, _state
 from tests.ui.dialogs.helpers import control
 from tests.ui.dialogs.keyboard import show_active, visible_mnemonics
-from ui.dialogs.claims import ClaimsDialog
+from ui.dialogs.claims import NO_REVERSAL_REASON_TEXT, ClaimsDialog
 from ui.models.claims import ClaimsModel, money_text
 from ui.tasks import TaskRunner
 
@@ -155,3 +158,120 @@ def test_the_claims_model_passes_the_model_tester(
         "-$2.50",
         "",
     ]
+
+
+def _details(qtbot, bench: Bench, tasks: TaskRunner, actor: Actor) -> ClaimsDialog:
+    dialog = ClaimsDialog(
+        claims=bench.claims,
+        tasks=tasks,
+        actor=lambda: actor,
+        cosign=lambda _purpose: None,
+        fill_id=bench.fill_id,
+    )
+    show_active(qtbot, dialog)
+    qtbot.waitUntil(lambda: not tasks.busy and dialog.model.rowCount() > 0)
+    return dialog
+
+
+def _reactivate(qtbot, dialog: ClaimsDialog) -> None:
+    """Back to the dialog after the reason box closed: its shortcuts work in the active window."""
+    dialog.activateWindow()
+    dialog.table.setFocus()
+    qtbot.waitUntil(dialog.isActiveWindow)
+
+
+def _answer_reason(reason: str | None, asked: list[str]) -> None:
+    """Answer the reversal reason dialog once it is up (None: cancel it)."""
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QInputDialog):
+            QTimer.singleShot(20, answer)
+            return
+        asked.append(dialog.labelText())
+        if reason is None:
+            dialog.reject()
+        else:
+            dialog.setTextValue(reason)
+            dialog.accept()
+
+    QTimer.singleShot(0, answer)
+
+
+def test_a_paid_claim_is_reversed_from_its_details_with_a_reason(
+    qtbot, services: Services, admin: Actor, technician: Actor, tasks: TaskRunner
+) -> None:
+    bench = _bench(services, admin)
+    paid = bench.claims.bill(technician, bench.fill_id)
+    assert paid.status is ClaimStatus.PAID
+    dialog = _details(qtbot, bench, tasks, technician)
+    assert dialog.selected is not None and dialog.selected.status is ClaimStatus.PAID
+    assert dialog.reverse_button.isEnabled() and not dialog.settle_button.isEnabled()
+    assert dialog.reverse_button.accessibleName() == "Reverse the paid claim"
+    letters = visible_mnemonics(dialog)
+    assert len(letters) == len(set(letters)), letters
+
+    # Cancelled, or no reason typed: nothing is sent.
+    asked: list[str] = []
+    for answer in (None, "   "):
+        dialog.message.retract()
+        _reactivate(qtbot, dialog)
+        _answer_reason(answer, asked)
+        qtbot.keyClick(dialog.table, Qt.Key.Key_R, CTRL)
+        assert dialog.message.text() == NO_REVERSAL_REASON_TEXT
+        assert bench.claims.claim(technician, paid.claim_id).status is ClaimStatus.PAID
+    assert f"Rx {paid.rx_number}-{paid.fill_number}" in asked[0] and "Test Primary" in asked[0]
+
+    assert len(asked) == 2
+    _reactivate(qtbot, dialog)
+    _answer_reason("Patient declined the prescription", asked)
+    qtbot.keyClick(dialog.table, Qt.Key.Key_R, CTRL)
+    qtbot.waitUntil(lambda: not tasks.busy)
+    qtbot.waitUntil(
+        lambda: dialog.selected is not None and dialog.selected.status is ClaimStatus.REVERSED
+    )
+    assert "Reversed" in dialog.status.text()
+    assert bench.claims.claim(technician, paid.claim_id).status is ClaimStatus.REVERSED
+    assert not dialog.reverse_button.isEnabled()
+    reversal = next(row for row in dialog.model.rows if row.transaction_code == "B2")
+    assert reversal.claim_id != paid.claim_id
+
+
+def test_eligibility_is_asked_for_the_fills_patient_in_plain_words(
+    qtbot, services: Services, admin: Actor, technician: Actor, tasks: TaskRunner
+) -> None:
+    bench = _bench(services, admin)
+    bench.claims.bill(technician, bench.fill_id)
+    dialog = _details(qtbot, bench, tasks, technician)
+    patient = dialog.selected.patient_name  # type: ignore[union-attr]
+
+    qtbot.keyClick(dialog.table, Qt.Key.Key_E, CTRL)
+    qtbot.waitUntil(lambda: not tasks.busy and "Eligible" in dialog.status.text())
+    assert dialog.status.text().startswith(f"Eligible: Test Primary covers {patient} today.")
+
+    with services.database.unit_of_work(admin) as uow:
+        coverage = uow.session.scalars(
+            select(InsuranceCoverage).where(InsuranceCoverage.rank == 1)
+        ).one()
+        coverage.bin = "600000"
+        uow.audit(SEEDED, coverage)
+    qtbot.keyClick(dialog.table, Qt.Key.Key_E, CTRL)
+    qtbot.waitUntil(lambda: not tasks.busy and "Not eligible" in dialog.message.text())
+    assert dialog.message.text().startswith(
+        f"Not eligible: Test Primary does not cover {patient} today. Why: 01 M/I BIN number: "
+        "Check the BIN on the patient's insurance card."
+    )
+    with services.database.reading() as session:
+        checks = session.scalars(
+            select(AuditEvent.summary).where(AuditEvent.action == "coverage.eligibility_checked")
+        ).all()
+    assert [check["eligible"] for check in checks] == [True, False]
+
+    with services.database.unit_of_work(admin) as uow:
+        coverage = uow.session.scalars(
+            select(InsuranceCoverage).where(InsuranceCoverage.rank == 1)
+        ).one()
+        coverage.active = False
+        uow.audit(SEEDED, coverage)
+    qtbot.keyClick(dialog.table, Qt.Key.Key_E, CTRL)
+    qtbot.waitUntil(lambda: not tasks.busy and "no active primary" in dialog.message.text())

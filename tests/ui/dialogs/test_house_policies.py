@@ -19,6 +19,7 @@ from app.services.house_settings import (
     InventoryPolicy,
     SecondSignature,
 )
+from app.services.payment import SalePolicy
 from app.services.unit_of_work import Actor
 from tests.app.services.inventory_data import add_package
 from tests.ui.dialogs.helpers import control, shown
@@ -29,6 +30,7 @@ from ui.dialogs.house_policies import (
     DISCARD_MONTHS_RANGE,
     LOSS_THRESHOLD_RANGE,
     SHORT_DATED_DAYS_RANGE,
+    TAX_PERCENT_RANGE,
     WILL_CALL_DAYS_RANGE,
     HousePoliciesDialog,
 )
@@ -47,6 +49,8 @@ EDITORS = (
     "Second signature on",
     "Significant-loss threshold (units)",
     "Discard after (months)",
+    "Sales tax on OTC items (%)",
+    "Require counseling for new prescriptions",
 )
 
 
@@ -58,7 +62,7 @@ def tasks(qapp: QApplication) -> Iterator[TaskRunner]:
 
 
 def _opened(qtbot, services: Services, actor: Actor, tasks: TaskRunner) -> HousePoliciesDialog:
-    dialog = HousePoliciesDialog(services.house_settings, actor, tasks)
+    dialog = HousePoliciesDialog(services.house_settings, services.payment, actor, tasks)
     with qtbot.waitSignal(dialog.loaded, timeout=LOAD_TIMEOUT_MS):
         show_active(qtbot, dialog)
     return dialog
@@ -91,6 +95,7 @@ def _save(qtbot, dialog: HousePoliciesDialog) -> None:
 def test_it_shows_the_policies_in_force(qtbot, services: Services, pharmacist: Actor, tasks):
     services.house_settings.set_refill_too_soon_threshold(pharmacist, Decimal("0.825"))
     services.house_settings.set_count_policy(pharmacist, CountPolicy(SecondSignature.EVERY, 4))
+    services.payment.set_policy(pharmacist, SalePolicy(825, counseling_required_for_new_rx=False))
 
     dialog = _opened(qtbot, services, pharmacist, tasks)
 
@@ -104,6 +109,8 @@ def test_it_shows_the_policies_in_force(qtbot, services: Services, pharmacist: A
     assert control(dialog, "Second signature on").currentText() == "All counts"
     assert control(dialog, "Significant-loss threshold (units)").text() == "4"
     assert control(dialog, "Discard after (months)").text() == "12"
+    assert control(dialog, "Sales tax on OTC items (%)").text() == "8.25"
+    assert not control(dialog, "Require counseling for new prescriptions").isChecked()
     assert focused(dialog) is control(dialog, "Billing point")
     assert all(control(dialog, name).isEnabled() for name in EDITORS)
     letters = visible_mnemonics(dialog)
@@ -155,6 +162,7 @@ def test_a_bad_value_is_explained_per_field_and_nothing_is_saved(
     _retype(qtbot, dialog, "Will-call aging (days)", "90")
     _retype(qtbot, dialog, "Short-dated window (days)", "soon")
     _retype(qtbot, dialog, "Refill too soon before (% of days supply)", "40")
+    _retype(qtbot, dialog, "Sales tax on OTC items (%)", "7.255")
 
     press(qtbot, dialog, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
 
@@ -164,19 +172,52 @@ def test_a_bad_value_is_explained_per_field_and_nothing_is_saved(
         "days supply must pass), not “40”.",
         "Will-call aging: type a whole number of days from 1 to 60, not “90”.",
         "The short-dated window: type a whole number of days from 1 to 730, not “soon”.",
+        "Sales tax: type a percentage from 0 to 25, to the hundredth (7.25 means 7.25%), "
+        "not “7.255”.",
     ]
     assert focused(dialog) is control(dialog, "Refill too soon before (% of days supply)")
     assert _settings_changes(services) == []
     assert services.house_settings.inventory_policy() == InventoryPolicy()
+    assert services.payment.policy() == SalePolicy()
 
     _retype(qtbot, dialog, "Refill too soon before (% of days supply)", "80")
     _retype(qtbot, dialog, "Will-call aging (days)", "14")
     _retype(qtbot, dialog, "Short-dated window (days)", "")
+    _retype(qtbot, dialog, "Sales tax on OTC items (%)", "7.25%")
     press(qtbot, dialog, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     assert dialog.message.text() == (
         "The short-dated window: type a whole number of days from 1 to 730, not left empty."
     )
     assert _settings_changes(services) == []
+
+
+def test_a_pharmacist_sets_the_sales_tax_and_the_counseling_rule_by_keyboard(
+    qtbot, services: Services, pharmacist: Actor, admin: Actor, tasks
+):
+    dialog = _opened(qtbot, services, pharmacist, tasks)
+    # Another workstation turns the counseling rule off meanwhile; only the tax is edited here.
+    services.payment.set_policy(admin, SalePolicy(counseling_required_for_new_rx=False))
+    alt(qtbot, dialog, "x")
+    assert focused(dialog) is control(dialog, "Sales tax on OTC items (%)")
+    _retype(qtbot, dialog, "Sales tax on OTC items (%)", "7.25")
+    _save(qtbot, dialog)
+
+    assert services.payment.policy() == SalePolicy(725, counseling_required_for_new_rx=False)
+    tax_change = _settings_changes(services)[-1]
+    assert tax_change.username == "phil"
+    assert tax_change.summary == {"before": 0, "after": 725, "key": "sales_tax_basis_points"}
+
+    dialog = _opened(qtbot, services, pharmacist, tasks)
+    alt(qtbot, dialog, "o")
+    assert control(dialog, "Require counseling for new prescriptions").isChecked()
+    _save(qtbot, dialog)
+    assert services.payment.policy().counseling_required_for_new_rx is True
+    counseling_change = _settings_changes(services)[-1]
+    assert counseling_change.summary["key"] == "counseling_required_for_new_rx"
+    assert (counseling_change.summary["before"], counseling_change.summary["after"]) == (
+        False,
+        True,
+    )
 
 
 def test_only_what_changed_is_saved_over_a_change_made_meanwhile_elsewhere(
@@ -242,6 +283,12 @@ def test_the_dialogs_limits_are_the_setters(services: Services, pharmacist: Acto
         for outside in (low - 1, high + 1):
             with pytest.raises(ValidationFailed):
                 setter(outside)
+    low, high = TAX_PERCENT_RANGE
+    for percent in (low, high):
+        services.payment.set_policy(pharmacist, SalePolicy(int(percent * 100)))
+    for percent in (low - Decimal("0.01"), high + Decimal("0.01")):
+        with pytest.raises(ValidationFailed):
+            services.payment.set_policy(pharmacist, SalePolicy(int(percent * 100)))
     house.set_refill_too_soon_threshold(pharmacist, Decimal("0.5"))
     house.set_refill_too_soon_threshold(pharmacist, Decimal("1"))
     for outside in (Decimal("0.49"), Decimal("1.01")):

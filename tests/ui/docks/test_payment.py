@@ -4,28 +4,49 @@ pharmacist's mark, completion; a refused tender says why; a void needs a co-sign
 
 from __future__ import annotations
 
+import functools
+import uuid
 from pathlib import Path
 
 import pypdf
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QSettings, Qt, QTimer
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
 from sqlalchemy import select
 
 from app.bootstrap import Services
 from app.db.models import Fill, SaleSignature
 from app.domain.fill_states import FillState
+from app.domain.receipts import ReceiptContent
+from app.errors import PrinterOffline
 from app.services.payment import SaleStatus, SignaturePurpose, TenderKind
 from app.services.unit_of_work import Actor
 from tests.app.services.payment_data import make_register, ready_fill
+from tests.ui.labels.conftest import CupsPdfPrinter, cups_pdf_printer  # noqa: F401 (fixture)
+from tests.ui.labels.test_cups import wait_for_pdf
+from ui.dialogs.label_printer import LabelPrinterDialog
 from ui.docks.payment import PaymentDock
 from ui.docks.worklist import WorklistDock
+from ui.labels.output import PrintOutcome
+from ui.labels.receipts import print_receipt
 from ui.tasks import TaskRunner
+from ui.widgets import register as register_module
+from ui.widgets.register import RECEIPT_PRINTER_KEY, ReceiptPrinting
 from ui.widgets.signature_pad import SignaturePad
 
 TIMEOUT_MS = 10_000
 
 
-def _dock(qtbot, services: Services, admin: Actor, actor: Actor, cosign=lambda _p: None):
+def _dock(
+    qtbot,
+    services: Services,
+    admin: Actor,
+    actor: Actor,
+    cosign=lambda _p: None,
+    *,
+    settings=None,
+    receipt_printing: ReceiptPrinting | None = None,
+):
     register = make_register(services, admin)
     tasks = TaskRunner()
     dock = PaymentDock(
@@ -37,6 +58,8 @@ def _dock(qtbot, services: Services, admin: Actor, actor: Actor, cosign=lambda _
         cosign=cosign,
         tasks=tasks,
         actor=lambda: actor,
+        settings=settings or QSettings,
+        receipt_printing=receipt_printing,
     )
     qtbot.addWidget(dock)
     dock.show()
@@ -288,3 +311,169 @@ def test_a_refund_needs_a_cosignature_and_never_exceeds_what_was_paid(
     with qtbot.waitSignal(panel.failed, timeout=TIMEOUT_MS):
         panel.refund_button.click()
     assert "Only $6.00" in panel.message.text()
+
+
+def _settings(tmp_path: Path):
+    return lambda: QSettings(str(tmp_path / "window-state.ini"), QSettings.Format.IniFormat)
+
+
+def _completed_sale(qtbot, services: Services, admin: Actor, panel) -> None:
+    _patient_id, fill_id = ready_fill(services, admin, patient_pay_cents=1250)
+    _act(qtbot, panel, _label(services, fill_id), panel.find_field)
+    panel.amount_field.setText("20")
+    _act(qtbot, panel, Qt.Key.Key_F6, panel.amount_field)
+    _sign(qtbot, panel, SignaturePurpose.RECEIPT_OF_PRESCRIPTIONS)
+    _focus(qtbot, panel.find_field)
+    with qtbot.waitSignal(panel.sale_completed, timeout=TIMEOUT_MS):
+        qtbot.keyClick(panel.find_field, Qt.Key.Key_F12)
+
+
+def _choose_in_printer_dialog(printer: str, seen: list[str]) -> None:
+    """Answer the receipt printer dialog once it is shown (it runs its own event loop)."""
+
+    def answer() -> None:
+        dialogs = [
+            widget
+            for widget in QApplication.topLevelWidgets()
+            if isinstance(widget, LabelPrinterDialog) and widget.isVisible()
+        ]
+        if not dialogs:
+            QTimer.singleShot(20, answer)
+            return
+        seen.append(dialogs[0].question.text())
+        dialogs[0].printers.setCurrentText(printer)
+        dialogs[0].accept()
+
+    QTimer.singleShot(0, answer)
+
+
+class FakeReceiptPrinters:
+    """Installed printers and the receipts sent to them; `fault` refuses every job."""
+
+    def __init__(self, names: list[str], fault: Exception | None = None) -> None:
+        self.names = names
+        self.fault = fault
+        self.sent: list[tuple[int, str]] = []
+
+    def printing(self) -> ReceiptPrinting:
+        return ReceiptPrinting(lambda: list(self.names), self.print_receipt)
+
+    def print_receipt(self, receipt: ReceiptContent, printer: str) -> PrintOutcome:
+        if self.fault is not None:
+            raise self.fault
+        self.sent.append((receipt.sale_id, printer))
+        return PrintOutcome(printer, 0, 0, 1, 203, "")
+
+
+def test_the_receipt_printer_is_chosen_once_and_remembered(
+    qtbot, tmp_path: Path, services: Services, admin: Actor, technician: Actor
+) -> None:
+    printers = FakeReceiptPrinters(["Front counter", "Drive-through"])
+    settings = _settings(tmp_path)
+    dock, _register, _tasks = _dock(
+        qtbot, services, admin, technician, settings=settings, receipt_printing=printers.printing()
+    )
+    panel = dock.register
+    assert "F4" in panel.print_receipt_button.text() and not panel.print_receipt_button.isEnabled()
+    assert panel.receipt_printer_button.accessibleName() == "Choose the receipt printer"
+    _completed_sale(qtbot, services, admin, panel)
+    assert panel.print_receipt_button.isEnabled()
+
+    # No receipt printer yet: F4 asks for one, prints there and remembers it.
+    questions: list[str] = []
+    _choose_in_printer_dialog("Drive-through", questions)
+    _focus(qtbot, panel.find_field)
+    with qtbot.waitSignal(panel.receipt_printed, timeout=TIMEOUT_MS) as printed:
+        qtbot.keyClick(panel.find_field, Qt.Key.Key_F4)
+    assert "prints register receipts" in questions[0]
+    assert printed.args[0].destination == "Drive-through"
+    assert printers.sent == [(1, "Drive-through")]
+    assert settings().value(RECEIPT_PRINTER_KEY) == "Drive-through"
+    assert "printed on Drive-through" in panel.message.text()
+
+    # Remembered: the next receipt goes straight to it, without a question.
+    _focus(qtbot, panel.find_field)
+    with qtbot.waitSignal(panel.receipt_printed, timeout=TIMEOUT_MS):
+        qtbot.keyClick(panel.find_field, Qt.Key.Key_F4)
+    assert printers.sent == [(1, "Drive-through")] * 2
+
+    # Chosen again from the button; a printer that vanished is named in the question.
+    _choose_in_printer_dialog("Front counter", questions)
+    assert panel.choose_receipt_printer() == "Front counter"
+    assert settings().value(RECEIPT_PRINTER_KEY) == "Front counter"
+    printers.names = ["Drive-through"]
+    _choose_in_printer_dialog("Drive-through", questions)
+    with qtbot.waitSignal(panel.receipt_printed, timeout=TIMEOUT_MS):
+        panel.print_receipt()
+    assert "“Front counter” is no longer installed" in questions[-1]
+    assert printers.sent[-1] == (1, "Drive-through")
+
+
+def test_a_receipt_printer_fault_is_shown_and_nothing_is_said_printed(
+    qtbot, tmp_path: Path, monkeypatch, services: Services, admin: Actor, technician: Actor
+) -> None:
+    printers = FakeReceiptPrinters(
+        ["Front counter"], fault=PrinterOffline("The printer Front counter is stopped.")
+    )
+    settings = _settings(tmp_path)
+    settings().setValue(RECEIPT_PRINTER_KEY, "Front counter")
+    shown: list[BaseException] = []
+    # The Retry box is modal: answer Close, as the person would once they have read it.
+    monkeypatch.setattr(register_module, "show_error", lambda _parent, exc: shown.append(exc))
+    dock, _register, _tasks = _dock(
+        qtbot, services, admin, technician, settings=settings, receipt_printing=printers.printing()
+    )
+    panel = dock.register
+    _completed_sale(qtbot, services, admin, panel)
+    printed: list[object] = []
+    panel.receipt_printed.connect(printed.append)
+    with qtbot.waitSignal(panel.failed, timeout=TIMEOUT_MS) as failed:
+        panel.print_receipt()
+    assert isinstance(failed.args[0], PrinterOffline) and shown == [failed.args[0]]
+    assert panel.message.text().startswith("Printer offline:")
+    assert "Nothing was printed" in panel.message.text()
+    assert printed == [] and printers.sent == []
+
+
+def test_a_receipt_printed_on_a_real_cups_printer(
+    qtbot,
+    tmp_path: Path,
+    monkeypatch,
+    cups_pdf_printer: CupsPdfPrinter,  # noqa: F811 (the fixture imported above)
+    services: Services,
+    admin: Actor,
+    technician: Actor,
+) -> None:
+    settings = _settings(tmp_path)
+    settings().setValue(RECEIPT_PRINTER_KEY, cups_pdf_printer.name)
+    # cups-pdf names its file after the job: a name of this test's own finds its PDF.
+    job_name = f"rxbench-receipt-{uuid.uuid4().hex[:8]}"
+    dock, _register, _tasks = _dock(
+        qtbot,
+        services,
+        admin,
+        technician,
+        settings=settings,
+        receipt_printing=ReceiptPrinting(
+            print_receipt=functools.partial(print_receipt, job_name=job_name)
+        ),
+    )
+    panel = dock.register
+    _completed_sale(qtbot, services, admin, panel)
+    _focus(qtbot, panel.find_field)
+    with qtbot.waitSignal(panel.receipt_printed, timeout=TIMEOUT_MS) as printed:
+        qtbot.keyClick(panel.find_field, Qt.Key.Key_F4)
+    assert printed.args[0].destination == cups_pdf_printer.name
+    path = wait_for_pdf(cups_pdf_printer, job_name)
+    text = "".join("".join(p.extract_text() for p in pypdf.PdfReader(path).pages).split())
+    assert "Sale1" in text and "TOTAL$12.50" in text
+
+    # The stopped queue: a printer fault, no job sent, nothing said printed.
+    settings().setValue(RECEIPT_PRINTER_KEY, cups_pdf_printer.stopped_name)
+    monkeypatch.setattr(register_module, "show_error", lambda _parent, _exc: False)
+    jobs_before = cups_pdf_printer.job_ids()
+    with qtbot.waitSignal(panel.failed, timeout=TIMEOUT_MS) as failed:
+        panel.print_receipt()
+    assert isinstance(failed.args[0], PrinterOffline)
+    assert cups_pdf_printer.job_ids() == jobs_before
+    assert "printed on" not in panel.message.text()
