@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from app.adapters.claims_transport import ClaimsTransport, SwitchEndpoint, TcpClaimsTransport
 from app.adapters.payment_terminal import FakeTerminal
-from app.adapters.training_payer import Adjudicator, InProcessTransport, training_plans
+from app.adapters.training_payer import (
+    Adjudicator,
+    InProcessTransport,
+    load_plan_rules,
+    training_plans,
+)
 from app.config import Settings
 from app.db import migrate
 from app.db.engine import create_database_engine, describe_database, environment_faults
@@ -109,7 +115,9 @@ def claims_transport(settings: Settings) -> ClaimsTransport:
     """Training mode (no switch configured): the in-process training payer; otherwise the
     switch at "host:port" over TCP, TLS when configured."""
     if not settings.claims_switch.strip():
-        return InProcessTransport(Adjudicator(training_plans()))
+        rules = settings.claims_training_rules.strip()
+        plans = load_plan_rules(Path(rules)) if rules else training_plans()
+        return InProcessTransport(Adjudicator(plans))
     host, _, port = settings.claims_switch.strip().rpartition(":")
     if not host or not port.isdigit():
         raise InvalidClaimsSwitch(

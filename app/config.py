@@ -44,6 +44,9 @@ class Settings:
     claims_switch: str = ""
     claims_tls: bool = False
     claims_timeout_seconds: float = 15.0
+    # Training mode's plan rules: a JSON rules file (the README's "Claims" section), or "" for
+    # the built-in training plans. `rxbench-admin payer serve --rules` reads the same file.
+    claims_training_rules: str = ""
 
     @property
     def settings_file(self) -> Path:
@@ -104,6 +107,7 @@ def load_settings(database_url: str | None = None) -> Settings:
         claims_switch=parser.get("claims", "switch", fallback=""),
         claims_tls=parser.getboolean("claims", "tls", fallback=False),
         claims_timeout_seconds=parser.getfloat("claims", "timeout_seconds", fallback=15.0),
+        claims_training_rules=parser.get("claims", "training_rules", fallback=""),
     )
 
 
@@ -124,6 +128,7 @@ def save_settings(settings: Settings) -> Path:
         "switch": settings.claims_switch,
         "tls": "yes" if settings.claims_tls else "no",
         "timeout_seconds": f"{settings.claims_timeout_seconds:g}",
+        "training_rules": settings.claims_training_rules,
     }
     settings.config_dir.mkdir(parents=True, exist_ok=True)
     with settings.settings_file.open("w", encoding="utf-8") as handle:

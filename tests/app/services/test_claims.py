@@ -4,9 +4,11 @@ through the real ClaimService and the training payer, on SQLite and PostgreSQL."
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -634,3 +636,34 @@ def test_a_claim_rejected_at_data_entry_is_not_sent_again_until_resolved(
         technician, bench.fill_id, ClaimChanges(prior_authorization_number=PA_NUMBER)
     )
     assert paid.status is ClaimStatus.PAID and _open_items(services) == []
+
+
+def test_training_mode_follows_the_workstations_plan_rules_file(
+    services: Services, admin: Actor, technician: Actor, tmp_path: Path
+) -> None:
+    """The training payer's rules are edited in a JSON file named in settings.ini."""
+    bench = _bench(services, admin)
+    with services.database.reading() as session:
+        package = session.get(DrugPackage, bench.package_id)
+        assert package is not None
+        ndc11 = package.ndc11
+    primary = {
+        "name": "House Training Plan",
+        "bin": PRIMARY_BIN,
+        "pcn": PRIMARY_PCN,
+        "dispensing_fee_cents": 150,
+        "copay_cents_by_tier": {"1": 500},
+        "default_tier": 1,
+        "default_unit_cost_cents": 100,
+        "not_covered": [ndc11],
+    }
+    rules = tmp_path / "training-plans.json"
+    rules.write_text(json.dumps({"plans": [primary]}), encoding="utf-8")
+    settings = replace(services.settings, claims_training_rules=str(rules))
+    claims = ClaimService(services.database, claims_transport(settings))
+    row = claims.bill(technician, bench.fill_id)
+    assert row.status is ClaimStatus.REJECTED
+    assert [reject.code for reject in row.rejects] == ["70"]
+    rules.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValidationFailed, match=str(rules)):
+        claims_transport(settings)
