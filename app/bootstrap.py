@@ -158,7 +158,7 @@ def build_services(settings: Settings, *, upgrade_schema: bool = True) -> Servic
         identify=IdentifyService(database),
         prescribers=PrescriberService(database),
         house_settings=HouseSettingsService(database),
-        prescriptions=PrescriptionService(database),
+        prescriptions=PrescriptionService(database, claims=claims),
         workflow=WorkflowService(database, claims=claims),
         screening=ScreeningService(database),
         worklist=WorklistService(database),

@@ -59,13 +59,19 @@ from app.domain.sig import days_supply_for, expand_sig, ismp_problems
 from app.domain.workflow import TransitionNotAllowed
 from app.errors import NotFound, StaleRecord, ValidationFailed
 from app.services.changes import publish
+from app.services.claim_records import queue_rebill
 from app.services.fills import FillRow
 from app.services.house_settings import read_house_settings
 from app.services.prescribers import parse_schedules
 from app.services.reorder import open_shortage_notices
 from app.services.unit_of_work import Actor, Database, UnitOfWork, require_role
 from app.services.workflow import TOPIC as FILLS_TOPIC
-from app.services.workflow import FillHeldByAnother, move_fill, record_transition
+from app.services.workflow import (
+    FillHeldByAnother,
+    QueuedClaimSender,
+    move_fill,
+    record_transition,
+)
 
 RX_NUMBER_COUNTER = "rx_number"
 FIRST_RX_NUMBER = 6100100
@@ -301,9 +307,18 @@ class _Evaluated:
 
 
 class PrescriptionService:
-    def __init__(self, database: Database, *, today: Callable[[], date] = date.today) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        today: Callable[[], date] = date.today,
+        claims: QueuedClaimSender | None = None,
+    ) -> None:
+        """With `claims`, a correction that changes what a billed claim says (quantity or NDC)
+        reverses that claim and bills the fill again, once the correction has committed."""
         self._db = database
         self._today = today
+        self._claims = claims
 
     def enter_prescription(self, actor: Actor, *, draft: PrescriptionDraft) -> PrescriptionEntered:
         """Enter a new prescription and send its first fill to pharmacist data review."""
@@ -394,6 +409,10 @@ class PrescriptionService:
                 fill.days_supply = prescription.days_supply
                 session.flush()
                 uow.audit("fill.corrected", fill, before=fill_before, after=fill_after)
+            # A claim already billed for another quantity or NDC is reversed and billed again.
+            rebill = queue_rebill(
+                uow, fill.id, ndc11=prescription.package.ndc11, quantity=fill.quantity
+            )
             if image is not None:
                 _add_image(uow, prescription, image)
             if before or fill_before or image is not None:
@@ -403,12 +422,15 @@ class PrescriptionService:
                     entity_id=str(fill.id),
                     workstation=actor.workstation,
                 )
-            return PrescriptionCorrected(
+            corrected = PrescriptionCorrected(
                 **evaluated.entered(prescription, fill),
                 changed=tuple(before),
                 prescription_version=prescription.version,
                 fill_version=fill.version,
             )
+        if rebill and self._claims is not None:
+            self._claims.send_queued(actor, corrected.fill_id)
+        return corrected
 
     def submit_for_review(self, actor: Actor, fill_id: int, *, expected_version: int) -> FillRow:
         """Send a fill at intake or data entry on to the pharmacist's data review.

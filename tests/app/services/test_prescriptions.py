@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from app.adapters.training_payer import Adjudicator, InProcessTransport, training_plans
 from app.bootstrap import Services
 from app.db.models import (
     AuditEvent,
@@ -31,8 +32,10 @@ from app.domain.rx_rules import PrescriptionRefused
 from app.domain.sig import ismp_problems
 from app.domain.workflow import TransitionNotAllowed
 from app.errors import NotFound, PermissionDenied, StaleRecord, ValidationFailed
+from app.services.claim_records import ClaimStatus
+from app.services.claims import ClaimService
 from app.services.fills import FillRow
-from app.services.patients import AllergyDraft, PatientDraft
+from app.services.patients import AllergyDraft, CoverageDraft, PatientDraft
 from app.services.prescribers import PrescriberDraft
 from app.services.prescriptions import (
     MAX_IMAGE_BYTES,
@@ -798,3 +801,49 @@ def test_only_the_bench_corrects_and_submits(bench: Bench) -> None:
         bench.entry.correct_prescription(
             bench.technician, 999_999, expected_version=1, draft=bench.draft()
         )
+
+
+def test_correcting_the_quantity_of_a_billed_fill_reverses_the_claim_and_bills_again(
+    bench: Bench,
+) -> None:
+    """Billing at data entry paid a claim for 30; the pharmacist sent it back for 60."""
+    services = bench.services
+    plan = training_plans()[0]
+    services.patients.add_coverage(
+        bench.technician,
+        bench.patient_id,
+        coverage=CoverageDraft(rank=1, bin=plan.bin, pcn=plan.pcn, cardholder_id="ZZ1234567"),
+    )
+    claims = ClaimService(
+        services.database, InProcessTransport(Adjudicator(training_plans())), today=lambda: TODAY
+    )
+    entry = PrescriptionService(services.database, today=lambda: TODAY, claims=claims)
+    entered = entry.enter_prescription(
+        bench.technician, draft=bench.draft(quantity=Decimal(30), sig_code="1 T PO QD")
+    )
+    first = claims.bill(bench.technician, entered.fill_id)
+    assert first.status is ClaimStatus.PAID and first.quantity == Decimal(30)
+    _send_back(bench, entered.fill_id)
+
+    entry.correct_prescription(
+        bench.technician,
+        entered.prescription_id,
+        expected_version=_stored(bench, entered.prescription_id)[0],
+        draft=bench.draft(quantity=Decimal(60), sig_code="1 T PO BID"),
+    )
+
+    rows = claims.claims_for_fill(bench.technician, entered.fill_id)
+    statuses = sorted((row.transaction_code, row.status.value, row.quantity) for row in rows)
+    assert statuses == [
+        ("B1", "paid", Decimal(60)),
+        ("B1", "reversed", Decimal(30)),
+        ("B2", "approved", Decimal(30)),
+    ]
+    # A correction that changes nothing billed sends nothing.
+    entry.correct_prescription(
+        bench.technician,
+        entered.prescription_id,
+        expected_version=_stored(bench, entered.prescription_id)[0],
+        draft=bench.draft(quantity=Decimal(60), sig_code="1 T PO BID", notes="Checked"),
+    )
+    assert len(claims.claims_for_fill(bench.technician, entered.fill_id)) == 3
