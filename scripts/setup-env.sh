@@ -18,7 +18,8 @@ SYSTEM_PACKAGES=(
     libxcb-render-util0 libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-xkb1 fonts-dejavu-core
 )
 if [ "${1:-}" = "dev" ]; then
-    SYSTEM_PACKAGES+=(binutils postgresql-client)
+    # xvfb and xdotool: the scanner tests type real X11 keys into a real window.
+    SYSTEM_PACKAGES+=(binutils postgresql-client xvfb xdotool)
 fi
 
 missing=()
