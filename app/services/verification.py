@@ -964,14 +964,14 @@ def _shown(quantity: Decimal) -> str:
 # --- writing ----------------------------------------------------------------------------------
 
 
-def rebill_for_dispensed_package(uow: UnitOfWork, fill_id: int, *, package_id: int) -> None:
+def rebill_for_dispensed_package(uow: UnitOfWork, fill_id: int, *, package_id: int) -> bool:
     """The NDC dispensed changed: queue a B2 for each paid claim naming another NDC, the fill
     to be billed again with the NDC in the vial once it is answered (sent after commit by the
-    claims service, never inside this transaction)."""
+    claims service, never inside this transaction). True when something was queued."""
     package = uow.session.get(DrugPackage, package_id)
     fill = uow.session.get(Fill, fill_id)
     assert package is not None and fill is not None  # both locked or written by the caller
-    queue_rebill(uow, fill_id, ndc11=package.ndc11, quantity=fill.quantity)
+    return bool(queue_rebill(uow, fill_id, ndc11=package.ndc11, quantity=fill.quantity))
 
 
 def _dispensed_package(bottles: Sequence[FillBottle], prescribed_package_id: int) -> int | None:
@@ -1256,7 +1256,7 @@ class VerificationService:
                 cii_count=cii_count,
                 second_person=second_person,
             )
-            accepted = self._take_from_stock(
+            accepted, rebill_queued = self._take_from_stock(
                 uow,
                 fill,
                 assessment,
@@ -1269,7 +1269,9 @@ class VerificationService:
                 cii_count=cii_count,
                 today=on,
             )
-        if self._claims is not None:
+        # Only a bottle that changed the NDC billed queues claims: the usual accept, on the
+        # scanning hot path, makes no further round trip.
+        if rebill_queued and self._claims is not None:
             self._claims.send_queued(actor, fill_id)
         return accepted
 
@@ -1286,7 +1288,8 @@ class VerificationService:
         witness: Actor | None,
         cii_count: tuple[Decimal, Decimal] | None,
         today: date,
-    ) -> BottleAccepted:
+    ) -> tuple[BottleAccepted, bool]:
+        """The bottle taken from stock, and whether it queued a claim reversal to send."""
         session, actor = uow.session, uow.actor
         judgement, scan, scanned = assessment.judgement, assessment.scan, assessment.scanned
         assert scan is not None and scanned is not None and judgement.verdict is not None
@@ -1341,9 +1344,10 @@ class VerificationService:
         bottles = [each for each, _ in _accepted_bottles(session, fill.id)]
         dispensed = _dispensed_package(bottles, fill.prescribed_package_id)
         version = _bump_fill(session, fill, dispensed_package_id=dispensed)
+        rebill_queued = False
         if dispensed != fill.dispensed_package_id and dispensed != fill.prescribed_package_id:
             assert dispensed is not None  # the new bottle is among them
-            rebill_for_dispensed_package(uow, fill.id, package_id=dispensed)
+            rebill_queued = rebill_for_dispensed_package(uow, fill.id, package_id=dispensed)
         total = sum((each.quantity for each in bottles), Decimal(0))
         uow.audit(
             "fill.bottle_accepted",
@@ -1375,7 +1379,7 @@ class VerificationService:
         stock_changed(uow, [lot.package_id], today)
         session.flush()
         dispensed_ndc = session.scalar(select(DrugPackage.ndc).where(DrugPackage.id == dispensed))
-        return BottleAccepted(
+        accepted = BottleAccepted(
             bottle=_bottle_rows(session, fill.id, bottle_id=bottle.id)[0],
             accepted_total=total,
             remaining=fill.quantity - total,
@@ -1385,6 +1389,7 @@ class VerificationService:
             controlled_entry_id=entry.id if entry is not None else None,
             label_reprint_needed=_reprint_message(session, fill.id),
         )
+        return accepted, rebill_queued
 
     def void_bottle(
         self,
